@@ -1,0 +1,31 @@
+//! A sans-IO implementation of the WebSocket protocol (RFC 6455).
+//!
+//! Bytes in, events out; calls in, bytes out; time passed in. This crate never opens a socket,
+//! spawns a thread or reads a clock, so any runtime can drive it.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod close;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod limits;
+pub mod mask;
+pub mod opcode;
+pub mod raw;
+pub mod role;
+pub mod status;
+pub mod utf8;
+
+pub use close::{CloseCode, ClosePayload};
+pub use error::ProtocolError;
+pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
+pub use limits::Limits;
+pub use opcode::OpCode;
+pub use role::Role;
+pub use status::Status;
