@@ -193,7 +193,10 @@ impl fmt::Display for CloseEncodeError {
                 write!(f, "close code {code} may not be sent on the wire")
             }
             CloseEncodeError::ReasonTooLong(len) => {
-                write!(f, "close reason is {len} bytes, the limit is {MAX_REASON_LEN}")
+                write!(
+                    f,
+                    "close reason is {len} bytes, the limit is {MAX_REASON_LEN}"
+                )
             }
         }
     }
@@ -219,11 +222,15 @@ mod tests {
     #[test]
     fn wire_validity_matches_rfc_and_autobahn() {
         // Autobahn 7.7.*: valid codes.
-        for c in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999] {
+        for c in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+        ] {
             assert!(CloseCode(c).is_valid_on_wire(), "{c}");
         }
         // Autobahn 7.9.*: invalid codes.
-        for c in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for c in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!CloseCode(c).is_valid_on_wire(), "{c}");
         }
         for c in [1005, 1006, 1015] {
@@ -235,7 +242,10 @@ mod tests {
     fn parse_payloads() {
         assert_eq!(ClosePayload::parse(&[]), Ok(ClosePayload::Empty));
         assert_eq!(ClosePayload::Empty.code(), CloseCode::NO_STATUS);
-        assert_eq!(ClosePayload::parse(&[0x03]), Err(ProtocolError::InvalidClosePayload));
+        assert_eq!(
+            ClosePayload::parse(&[0x03]),
+            Err(ProtocolError::InvalidClosePayload)
+        );
         assert_eq!(
             ClosePayload::parse(&[0x03, 0xE8]),
             Ok(ClosePayload::Code(CloseCode::NORMAL, ""))

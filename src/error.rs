@@ -124,8 +124,14 @@ mod tests {
 
     #[test]
     fn close_codes() {
-        assert_eq!(ProtocolError::UnmaskedFrame.close_code(), CloseCode::PROTOCOL_ERROR);
-        assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
+        assert_eq!(
+            ProtocolError::UnmaskedFrame.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
+        assert_eq!(
+            ProtocolError::InvalidUtf8.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
         assert_eq!(
             ProtocolError::FrameTooLarge { len: 10, max: 5 }.close_code(),
             CloseCode::MESSAGE_TOO_BIG

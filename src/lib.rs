@@ -4,6 +4,8 @@
 //! spawns a thread or reads a clock, so any runtime can drive it.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Unit tests use std freely; the library itself is checked for no_std readiness.
+#![cfg_attr(test, allow(clippy::std_instead_of_alloc, clippy::std_instead_of_core))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

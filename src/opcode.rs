@@ -27,7 +27,11 @@ impl OpCode {
     /// An opcode from its 4-bit value; `None` if `value` does not fit in 4 bits.
     #[inline]
     pub const fn new(value: u8) -> Option<OpCode> {
-        if value <= 0xF { Some(OpCode(value)) } else { None }
+        if value <= 0xF {
+            Some(OpCode(value))
+        } else {
+            None
+        }
     }
 
     /// An opcode from the low 4 bits of `value` (the high bits are ignored).
@@ -85,7 +89,9 @@ impl fmt::Display for OpCode {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::format;
 
     #[test]
     fn classification_covers_all_sixteen() {

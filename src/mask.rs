@@ -1,0 +1,109 @@
+//! Payload masking (RFC 6455 §5.3): the receive and send paths' hot loop.
+//!
+//! `octet i of the transformed data = octet i of the original data XOR octet (i mod 4) of the
+//! masking key`. Masking is its own inverse, so the same function masks and unmasks.
+
+/// Bytes per block in the fast path. A fixed-size array XOR compiles to vector instructions
+/// (SSE2 on baseline x86-64, NEON on aarch64) without any `unsafe`.
+const BLOCK: usize = 32;
+
+/// XOR `buf` with `key`, where `buf[0]` lines up with key byte `offset % 4`.
+///
+/// `offset` is the number of payload bytes already masked before `buf` in the same frame, so a
+/// payload can be processed in chunks of any size: pass the running total (or just its value
+/// mod 4). Returns the offset for the next chunk, `(offset + buf.len()) % 4`.
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    let next = (offset + buf.len()) % 4;
+    let key = rotate_key(key, offset);
+    if buf.len() < BLOCK {
+        mask_tail(buf, key);
+        return next;
+    }
+    let mut pattern = [0u8; BLOCK];
+    for (i, b) in pattern.iter_mut().enumerate() {
+        *b = key[i % 4];
+    }
+    let mut blocks = buf.chunks_exact_mut(BLOCK);
+    for block in &mut blocks {
+        // A fixed-size array keeps the bounds checks out of the loop body.
+        let block: &mut [u8; BLOCK] = block.try_into().expect("chunks_exact yields BLOCK bytes");
+        for (b, m) in block.iter_mut().zip(pattern) {
+            *b ^= m;
+        }
+    }
+    // BLOCK is a multiple of 4, so the remainder starts at key byte 0 again.
+    mask_tail(blocks.into_remainder(), key);
+    next
+}
+
+/// The byte-at-a-time reference implementation, kept for tests and benchmarks.
+pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b ^= key[(offset + i) % 4];
+    }
+    (offset + buf.len()) % 4
+}
+
+#[inline]
+fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+    let mut k = key;
+    k.rotate_left(offset % 4);
+    k
+}
+
+#[inline]
+fn mask_tail(buf: &mut [u8], key: [u8; 4]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b ^= key[i & 3];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn fast_matches_scalar_at_every_length_offset_and_alignment() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let source: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for start in 0..8 {
+            for len in 0..=256 {
+                for offset in 0..=3 {
+                    let mut fast = source[start..start + len].to_vec();
+                    let mut slow = fast.clone();
+                    let a = apply_mask(&mut fast, key, offset);
+                    let b = apply_mask_scalar(&mut slow, key, offset);
+                    assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
+                    assert_eq!(a, b);
+                    assert_eq!(a, (offset + len) % 4);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_masking_equals_whole() {
+        let key = [1, 2, 3, 4];
+        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let mut whole = data.clone();
+        apply_mask(&mut whole, key, 0);
+        for split in [1, 3, 31, 32, 33, 500, 999] {
+            let mut parts = data.clone();
+            let (a, b) = parts.split_at_mut(split);
+            let off = apply_mask(a, key, 0);
+            apply_mask(b, key, off);
+            assert_eq!(parts, whole, "split {split}");
+        }
+    }
+
+    #[test]
+    fn rfc_example_masked_hello() {
+        // RFC 6455 §5.7: "Hello" masked with 37 fa 21 3d.
+        let mut payload = *b"Hello";
+        apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+}

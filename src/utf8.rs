@@ -1,0 +1,192 @@
+//! UTF-8 validation for text messages and close reasons (RFC 6455 §5.6, §8.1).
+//!
+//! Text may be split across frames and across reads at any byte, so the validator is
+//! incremental: it carries at most 3 bytes of an unfinished character between chunks and fails
+//! at the first byte that can no longer begin or continue valid UTF-8, not at the end of the
+//! message. Bulk validation uses `simdutf8`.
+
+use core::fmt;
+
+/// Input that is not, and cannot become, valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Error {
+    incomplete: bool,
+}
+
+impl Utf8Error {
+    /// `true` when the input was a valid prefix that ended in the middle of a character (seen by
+    /// [`Utf8Validator::finish`]); `false` when an invalid byte was seen.
+    pub fn is_incomplete(&self) -> bool {
+        self.incomplete
+    }
+}
+
+impl fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.incomplete {
+            f.write_str("text ends in the middle of a UTF-8 sequence")
+        } else {
+            f.write_str("invalid UTF-8 sequence")
+        }
+    }
+}
+
+impl core::error::Error for Utf8Error {}
+
+/// Validate a complete buffer.
+#[inline]
+pub fn validate(bytes: &[u8]) -> Result<&str, Utf8Error> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| Utf8Error { incomplete: false })
+}
+
+/// An incremental UTF-8 validator.
+///
+/// Feed the chunks of a text message in order with [`feed`](Self::feed), then call
+/// [`finish`](Self::finish) at the end of the message. No allocation; 5 bytes of state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Utf8Validator {
+    /// The bytes of an unfinished character at the end of the previous chunk.
+    carry: [u8; 4],
+    carry_len: u8,
+}
+
+/// The total length of a UTF-8 sequence from its first byte (0 for bytes that cannot start one).
+#[inline]
+const fn sequence_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 0,
+    }
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        Utf8Validator {
+            carry: [0; 4],
+            carry_len: 0,
+        }
+    }
+
+    /// Validate the next chunk. Fails as soon as an invalid byte is seen, even if the chunk
+    /// ends mid-character.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
+        const INVALID: Utf8Error = Utf8Error { incomplete: false };
+        if self.carry_len > 0 {
+            let have = usize::from(self.carry_len);
+            let need = sequence_len(self.carry[0]) - have;
+            let take = need.min(chunk.len());
+            self.carry[have..have + take].copy_from_slice(&chunk[..take]);
+            let candidate = &self.carry[..have + take];
+            match core::str::from_utf8(candidate) {
+                Ok(_) => self.carry_len = 0,
+                Err(e) if e.error_len().is_none() => {
+                    // Still a valid prefix: the chunk was too short to finish the character.
+                    self.carry_len = (have + take) as u8;
+                    return Ok(());
+                }
+                Err(_) => return Err(INVALID),
+            }
+            chunk = &chunk[take..];
+        }
+        match simdutf8::compat::from_utf8(chunk) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                let tail = &chunk[e.valid_up_to()..];
+                // `error_len() == None` means a valid but unfinished sequence: at most 3 bytes.
+                self.carry[..tail.len()].copy_from_slice(tail);
+                self.carry_len = tail.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(INVALID),
+        }
+    }
+
+    /// Whether the input so far ended in the middle of a character.
+    pub fn is_mid_char(&self) -> bool {
+        self.carry_len != 0
+    }
+
+    /// End of the message: fails if it ended mid-character. Resets the validator.
+    pub fn finish(&mut self) -> Result<(), Utf8Error> {
+        let mid = self.is_mid_char();
+        self.reset();
+        if mid {
+            Err(Utf8Error { incomplete: true })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Forget any carried bytes, ready for a new message.
+    pub fn reset(&mut self) {
+        self.carry_len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(bytes: &[u8], size: usize) -> Result<(), Utf8Error> {
+        let mut v = Utf8Validator::new();
+        for c in bytes.chunks(size.max(1)) {
+            v.feed(c)?;
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn valid_text_in_every_chunk_size() {
+        let text = "κόσμε Hello-µ@ßöäüàá-UTF-8!! 𝄞 \u{10FFFF} \u{FFFD}".as_bytes();
+        for size in 1..=text.len() {
+            assert_eq!(chunked(text, size), Ok(()), "chunk size {size}");
+        }
+    }
+
+    #[test]
+    fn fails_fast_mid_character() {
+        // Autobahn 6.4.1: the bad byte arrives before the message ends.
+        let mut v = Utf8Validator::new();
+        v.feed("κόσμε".as_bytes()).unwrap();
+        assert!(v.feed(&[0xF4]).is_ok());
+        assert!(v.is_mid_char());
+        assert_eq!(v.feed(&[0x90]), Err(Utf8Error { incomplete: false }));
+    }
+
+    #[test]
+    fn invalid_start_byte_fails_immediately() {
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[b'a', 0xFF]).is_err());
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[0xC0]).is_err(), "overlong lead byte");
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xED]).unwrap();
+        assert!(v.feed(&[0xA0]).is_err(), "surrogate");
+    }
+
+    #[test]
+    fn truncated_at_end_is_incomplete() {
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xE2, 0x82]).unwrap();
+        let err = v.finish().unwrap_err();
+        assert!(err.is_incomplete());
+        // finish resets.
+        assert_eq!(v.finish(), Ok(()));
+    }
+
+    #[test]
+    fn carry_completed_across_three_chunks() {
+        let mut v = Utf8Validator::new();
+        let clef = "𝄞".as_bytes();
+        v.feed(&clef[..1]).unwrap();
+        v.feed(&clef[1..2]).unwrap();
+        v.feed(&clef[2..3]).unwrap();
+        assert!(v.is_mid_char());
+        v.feed(&clef[3..]).unwrap();
+        assert_eq!(v.finish(), Ok(()));
+    }
+}
