@@ -143,3 +143,38 @@ mod tests {
         assert!(ProtocolError::MessageTooLarge { max: 1 }.reason().len() <= 123);
     }
 }
+
+/// A command the connection refused: local misuse, never the peer's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// We already sent a close frame (or the connection failed): nothing more may be sent.
+    Closing,
+    /// A ping, pong or close payload over 125 bytes (close: a reason over 123 bytes).
+    ControlPayloadTooLong(usize),
+    /// A close code that may not be sent (1005, 1006, 1015, 1004, unassigned, …).
+    InvalidCloseCode(CloseCode),
+    /// A whole message was sent while a fragmented one (`send_fragment`) is unfinished.
+    MessageInProgress,
+    /// A client without a source of masking keys (only possible without the `std` feature:
+    /// give one with `Connection::with_mask_source`).
+    NoMaskSource,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closing => f.write_str("the connection is closing or closed"),
+            SendError::ControlPayloadTooLong(len) => {
+                write!(f, "control frame payload of {len} bytes, the limit is 125")
+            }
+            SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            SendError::MessageInProgress => {
+                f.write_str("a fragmented message is in progress: finish it first")
+            }
+            SendError::NoMaskSource => f.write_str("a client needs a source of masking keys"),
+        }
+    }
+}
+
+impl core::error::Error for SendError {}

@@ -13,7 +13,11 @@ extern crate alloc;
 extern crate std;
 
 pub mod close;
+#[cfg(feature = "alloc")]
+pub mod connection;
 pub mod error;
+#[cfg(feature = "alloc")]
+pub mod event;
 pub mod frame;
 pub mod handshake;
 pub mod limits;
@@ -25,7 +29,11 @@ pub mod status;
 pub mod utf8;
 
 pub use close::{CloseCode, ClosePayload};
-pub use error::ProtocolError;
+#[cfg(feature = "alloc")]
+pub use connection::{Config, Connection, Keepalive, State};
+pub use error::{ProtocolError, SendError};
+#[cfg(feature = "alloc")]
+pub use event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text};
 pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
 pub use limits::Limits;
 pub use opcode::OpCode;

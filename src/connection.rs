@@ -1,0 +1,936 @@
+//! The WebSocket connection state machine (RFC 6455 §5–§7), built on the frame layer.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use bytes::{Buf, Bytes, BytesMut};
+use core::fmt;
+use core::time::Duration;
+
+use crate::close::{CloseCode, ClosePayload, MAX_REASON_LEN, close_payload};
+use crate::error::{ProtocolError, SendError};
+use crate::event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text};
+use crate::frame::{
+    DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+};
+use crate::limits::Limits;
+use crate::mask::apply_mask;
+use crate::opcode::OpCode;
+use crate::role::Role;
+
+/// Payloads up to this size are copied into one contiguous outgoing buffer, so that many small
+/// messages leave in one write; larger server payloads are queued by reference, without a copy.
+const COALESCE_MAX: usize = 16 * 1024;
+
+/// Unsent pongs beyond this many are coalesced: the newest ping's answer replaces the newest
+/// pending pong (RFC 6455 §5.5.3 allows answering only the most recent ping).
+const MAX_PENDING_PONGS: usize = 8;
+
+/// Keepalive: ping after a quiet interval, give up if nothing comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send a ping after this long without receiving anything.
+    pub interval: Duration,
+    /// Close (reporting [`CloseCause::KeepaliveTimeout`]) if nothing arrives this long after
+    /// the ping.
+    pub timeout: Duration,
+}
+
+/// How a [`Connection`] behaves. Every limit has a safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Limits on received frames and messages (checked on frame headers, before buffering).
+    pub limits: Limits,
+    /// Deliver [`Event::Fragment`]s as payload arrives instead of whole [`Event::Message`]s.
+    /// Default `false`.
+    pub streaming: bool,
+    /// Answer pings automatically. Default `true`.
+    pub auto_pong: bool,
+    /// Split outgoing messages into frames of at most this many payload bytes. Default: no
+    /// splitting.
+    pub max_send_frame_size: Option<usize>,
+    /// How long to wait for the peer's close frame after ours (and, for a client, for the
+    /// server to end the transport afterwards). Default 5 s. `None`: wait forever.
+    pub close_timeout: Option<Duration>,
+    /// Keepalive pings. Default off.
+    pub keepalive: Option<Keepalive>,
+}
+
+impl Config {
+    /// The defaults (see the fields).
+    pub const DEFAULT: Config = Config {
+        limits: Limits::DEFAULT,
+        streaming: false,
+        auto_pong: true,
+        max_send_frame_size: None,
+        close_timeout: Some(Duration::from_secs(5)),
+        keepalive: None,
+    };
+
+    /// Set [`limits`](Self::limits).
+    pub const fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Set [`streaming`](Self::streaming).
+    pub const fn with_streaming(mut self, streaming: bool) -> Self {
+        self.streaming = streaming;
+        self
+    }
+
+    /// Set [`auto_pong`](Self::auto_pong).
+    pub const fn with_auto_pong(mut self, auto_pong: bool) -> Self {
+        self.auto_pong = auto_pong;
+        self
+    }
+
+    /// Set [`max_send_frame_size`](Self::max_send_frame_size) (0 is treated as 1).
+    pub const fn with_max_send_frame_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_send_frame_size = match bytes {
+            Some(0) => Some(1),
+            other => other,
+        };
+        self
+    }
+
+    /// Set [`close_timeout`](Self::close_timeout).
+    pub const fn with_close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Set [`keepalive`](Self::keepalive).
+    pub const fn with_keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}
+
+/// Where a client's masking keys come from.
+enum MaskSource {
+    /// `rand`'s thread-local CSPRNG (feature `std`).
+    #[cfg(feature = "std")]
+    ThreadRng,
+    /// A caller-supplied source (deterministic tests, embedded entropy).
+    Custom(Box<dyn FnMut() -> [u8; 4] + Send>),
+    /// None: servers, and clients built without `std` and without a source.
+    None,
+}
+
+/// The state of the close handshake, from [`Connection::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's. Messages still arrive; none can be sent.
+    Closing,
+    /// [`Event::Closed`] has been reported. Drain the output, then end the transport once
+    /// [`Connection::is_terminated`] says so.
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    Control,
+    Data,
+}
+
+/// An owned copy of a decoder event, taken while the read buffer is borrowed.
+enum Received {
+    Data {
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    },
+    Ping(Bytes),
+    Pong(Bytes),
+    Close(Option<CloseCode>, String),
+}
+
+/// One WebSocket connection, after the opening handshake, without any I/O.
+///
+/// # Driving it
+///
+/// Method names say the direction: **input** `receive`, `receive_eof`, `handle_timeout`;
+/// **commands** `send*`, `ping`, `pong`, `close`; **output** `poll_transmit` /
+/// `advance_transmit` (bytes for the transport) and `poll_event` (what happened); **getters**
+/// take `&self`.
+///
+/// **Invariant: after any input or command, drain `poll_transmit` and `poll_event` before
+/// waiting on I/O again.** Input can produce output (pongs, the close echo, the close frame
+/// that answers a protocol error), and commands only queue bytes.
+///
+/// Time is an input: `now` is a [`Duration`] since an origin the caller chooses (for example
+/// `Instant::now() - start`), monotonic. Call [`handle_timeout`](Self::handle_timeout) when
+/// [`poll_timeout`](Self::poll_timeout)'s deadline passes; calling it more often (say, before
+/// each `receive`) is harmless and keeps keepalive precise, since timers started by input and
+/// commands count from the latest `now` seen.
+///
+/// # Errors
+///
+/// A peer that breaks the protocol never makes `receive` fail: the close frame with the code
+/// the RFC asks for (1002, 1007, 1009) is queued, reading stops, and [`Event::Closed`] carries
+/// the [`ProtocolError`]. Commands return [`SendError`] only for local misuse.
+///
+/// # Memory
+///
+/// An idle connection holds no heap memory: buffers are allocated when bytes arrive or are
+/// queued and released once drained. `size_of::<Connection>()` is about 600 bytes (see the
+/// `idle_connection_is_small` test). Nothing is ever reserved from a length the peer declared.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    decoder: FrameDecoder,
+    read_buf: BytesMut,
+    assembly: BytesMut,
+    events: VecDeque<Event>,
+    data_out: VecDeque<(Bytes, bool)>,
+    control_out: VecDeque<Bytes>,
+    stage: BytesMut,
+    /// The queue whose front chunk is partly written.
+    writing: Option<Queue>,
+    /// A data frame is partly written (its header went out, its payload entry has not).
+    mid_data_frame: bool,
+    /// The kind of the fragmented message being sent with `send_fragment`, if any.
+    sending_fragmented: Option<MessageKind>,
+    pending_pongs: usize,
+    close_sent: bool,
+    closed: bool,
+    /// Input is ignored from now on (close received, or the peer failed).
+    reading_done: bool,
+    eof: bool,
+    timed_out: bool,
+    now: Duration,
+    close_deadline: Option<Duration>,
+    last_activity: Duration,
+    ping_sent_at: Option<Duration>,
+    mask: MaskSource,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("buffered_in", &self.read_buf.len())
+            .field("pending_events", &self.events.len())
+            .field("pending_out", &self.pending_transmit())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection for `role`, with masking keys from `rand` (feature `std`).
+    ///
+    /// Without `std`, a client needs [`with_mask_source`](Self::with_mask_source).
+    pub fn new(role: Role, config: Config) -> Self {
+        #[cfg(feature = "std")]
+        let mask = if role.masks_outgoing() {
+            MaskSource::ThreadRng
+        } else {
+            MaskSource::None
+        };
+        #[cfg(not(feature = "std"))]
+        let mask = MaskSource::None;
+        Self::build(role, config, mask)
+    }
+
+    /// A connection whose masking keys come from `source` (a client's keys must be
+    /// unpredictable to the application's code, RFC 6455 §5.3; a fixed source is for tests).
+    pub fn with_mask_source(
+        role: Role,
+        config: Config,
+        source: impl FnMut() -> [u8; 4] + Send + 'static,
+    ) -> Self {
+        Self::build(role, config, MaskSource::Custom(Box::new(source)))
+    }
+
+    fn build(role: Role, config: Config, mask: MaskSource) -> Self {
+        let decoder_config = DecoderConfig::DEFAULT.with_limits(config.limits);
+        Connection {
+            role,
+            config,
+            decoder: FrameDecoder::with_config(role, decoder_config),
+            read_buf: BytesMut::new(),
+            assembly: BytesMut::new(),
+            events: VecDeque::new(),
+            data_out: VecDeque::new(),
+            control_out: VecDeque::new(),
+            stage: BytesMut::new(),
+            writing: None,
+            mid_data_frame: false,
+            sending_fragmented: None,
+            pending_pongs: 0,
+            close_sent: false,
+            closed: false,
+            reading_done: false,
+            eof: false,
+            timed_out: false,
+            now: Duration::ZERO,
+            close_deadline: None,
+            last_activity: Duration::ZERO,
+            ping_sent_at: None,
+            mask,
+        }
+    }
+
+    // ---------------------------------------------------------------- getters
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        if self.closed {
+            State::Closed
+        } else if self.close_sent {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// Whether messages can still be sent.
+    pub fn can_send(&self) -> bool {
+        !self.close_sent && !self.closed
+    }
+
+    /// Whether the transport can be shut down: [`Event::Closed`] was reported and the close
+    /// frame is written. A server is done then; a client also waits for the server to end the
+    /// transport first (RFC 6455 §7.1.1), up to the close timeout.
+    pub fn is_terminated(&self) -> bool {
+        if !self.closed {
+            return false;
+        }
+        if self.timed_out {
+            return true;
+        }
+        self.pending_transmit() == 0 && (self.role == Role::Server || self.eof)
+    }
+
+    /// Bytes queued for the transport and not yet written.
+    pub fn pending_transmit(&self) -> usize {
+        self.data_out.iter().map(|(b, _)| b.len()).sum::<usize>()
+            + self.control_out.iter().map(Bytes::len).sum::<usize>()
+            + self.stage.len()
+    }
+
+    /// Bytes received and held: partial messages and unprocessed input.
+    pub fn buffered_receive(&self) -> usize {
+        self.read_buf.len() + self.assembly.len()
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// Bytes from the transport, in any chunking. Produces events and maybe output: drain both.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if self.reading_done || bytes.is_empty() {
+            return;
+        }
+        self.last_activity = self.now;
+        self.ping_sent_at = None;
+        self.read_buf.extend_from_slice(bytes);
+        self.process_input();
+    }
+
+    /// The transport ended (a read returned 0). Reports [`CloseCause::Eof`] (1006) unless the
+    /// connection had already closed.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+        self.reading_done = true;
+        self.read_buf = BytesMut::new();
+        self.assembly = BytesMut::new();
+        if !self.closed {
+            self.report_closed(
+                CloseCode::ABNORMAL,
+                "transport closed without a close frame",
+                CloseCause::Eof,
+            );
+        }
+    }
+
+    /// Time passes. Fires the close timeout and the keepalive.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if now > self.now {
+            self.now = now;
+        }
+        let now = self.now;
+        if let Some(deadline) = self.close_deadline {
+            if now >= deadline {
+                self.close_deadline = None;
+                self.timed_out = true;
+                if !self.closed {
+                    self.report_closed(
+                        CloseCode::ABNORMAL,
+                        "no close frame from the peer in time",
+                        CloseCause::CloseTimeout,
+                    );
+                }
+            }
+        }
+        if let (Some(keepalive), false) = (self.config.keepalive, self.close_sent || self.closed) {
+            match self.ping_sent_at {
+                Some(sent) if now >= sent + keepalive.timeout => {
+                    self.timed_out = true;
+                    self.reading_done = true;
+                    self.report_closed(
+                        CloseCode::ABNORMAL,
+                        "no answer to a keepalive ping",
+                        CloseCause::KeepaliveTimeout,
+                    );
+                }
+                None if now >= self.last_activity + keepalive.interval => {
+                    self.queue_control(OpCode::PING, &[]);
+                    self.ping_sent_at = Some(now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next time [`handle_timeout`](Self::handle_timeout) should be called, if any.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let keepalive = match (self.config.keepalive, self.close_sent || self.closed) {
+            (Some(k), false) => Some(match self.ping_sent_at {
+                Some(sent) => sent + k.timeout,
+                None => self.last_activity + k.interval,
+            }),
+            _ => None,
+        };
+        match (self.close_deadline, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ---------------------------------------------------------------- output
+
+    /// The next bytes to write to the transport, if any. Write them (or part of them), then
+    /// call [`advance_transmit`](Self::advance_transmit) with the number written.
+    pub fn poll_transmit(&mut self) -> Option<&[u8]> {
+        match self.next_queue()? {
+            Queue::Control => self.control_out.front().map(|b| &b[..]),
+            Queue::Data => self.data_out.front().map(|(b, _)| &b[..]),
+        }
+    }
+
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) returned were written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        let Some(queue) = self.next_queue() else {
+            return;
+        };
+        let finished = match queue {
+            Queue::Control => {
+                let Some(front) = self.control_out.front_mut() else {
+                    return;
+                };
+                front.advance(n.min(front.len()));
+                let done = front.is_empty();
+                if done {
+                    self.control_out.pop_front();
+                }
+                done
+            }
+            Queue::Data => {
+                let Some((front, frame_end)) = self.data_out.front_mut() else {
+                    return;
+                };
+                front.advance(n.min(front.len()));
+                let done = front.is_empty();
+                if done {
+                    self.mid_data_frame = !*frame_end;
+                    self.data_out.pop_front();
+                }
+                done
+            }
+        };
+        self.writing = match (finished, n) {
+            (true, _) => None,
+            // Nothing written: stay free to pick a control frame first next time.
+            (false, 0) => self.writing,
+            (false, _) => Some(queue),
+        };
+        if self.pending_transmit() == 0 {
+            // Idle: give the memory back.
+            self.stage = BytesMut::new();
+            self.data_out = VecDeque::new();
+            self.control_out = VecDeque::new();
+            self.pending_pongs = 0;
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 16 {
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    fn next_queue(&mut self) -> Option<Queue> {
+        if let Some(queue) = self.writing {
+            return Some(queue);
+        }
+        if self.mid_data_frame && !self.data_out.is_empty() {
+            return Some(Queue::Data);
+        }
+        if !self.control_out.is_empty() {
+            return Some(Queue::Control);
+        }
+        if self.data_out.is_empty() && !self.stage.is_empty() {
+            let staged = self.stage.split().freeze();
+            self.data_out.push_back((staged, true));
+        }
+        (!self.data_out.is_empty()).then_some(Queue::Data)
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    /// Send a whole message.
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
+        match message.into() {
+            Message::Text(text) => self.send_owned(OpCode::TEXT, text.into_bytes()),
+            Message::Binary(bytes) => self.send_owned(OpCode::BINARY, bytes),
+        }
+    }
+
+    /// Send a text message, copying it.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_slice(OpCode::TEXT, text.as_bytes())
+    }
+
+    /// Send a binary message, copying it.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_slice(OpCode::BINARY, data)
+    }
+
+    /// Send one fragment of a message whose size is not known up front. The first call picks
+    /// the kind; `last` ends the message. Pings, pongs and a close may go between fragments.
+    ///
+    /// Text fragments need not end on a character boundary, but the whole message must be
+    /// UTF-8: the peer checks it.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        let opcode = match self.sending_fragmented {
+            Some(_) => OpCode::CONTINUATION,
+            None => match kind {
+                MessageKind::Text => OpCode::TEXT,
+                MessageKind::Binary => OpCode::BINARY,
+            },
+        };
+        self.sending_fragmented = if last { None } else { Some(kind) };
+        self.push_frame(opcode, last, data, None)
+    }
+
+    /// Send a ping (payload at most 125 bytes).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_control(payload.len())?;
+        self.queue_control(OpCode::PING, payload);
+        Ok(())
+    }
+
+    /// Send an unsolicited pong (payload at most 125 bytes), e.g. as a unidirectional
+    /// heartbeat.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_control(payload.len())?;
+        self.queue_control(OpCode::PONG, payload);
+        Ok(())
+    }
+
+    /// Start the close handshake with a sendable code and a reason of at most 123 bytes.
+    ///
+    /// Messages still arrive until the peer answers; then [`Event::Closed`] is reported.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_open()?;
+        let payload = close_payload(code, reason).map_err(|e| match e {
+            crate::close::CloseEncodeError::CodeNotSendable(c) => SendError::InvalidCloseCode(c),
+            crate::close::CloseEncodeError::ReasonTooLong(len) => {
+                SendError::ControlPayloadTooLong(len + 2)
+            }
+        })?;
+        self.send_close_frame(payload)
+    }
+
+    // ---------------------------------------------------------------- internals: sending
+
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.close_sent || self.closed {
+            return Err(SendError::Closing);
+        }
+        if self.role.masks_outgoing() && matches!(self.mask, MaskSource::None) {
+            return Err(SendError::NoMaskSource);
+        }
+        Ok(())
+    }
+
+    fn check_control(&self, len: usize) -> Result<(), SendError> {
+        self.check_open()?;
+        if len > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(len));
+        }
+        Ok(())
+    }
+
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match &mut self.mask {
+            #[cfg(feature = "std")]
+            MaskSource::ThreadRng => Some(rand::random()),
+            MaskSource::Custom(source) => Some(source()),
+            MaskSource::None => None,
+        }
+    }
+
+    fn send_slice(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        self.for_each_frame(opcode, data.len(), |this, op, fin, range| {
+            this.push_frame(op, fin, &data[range], None)
+        })
+    }
+
+    fn send_owned(&mut self, opcode: OpCode, data: Bytes) -> Result<(), SendError> {
+        self.check_open()?;
+        self.for_each_frame(opcode, data.len(), |this, op, fin, range| {
+            let part = data.slice(range);
+            this.push_frame(op, fin, &part, Some(&part))
+        })
+    }
+
+    /// Split a message of `len` bytes into frames per `max_send_frame_size`.
+    fn for_each_frame(
+        &mut self,
+        opcode: OpCode,
+        len: usize,
+        mut push: impl FnMut(&mut Self, OpCode, bool, core::ops::Range<usize>) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        let max = self.config.max_send_frame_size.unwrap_or(usize::MAX).max(1);
+        let split = len > max;
+        let mut start = 0;
+        let mut op = opcode;
+        loop {
+            let end = start + (len - start).min(max);
+            let fin = end == len;
+            push(self, op, fin, start..end)?;
+            if split {
+                // One queue entry per frame, so pings and pongs can go between them.
+                self.flush_stage();
+            }
+            if fin {
+                return Ok(());
+            }
+            start = end;
+            op = OpCode::CONTINUATION;
+        }
+    }
+
+    /// Queue one data frame (or the close frame). `owned` lets a large server payload go out
+    /// without a copy.
+    fn push_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        owned: Option<&Bytes>,
+    ) -> Result<(), SendError> {
+        let mask = if self.role.masks_outgoing() {
+            Some(self.next_mask().ok_or(SendError::NoMaskSource)?)
+        } else {
+            None
+        };
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let (head, head_len) = header.to_bytes();
+        match owned {
+            Some(bytes) if mask.is_none() && payload.len() > COALESCE_MAX => {
+                self.flush_stage();
+                self.data_out
+                    .push_back((Bytes::copy_from_slice(&head[..head_len]), false));
+                self.data_out.push_back((bytes.clone(), true));
+            }
+            _ => {
+                self.stage.reserve(head_len + payload.len());
+                self.stage.extend_from_slice(&head[..head_len]);
+                let start = self.stage.len();
+                self.stage.extend_from_slice(payload);
+                if let Some(key) = mask {
+                    apply_mask(&mut self.stage[start..], key, 0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_stage(&mut self) {
+        if !self.stage.is_empty() {
+            let staged = self.stage.split().freeze();
+            self.data_out.push_back((staged, true));
+        }
+    }
+
+    /// Queue a ping or pong ahead of waiting data frames.
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let mask = if self.role.masks_outgoing() {
+            self.next_mask()
+        } else {
+            None
+        };
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut frame = BytesMut::with_capacity(MAX_HEADER_LEN + payload.len());
+        let (head, head_len) = header.to_bytes();
+        frame.extend_from_slice(&head[..head_len]);
+        frame.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut frame[head_len..], key, 0);
+        }
+        let frame = frame.freeze();
+        if opcode == OpCode::PONG {
+            if self.pending_pongs >= MAX_PENDING_PONGS {
+                // Replace the newest unsent pong (never one that is partly written).
+                let partly_written =
+                    self.writing == Some(Queue::Control) && self.control_out.len() == 1;
+                if !partly_written {
+                    if let Some(last) = self.control_out.back_mut() {
+                        *last = frame;
+                        return;
+                    }
+                }
+            }
+            self.pending_pongs += 1;
+        }
+        self.control_out.push_back(frame);
+    }
+
+    fn send_close_frame(&mut self, payload: ClosePayload<'_>) -> Result<(), SendError> {
+        let mut buf = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = payload.encode(&mut buf).unwrap_or(0);
+        // The close frame goes after every data frame already queued.
+        self.sending_fragmented = None;
+        let result = self.push_frame(OpCode::CLOSE, true, &buf[..len], None);
+        self.close_sent = true;
+        self.arm_close_timer();
+        result
+    }
+
+    fn arm_close_timer(&mut self) {
+        if self.close_deadline.is_none() {
+            self.close_deadline = self.config.close_timeout.map(|t| self.now + t);
+        }
+    }
+
+    // ---------------------------------------------------------------- internals: receiving
+
+    fn process_input(&mut self) {
+        let mut pos = 0;
+        while !self.reading_done && pos < self.read_buf.len() {
+            let received = match self.decoder.decode(&mut self.read_buf[pos..]) {
+                Err(error) => {
+                    self.fail(error);
+                    break;
+                }
+                Ok(decoded) => {
+                    pos += decoded.consumed;
+                    match decoded.event {
+                        None => break,
+                        Some(event) => own(event),
+                    }
+                }
+            };
+            match received {
+                Received::Data {
+                    len,
+                    kind,
+                    start,
+                    end,
+                } => {
+                    pos = self.on_data(pos, len, kind, start, end);
+                }
+                Received::Ping(payload) => {
+                    if self.config.auto_pong && !self.close_sent {
+                        self.queue_control(OpCode::PONG, &payload);
+                    }
+                    self.events.push_back(Event::Ping(payload));
+                }
+                Received::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+                Received::Close(code, reason) => self.on_close(code, reason),
+            }
+        }
+        // The decoder keeps partial headers itself, so everything before `pos` is consumed
+        // and, once the loop ends, so is the rest (or reading is over).
+        self.read_buf = BytesMut::new();
+    }
+
+    /// A data chunk of `len` bytes ending at `pos` in the read buffer. Returns the new `pos`.
+    fn on_data(
+        &mut self,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) -> usize {
+        if self.config.streaming {
+            if len == 0 && !start && !end {
+                return pos;
+            }
+            let data = self.split_read(pos, len);
+            self.events.push_back(Event::Fragment(Fragment {
+                kind,
+                data,
+                first: start,
+                last: end,
+            }));
+            return 0;
+        }
+        if start && end {
+            let data = self.split_read(pos, len);
+            self.push_message(kind, data);
+            return 0;
+        }
+        self.assembly
+            .extend_from_slice(&self.read_buf[pos - len..pos]);
+        if end {
+            let data = self.assembly.split().freeze();
+            self.assembly = BytesMut::new();
+            self.push_message(kind, data);
+        }
+        pos
+    }
+
+    /// Take `read_buf[pos - len..pos]` as `Bytes` without copying; `read_buf` keeps the rest.
+    fn split_read(&mut self, pos: usize, len: usize) -> Bytes {
+        let head = self.read_buf.split_to(pos).freeze();
+        head.slice(pos - len..)
+    }
+
+    fn push_message(&mut self, kind: MessageKind, data: Bytes) {
+        let message = match kind {
+            // The decoder validated the whole message as UTF-8 before reporting its end.
+            MessageKind::Text => Message::Text(Text::from_validated(data)),
+            MessageKind::Binary => Message::Binary(data),
+        };
+        self.events.push_back(Event::Message(message));
+    }
+
+    fn on_close(&mut self, code: Option<CloseCode>, reason: String) {
+        self.reading_done = true;
+        let initiated_locally = self.close_sent;
+        if !self.close_sent {
+            // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered with an empty one.
+            let payload = match code {
+                Some(code) => ClosePayload::Code(code, ""),
+                None => ClosePayload::Empty,
+            };
+            self.close_sent = true;
+            self.sending_fragmented = None;
+            let _ = self.push_frame(OpCode::CLOSE, true, &encode_close(payload), None);
+        }
+        if self.role == Role::Client {
+            // Wait (bounded) for the server to end the transport.
+            self.arm_close_timer();
+        }
+        self.report_closed(
+            code.unwrap_or(CloseCode::NO_STATUS),
+            &reason,
+            CloseCause::Clean { initiated_locally },
+        );
+    }
+
+    /// Fail the connection (RFC 6455 §7.1.7): send the close code, stop reading, report.
+    fn fail(&mut self, error: ProtocolError) {
+        self.reading_done = true;
+        if !self.close_sent {
+            self.close_sent = true;
+            self.sending_fragmented = None;
+            let reason = error.reason();
+            let payload = ClosePayload::Code(
+                error.close_code(),
+                &reason[..reason.len().min(MAX_REASON_LEN)],
+            );
+            let _ = self.push_frame(OpCode::CLOSE, true, &encode_close(payload), None);
+        }
+        self.arm_close_timer();
+        if !self.closed {
+            self.report_closed(
+                error.close_code(),
+                &error.to_string(),
+                CloseCause::Protocol(error),
+            );
+        }
+    }
+
+    fn report_closed(&mut self, code: CloseCode, reason: &str, cause: CloseCause) {
+        debug_assert!(!self.closed, "Closed is reported once");
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.assembly = BytesMut::new();
+        self.events.push_back(Event::Closed(CloseInfo {
+            code,
+            reason: reason.into(),
+            cause,
+        }));
+    }
+}
+
+fn encode_close(payload: ClosePayload<'_>) -> alloc::vec::Vec<u8> {
+    let mut buf = alloc::vec![0u8; payload.encoded_len()];
+    let _ = payload.encode(&mut buf);
+    buf
+}
+
+fn own(event: FrameEvent<'_>) -> Received {
+    match event {
+        FrameEvent::Data(chunk) => Received::Data {
+            len: chunk.data.len(),
+            kind: if chunk.opcode == OpCode::TEXT {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            },
+            start: chunk.message_start,
+            end: chunk.message_end,
+        },
+        FrameEvent::Ping(p) => Received::Ping(Bytes::copy_from_slice(p)),
+        FrameEvent::Pong(p) => Received::Pong(Bytes::copy_from_slice(p)),
+        FrameEvent::Close(ClosePayload::Empty) => Received::Close(None, String::new()),
+        FrameEvent::Close(ClosePayload::Code(code, reason)) => {
+            Received::Close(Some(code), reason.into())
+        }
+    }
+}

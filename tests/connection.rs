@@ -1,0 +1,495 @@
+//! Transcripts of the Connection through its public API: exact events and exact bytes.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use rfc6455::raw::RawFrame;
+use rfc6455::{
+    CloseCause, CloseCode, Config, Connection, Event, Fragment, Keepalive, Limits, Message,
+    MessageKind, OpCode, ProtocolError, Role, SendError, State,
+};
+
+fn closed(events: &[Event]) -> &rfc6455::CloseInfo {
+    match events.last() {
+        Some(Event::Closed(info)) => info,
+        other => panic!("expected Closed last, got {other:?}"),
+    }
+}
+
+/// Feed raw bytes to a server and return (events, bytes it wrote).
+fn server_fed(bytes: &[u8]) -> (Vec<Event>, Vec<u8>) {
+    let mut s = server(Config::default());
+    s.receive(bytes);
+    (drain_events(&mut s), drain_output(&mut s))
+}
+
+fn masked(frame: RawFrame<'_>) -> Vec<u8> {
+    frame.mask(Some([0xA1, 0xB2, 0xC3, 0xD4])).to_vec()
+}
+
+#[test]
+fn echo_round_trip() {
+    let (mut c, mut s) = (client(Config::default()), server(Config::default()));
+    c.send("hello").unwrap();
+    c.send_binary(&[1, 2, 3]).unwrap();
+    let (_, se) = pump(&mut c, &mut s);
+    assert_eq!(
+        se,
+        vec![
+            Event::Message(Message::from("hello")),
+            Event::Message(Message::Binary(Bytes::from_static(&[1, 2, 3])))
+        ]
+    );
+    s.send(Message::from("back")).unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    assert_eq!(ce, vec![Event::Message(Message::from("back"))]);
+}
+
+#[test]
+fn server_bytes_on_the_wire_are_exact() {
+    let mut s = server(Config::default());
+    s.send_text("Hello").unwrap();
+    s.ping(b"Hello").unwrap();
+    // The ping is queued after the text but control frames go first only between frames:
+    // nothing was written yet, so the ping jumps ahead.
+    assert_eq!(
+        drain_output(&mut s),
+        [&[0x89, 0x05][..], b"Hello", &[0x81, 0x05], b"Hello"].concat()
+    );
+}
+
+#[test]
+fn close_handshake_initiated_by_client() {
+    let (mut c, mut s) = (client(Config::default()), server(Config::default()));
+    c.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(c.state(), State::Closing);
+    assert_eq!(c.send_text("late"), Err(SendError::Closing));
+    let c2s = drain_output(&mut c);
+    s.receive(&c2s);
+    let se = drain_events(&mut s);
+    let info = closed(&se);
+    assert_eq!(info.code, CloseCode::NORMAL);
+    assert_eq!(info.reason, "bye");
+    assert_eq!(
+        info.cause,
+        CloseCause::Clean {
+            initiated_locally: false
+        }
+    );
+    // The server echoes the code, unmasked, then is done.
+    let s2c = drain_output(&mut s);
+    assert_eq!(s2c, [0x88, 0x02, 0x03, 0xE8]);
+    assert!(s.is_terminated());
+    c.receive(&s2c);
+    let ce = drain_events(&mut c);
+    assert_eq!(
+        closed(&ce).cause,
+        CloseCause::Clean {
+            initiated_locally: true
+        }
+    );
+    // The client waits for the server to end the transport.
+    assert!(!c.is_terminated());
+    c.receive_eof();
+    assert!(c.is_terminated());
+    assert_eq!(drain_events(&mut c), vec![], "Closed is reported once");
+}
+
+#[test]
+fn close_handshake_initiated_by_server() {
+    let (mut c, mut s) = (client(Config::default()), server(Config::default()));
+    s.close(CloseCode::GOING_AWAY, "").unwrap();
+    let (ce, se) = pump(&mut c, &mut s);
+    assert_eq!(closed(&ce).code, CloseCode::GOING_AWAY);
+    assert_eq!(
+        closed(&ce).cause,
+        CloseCause::Clean {
+            initiated_locally: false
+        }
+    );
+    assert_eq!(
+        closed(&se).cause,
+        CloseCause::Clean {
+            initiated_locally: true
+        }
+    );
+    assert!(s.is_terminated());
+}
+
+#[test]
+fn messages_still_arrive_while_closing() {
+    let (mut c, mut s) = (client(Config::default()), server(Config::default()));
+    s.send_text("in flight").unwrap();
+    let s2c = drain_output(&mut s);
+    c.close(CloseCode::NORMAL, "").unwrap();
+    c.receive(&s2c);
+    assert_eq!(
+        drain_events(&mut c),
+        vec![Event::Message(Message::from("in flight"))]
+    );
+}
+
+#[test]
+fn empty_close_is_echoed_empty_and_reported_as_1005() {
+    let (events, out) = server_fed(&masked(RawFrame::new(OpCode::CLOSE, b"")));
+    assert_eq!(closed(&events).code, CloseCode::NO_STATUS);
+    assert_eq!(out, [0x88, 0x00]);
+}
+
+#[test]
+fn ping_in_the_middle_of_a_fragmented_message() {
+    let mut input = masked(RawFrame::new(OpCode::TEXT, b"Hel").fin(false));
+    input.extend(masked(RawFrame::new(OpCode::PING, b"are you there")));
+    input.extend(masked(RawFrame::new(OpCode::CONTINUATION, b"lo")));
+    let (events, out) = server_fed(&input);
+    assert_eq!(
+        events,
+        vec![
+            Event::Ping(Bytes::from_static(b"are you there")),
+            Event::Message(Message::from("Hello")),
+        ]
+    );
+    assert_eq!(out, [&[0x8A, 13][..], b"are you there"].concat());
+}
+
+#[test]
+fn each_violation_sends_its_close_code() {
+    let cases: Vec<(Vec<u8>, ProtocolError, u16)> = vec![
+        (
+            RawFrame::new(OpCode::TEXT, b"x").to_vec(),
+            ProtocolError::UnmaskedFrame,
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::TEXT, b"x").rsv(0b010)),
+            ProtocolError::ReservedBits(2),
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::TEXT, b"").opcode_bits(5)),
+            ProtocolError::ReservedOpcode(OpCode::new(5).unwrap()),
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::PING, b"").fin(false)),
+            ProtocolError::FragmentedControlFrame,
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::PING, &[0; 126])),
+            ProtocolError::ControlFrameTooLong(126),
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::CONTINUATION, b"x")),
+            ProtocolError::UnexpectedContinuation,
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::TEXT, b"\xce\xba\xff")),
+            ProtocolError::InvalidUtf8,
+            1007,
+        ),
+        (
+            masked(RawFrame::new(OpCode::CLOSE, b"\x03")),
+            ProtocolError::InvalidClosePayload,
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::CLOSE, b"\x03\xed")),
+            ProtocolError::InvalidCloseCode(1005),
+            1002,
+        ),
+        (
+            masked(RawFrame::new(OpCode::CLOSE, b"\x03\xe8\xff")),
+            ProtocolError::InvalidCloseReason,
+            1007,
+        ),
+    ];
+    for (input, error, code) in cases {
+        let (events, out) = server_fed(&input);
+        let info = closed(&events);
+        assert_eq!(info.cause, CloseCause::Protocol(error), "{input:02x?}");
+        assert_eq!(info.code.get(), code);
+        // The close frame on the wire carries the code.
+        assert_eq!(out[0], 0x88);
+        assert_eq!(u16::from_be_bytes([out[2], out[3]]), code, "{error:?}");
+        assert_eq!(&out[4..], error.reason().as_bytes());
+    }
+}
+
+#[test]
+fn input_after_a_violation_is_ignored() {
+    let mut s = server(Config::default());
+    s.receive(&RawFrame::new(OpCode::TEXT, b"x").to_vec());
+    s.receive(&masked(RawFrame::new(OpCode::TEXT, b"ignored")));
+    let events = drain_events(&mut s);
+    assert_eq!(events.len(), 1);
+    assert_eq!(s.send_text("no"), Err(SendError::Closing));
+}
+
+#[test]
+fn huge_declared_length_allocates_nothing_and_fails_with_1009() {
+    let mut s = server(Config::default().with_limits(Limits::DEFAULT.with_max_frame_size(1 << 20)));
+    // Header declaring 2^62 bytes, then a trickle of payload.
+    let mut header = vec![0x82, 0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0];
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    s.receive(&header);
+    assert!(
+        s.buffered_receive() < 64,
+        "nothing reserved from the declared length"
+    );
+    let events = drain_events(&mut s);
+    assert_eq!(
+        closed(&events).cause,
+        CloseCause::Protocol(ProtocolError::FrameTooLarge {
+            len: 1 << 62,
+            max: 1 << 20
+        })
+    );
+    assert_eq!(closed(&events).code, CloseCode::MESSAGE_TOO_BIG);
+    let out = drain_output(&mut s);
+    assert_eq!(&out[..4], &[0x88, out[1], 0x03, 0xF1]);
+}
+
+#[test]
+fn message_over_the_limit_fails_with_1009_before_buffering() {
+    let limits = Limits::DEFAULT.with_max_message_size(10);
+    let mut s = server(Config::default().with_limits(limits));
+    let mut input = masked(RawFrame::new(OpCode::BINARY, &[0; 8]).fin(false));
+    input.extend(masked(RawFrame::new(OpCode::CONTINUATION, &[0; 8])));
+    s.receive(&input);
+    let events = drain_events(&mut s);
+    assert_eq!(closed(&events).code, CloseCode::MESSAGE_TOO_BIG);
+}
+
+#[test]
+fn eof_without_close_is_1006() {
+    let mut s = server(Config::default());
+    s.receive(&masked(RawFrame::new(OpCode::TEXT, b"partial").fin(false)));
+    s.receive_eof();
+    let events = drain_events(&mut s);
+    assert_eq!(closed(&events).code, CloseCode::ABNORMAL);
+    assert_eq!(closed(&events).cause, CloseCause::Eof);
+    assert!(s.is_terminated());
+}
+
+#[test]
+fn close_timeout_fires() {
+    let mut c = client(Config::default().with_close_timeout(Some(secs(2))));
+    c.handle_timeout(secs(10));
+    c.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(c.poll_timeout(), Some(secs(12)));
+    drain_output(&mut c);
+    c.handle_timeout(secs(11));
+    assert!(drain_events(&mut c).is_empty());
+    c.handle_timeout(secs(12));
+    let events = drain_events(&mut c);
+    assert_eq!(closed(&events).cause, CloseCause::CloseTimeout);
+    assert_eq!(closed(&events).code, CloseCode::ABNORMAL);
+    assert!(c.is_terminated());
+}
+
+#[test]
+fn client_waits_for_server_eof_then_times_out() {
+    let (mut c, mut s) = (
+        client(Config::default().with_close_timeout(Some(secs(1)))),
+        server(Config::default()),
+    );
+    s.close(CloseCode::NORMAL, "").unwrap();
+    let (ce, _) = pump(&mut c, &mut s);
+    assert!(closed(&ce).is_clean());
+    assert!(!c.is_terminated());
+    c.handle_timeout(secs(1));
+    assert!(c.is_terminated());
+    assert!(drain_events(&mut c).is_empty());
+}
+
+#[test]
+fn keepalive_pings_then_gives_up() {
+    let keepalive = Keepalive {
+        interval: secs(30),
+        timeout: secs(10),
+    };
+    let mut s = server(Config::default().with_keepalive(Some(keepalive)));
+    assert_eq!(s.poll_timeout(), Some(secs(30)));
+    s.handle_timeout(secs(30));
+    assert_eq!(drain_output(&mut s), [0x89, 0x00]);
+    assert_eq!(s.poll_timeout(), Some(secs(40)));
+    s.handle_timeout(secs(40));
+    let events = drain_events(&mut s);
+    assert_eq!(closed(&events).cause, CloseCause::KeepaliveTimeout);
+    assert!(s.is_terminated());
+}
+
+#[test]
+fn keepalive_is_satisfied_by_traffic() {
+    let keepalive = Keepalive {
+        interval: secs(30),
+        timeout: secs(10),
+    };
+    let (mut c, mut s) = (
+        client(Config::default()),
+        server(Config::default().with_keepalive(Some(keepalive))),
+    );
+    s.handle_timeout(secs(30));
+    pump(&mut c, &mut s); // the client answers the ping
+    // Activity counts from the latest `now` the connection was given (30 s here).
+    s.handle_timeout(secs(35));
+    assert_eq!(s.poll_timeout(), Some(secs(60)));
+    s.handle_timeout(secs(45));
+    assert_eq!(s.state(), State::Open);
+}
+
+#[test]
+fn streaming_mode_delivers_fragments() {
+    let mut s = server(Config::default().with_streaming(true));
+    let mut input = masked(RawFrame::new(OpCode::TEXT, "κό".as_bytes()).fin(false));
+    input.extend(masked(RawFrame::new(
+        OpCode::CONTINUATION,
+        "σμε".as_bytes(),
+    )));
+    s.receive(&input[..input.len() - 2]);
+    s.receive(&input[input.len() - 2..]);
+    let events = drain_events(&mut s);
+    let mut text = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        let Event::Fragment(Fragment {
+            kind,
+            data,
+            first,
+            last,
+        }) = ev
+        else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(*kind, MessageKind::Text);
+        assert_eq!(*first, i == 0);
+        assert_eq!(*last, i == events.len() - 1);
+        text.extend_from_slice(data);
+    }
+    assert_eq!(text, "κόσμε".as_bytes());
+}
+
+#[test]
+fn streaming_text_fails_at_the_first_bad_byte() {
+    let mut s = server(Config::default().with_streaming(true));
+    s.receive(&masked(RawFrame::new(OpCode::TEXT, b"ok\xff").fin(false)));
+    let events = drain_events(&mut s);
+    assert_eq!(closed(&events).code, CloseCode::INVALID_PAYLOAD);
+}
+
+#[test]
+fn large_messages_are_split_and_pings_interleave() {
+    let mut s = server(Config::default().with_max_send_frame_size(Some(4)));
+    s.send_binary(b"0123456789").unwrap();
+    // The first frame goes out, then a ping is queued: it leaves before the second frame.
+    let first = s.poll_transmit().unwrap().to_vec();
+    assert_eq!(first, [0x02, 0x04, b'0', b'1', b'2', b'3']);
+    s.advance_transmit(first.len());
+    s.ping(b"p").unwrap();
+    let rest = drain_output(&mut s);
+    assert_eq!(
+        rest,
+        [
+            &[0x89, 0x01, b'p', 0x00, 0x04][..],
+            b"4567",
+            &[0x80, 0x02],
+            b"89"
+        ]
+        .concat()
+    );
+    let mut c = client(Config::default());
+    c.receive(&[first, rest].concat());
+    assert_eq!(
+        drain_events(&mut c),
+        vec![
+            Event::Ping(Bytes::from_static(b"p")),
+            Event::Message(Message::Binary(Bytes::from_static(b"0123456789")))
+        ]
+    );
+}
+
+#[test]
+fn a_partly_written_frame_is_finished_before_a_ping() {
+    let mut s = server(Config::default().with_max_send_frame_size(Some(4)));
+    s.send_binary(b"0123456789").unwrap();
+    s.advance_transmit(3);
+    s.ping(b"p").unwrap();
+    assert_eq!(s.poll_transmit().unwrap(), &[b'1', b'2', b'3']);
+}
+
+#[test]
+fn send_fragment_with_ping_between() {
+    let (mut c, mut s) = (client(Config::default()), server(Config::default()));
+    c.send_fragment(MessageKind::Text, "κ".as_bytes(), false)
+        .unwrap();
+    assert_eq!(c.send_text("x"), Err(SendError::MessageInProgress));
+    c.ping(b"mid").unwrap();
+    c.send_fragment(MessageKind::Text, "όσμε".as_bytes(), true)
+        .unwrap();
+    let (ce, se) = pump(&mut c, &mut s);
+    assert_eq!(
+        se,
+        vec![
+            Event::Ping(Bytes::from_static(b"mid")),
+            Event::Message(Message::from("κόσμε"))
+        ]
+    );
+    assert_eq!(ce, vec![Event::Pong(Bytes::from_static(b"mid"))]);
+}
+
+#[test]
+fn pings_past_the_pending_cap_are_coalesced() {
+    let mut input = Vec::new();
+    for i in 0..20u8 {
+        input.extend(masked(RawFrame::new(OpCode::PING, &[i])));
+    }
+    let (events, out) = server_fed(&input);
+    assert_eq!(events.len(), 20);
+    let mut c = client(Config::default());
+    c.receive(&out);
+    let pongs: Vec<_> = drain_events(&mut c)
+        .into_iter()
+        .map(|e| match e {
+            Event::Pong(p) => p[0],
+            e => panic!("{e:?}"),
+        })
+        .collect();
+    assert_eq!(pongs, [0, 1, 2, 3, 4, 5, 6, 19]);
+}
+
+#[test]
+fn bad_commands_are_send_errors() {
+    let mut c = client(Config::default());
+    assert_eq!(
+        c.ping(&[0; 126]),
+        Err(SendError::ControlPayloadTooLong(126))
+    );
+    assert_eq!(
+        c.close(CloseCode::ABNORMAL, ""),
+        Err(SendError::InvalidCloseCode(CloseCode::ABNORMAL))
+    );
+    assert_eq!(
+        c.close(CloseCode::NORMAL, &"x".repeat(124)),
+        Err(SendError::ControlPayloadTooLong(126))
+    );
+    c.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(c.close(CloseCode::NORMAL, ""), Err(SendError::Closing));
+}
+
+#[test]
+fn idle_connection_is_small() {
+    let size = std::mem::size_of::<Connection>();
+    assert!(size <= 1024, "Connection is {size} bytes");
+    let (mut c, mut s) = (client(Config::default()), server(Config::default()));
+    c.send_binary(&[7; 100_000]).unwrap();
+    pump(&mut c, &mut s);
+    // After draining, nothing is buffered on either side.
+    assert_eq!(s.buffered_receive(), 0);
+    assert_eq!(c.pending_transmit(), 0);
+    eprintln!("size_of::<Connection>() = {size}");
+    let _ = Role::Client;
+}
