@@ -1,0 +1,184 @@
+//! Property: any chunking of the input stream gives the same events and the same output bytes.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use rfc6455::raw::RawFrame;
+use rfc6455::{CloseCode, Config, Connection, Event, Limits, MessageKind, OpCode, Role};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Text(String),
+    Binary(Vec<u8>),
+    Fragments(bool, Vec<Vec<u8>>),
+    Ping(Vec<u8>),
+    Close(u16, String),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => ".{0,40}".prop_map(Op::Text),
+        4 => proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::Binary),
+        2 => (any::<bool>(), proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..5))
+            .prop_map(|(text, parts)| Op::Fragments(text, parts)),
+        2 => proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::Ping),
+        1 => (prop_oneof![Just(1000u16), Just(1001), Just(3000), Just(4999)], "[a-z]{0,10}")
+            .prop_map(|(c, r)| Op::Close(c, r)),
+    ]
+}
+
+/// What a sender of `role` puts on the wire for `ops` (fragments are sent as binary so any
+/// bytes are fine, or as ASCII-safe text).
+fn wire(role: Role, ops: &[Op], frame_size: Option<usize>) -> Vec<u8> {
+    let config = Config::default().with_max_send_frame_size(frame_size);
+    let mut conn = match role {
+        Role::Client => client(config),
+        Role::Server => server(config),
+    };
+    for op in ops {
+        let _ = match op {
+            Op::Text(t) => conn.send_text(t),
+            Op::Binary(b) => conn.send_binary(b),
+            Op::Fragments(text, parts) => {
+                let kind = if *text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                let mut result = Ok(());
+                for (i, part) in parts.iter().enumerate() {
+                    let part: Vec<u8> = if *text {
+                        part.iter().map(|b| b & 0x7F).collect()
+                    } else {
+                        part.clone()
+                    };
+                    result = result.and(conn.send_fragment(kind, &part, i + 1 == parts.len()));
+                    if i == 0 {
+                        result = result.and(conn.ping(b"between"));
+                    }
+                }
+                result
+            }
+            Op::Ping(p) => conn.ping(p),
+            Op::Close(code, reason) => conn.close(CloseCode(*code), reason),
+        };
+    }
+    drain_output(&mut conn)
+}
+
+fn receiver(role: Role, limits: Limits) -> Connection {
+    let config = Config::default().with_limits(limits);
+    match role {
+        Role::Client => client(config),
+        Role::Server => server(config),
+    }
+}
+
+/// Feed `input` split at `cuts`, draining output after every chunk when `drain_each`.
+fn run(
+    role: Role,
+    limits: Limits,
+    input: &[u8],
+    cuts: &[usize],
+    drain_each: bool,
+) -> (Vec<Event>, Vec<u8>) {
+    let mut conn = receiver(role, limits);
+    let mut out = Vec::new();
+    let mut last = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+        let cut = cut.clamp(last, input.len());
+        conn.receive(&input[last..cut]);
+        last = cut;
+        if drain_each {
+            out.extend(drain_output(&mut conn));
+        }
+    }
+    out.extend(drain_output(&mut conn));
+    (drain_events(&mut conn), out)
+}
+
+fn cuts(len: usize, mut raw: Vec<usize>) -> Vec<usize> {
+    for c in &mut raw {
+        *c %= len + 1;
+    }
+    raw.sort_unstable();
+    raw
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn chunking_does_not_change_events_or_output(
+        ops in proptest::collection::vec(op(), 0..12),
+        frame_size in prop_oneof![Just(None), (1usize..64).prop_map(Some)],
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        server_side in any::<bool>(),
+    ) {
+        let (sender, role) = if server_side { (Role::Client, Role::Server) } else { (Role::Server, Role::Client) };
+        let input = wire(sender, &ops, frame_size);
+        let cuts = cuts(input.len(), raw_cuts);
+        let whole = run(role, Limits::DEFAULT, &input, &[], false);
+        let chunked = run(role, Limits::DEFAULT, &input, &cuts, false);
+        prop_assert_eq!(&whole, &chunked);
+        // Byte by byte too.
+        let every: Vec<usize> = (0..input.len()).collect();
+        prop_assert_eq!(&whole, &run(role, Limits::DEFAULT, &input, &every, false));
+        // The messages that arrive are the ones that were sent, up to the close.
+        let mut expected: Vec<Vec<u8>> = Vec::new();
+        for op in &ops {
+            match op {
+                Op::Text(t) => expected.push(t.as_bytes().to_vec()),
+                Op::Binary(b) => expected.push(b.clone()),
+                Op::Fragments(text, parts) => expected.push(
+                    parts.iter().flatten().map(|b| if *text { b & 0x7F } else { *b }).collect(),
+                ),
+                Op::Ping(_) => {}
+                Op::Close(..) => break,
+            }
+        }
+        let received: Vec<Vec<u8>> = whole.0.iter().filter_map(|e| match e {
+            Event::Message(m) => Some(m.as_bytes().to_vec()),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(received, expected);
+        // At most one Closed, and it is last.
+        let closes = whole.0.iter().filter(|e| matches!(e, Event::Closed(_))).count();
+        prop_assert!(closes <= 1);
+        if closes == 1 {
+            prop_assert!(matches!(whole.0.last(), Some(Event::Closed(_))));
+        }
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_outcome_of_hostile_input(
+        frames in proptest::collection::vec((any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..140), any::<bool>()), 0..8),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let mut input = Vec::new();
+        for (b0, rsv, payload, mask) in &frames {
+            let frame = RawFrame::new(OpCode::from_low_bits(*b0), payload)
+                .fin(b0 & 0x80 != 0)
+                .rsv(rsv & 0b111 & (*rsv >> 5))
+                .mask(if *mask { Some([1, 2, 3, 4]) } else { None });
+            input.extend(frame.to_vec());
+        }
+        let limits = Limits::DEFAULT.with_max_frame_size(100).with_max_message_size(200);
+        let cuts = cuts(input.len(), raw_cuts);
+        for role in [Role::Client, Role::Server] {
+            let whole = run(role, limits, &input, &[], false);
+            let chunked = run(role, limits, &input, &cuts, false);
+            prop_assert_eq!(&whole, &chunked);
+            // Every byte the connection emits is a valid frame for its role.
+            let mut peer = receiver(role.peer(), Limits::UNLIMITED);
+            peer.receive(&whole.1);
+            for event in drain_events(&mut peer) {
+                if let Event::Closed(info) = event {
+                    prop_assert!(info.is_clean() || matches!(info.cause, rfc6455::CloseCause::Eof), "{:?}", info);
+                }
+            }
+        }
+    }
+}
