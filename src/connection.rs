@@ -204,7 +204,13 @@ pub struct Connection {
     sending_fragmented: Option<MessageKind>,
     pending_pongs: usize,
     close_sent: bool,
+    /// The close frame to send once the application polls [`Event::Closed`]: the echo of the
+    /// peer's close, or the code for a protocol error. Deferred so that replies to messages
+    /// that arrived before the close still go out before our close frame.
+    pending_close: Option<(Option<CloseCode>, &'static str)>,
     closed: bool,
+    /// [`Event::Closed`] has been handed to the application.
+    closed_delivered: bool,
     /// Input is ignored from now on (close received, or the peer failed).
     reading_done: bool,
     eof: bool,
@@ -271,7 +277,9 @@ impl Connection {
             sending_fragmented: None,
             pending_pongs: 0,
             close_sent: false,
+            pending_close: None,
             closed: false,
+            closed_delivered: false,
             reading_done: false,
             eof: false,
             timed_out: false,
@@ -308,7 +316,7 @@ impl Connection {
 
     /// Whether messages can still be sent.
     pub fn can_send(&self) -> bool {
-        !self.close_sent && !self.closed
+        !self.close_sent && !self.closed_delivered
     }
 
     /// Whether the transport can be shut down: [`Event::Closed`] was reported and the close
@@ -320,6 +328,9 @@ impl Connection {
         }
         if self.timed_out {
             return true;
+        }
+        if self.pending_close.is_some() {
+            return false;
         }
         self.pending_transmit() == 0 && (self.role == Role::Server || self.eof)
     }
@@ -481,6 +492,20 @@ impl Connection {
         if self.events.is_empty() && self.events.capacity() > 16 {
             self.events = VecDeque::new();
         }
+        if let Some(Event::Closed(_)) = event {
+            self.closed_delivered = true;
+            if let Some((code, reason)) = self.pending_close.take() {
+                if !self.close_sent {
+                    let payload = match code {
+                        Some(code) => ClosePayload::Code(code, reason),
+                        None => ClosePayload::Empty,
+                    };
+                    self.close_sent = true;
+                    self.sending_fragmented = None;
+                    let _ = self.push_frame(OpCode::CLOSE, true, &encode_close(payload), None);
+                }
+            }
+        }
         event
     }
 
@@ -576,7 +601,7 @@ impl Connection {
     // ---------------------------------------------------------------- internals: sending
 
     fn check_open(&self) -> Result<(), SendError> {
-        if self.close_sent || self.closed {
+        if self.close_sent || self.closed_delivered {
             return Err(SendError::Closing);
         }
         if self.role.masks_outgoing() && matches!(self.mask, MaskSource::None) {
@@ -850,14 +875,9 @@ impl Connection {
         self.reading_done = true;
         let initiated_locally = self.close_sent;
         if !self.close_sent {
-            // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered with an empty one.
-            let payload = match code {
-                Some(code) => ClosePayload::Code(code, ""),
-                None => ClosePayload::Empty,
-            };
-            self.close_sent = true;
-            self.sending_fragmented = None;
-            let _ = self.push_frame(OpCode::CLOSE, true, &encode_close(payload), None);
+            // Echo the peer's code (RFC 6455 §5.5.1), or an empty close for an empty one, once
+            // the application has seen everything that came before.
+            self.pending_close = Some((code, ""));
         }
         if self.role == Role::Client {
             // Wait (bounded) for the server to end the transport.
@@ -870,18 +890,16 @@ impl Connection {
         );
     }
 
-    /// Fail the connection (RFC 6455 §7.1.7): send the close code, stop reading, report.
+    /// Fail the connection (RFC 6455 §7.1.7): stop reading, report, and send the close code
+    /// (after the application has seen the events that came before).
     fn fail(&mut self, error: ProtocolError) {
         self.reading_done = true;
         if !self.close_sent {
-            self.close_sent = true;
-            self.sending_fragmented = None;
             let reason = error.reason();
-            let payload = ClosePayload::Code(
-                error.close_code(),
+            self.pending_close = Some((
+                Some(error.close_code()),
                 &reason[..reason.len().min(MAX_REASON_LEN)],
-            );
-            let _ = self.push_frame(OpCode::CLOSE, true, &encode_close(payload), None);
+            ));
         }
         self.arm_close_timer();
         if !self.closed {

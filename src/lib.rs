@@ -1,7 +1,79 @@
 //! A sans-IO implementation of the WebSocket protocol (RFC 6455).
 //!
 //! Bytes in, events out; calls in, bytes out; time passed in. This crate never opens a socket,
-//! spawns a thread or reads a clock, so any runtime can drive it.
+//! spawns a thread or reads a clock, so any runtime can drive it: blocking `std::net`, tokio,
+//! an embedded loop with fixed buffers, a fuzzer, a conformance tool.
+//!
+//! # Layers
+//!
+//! | layer | needs | what |
+//! |---|---|---|
+//! | 0 | nothing (`no_std`, no allocator) | [`frame`] header codec and incremental [`FrameDecoder`], [`mask`], incremental [`utf8`], [`close`] codes, [`handshake`] parsing and writing, [`raw`] frames for conformance tools |
+//! | 1 | `alloc` | [`Connection`]: the state machine, owned [`Event`]s, limits, timers, auto-replies |
+//! | 2 | `std` | [`blocking`]: the handshake and a message loop over any `Read + Write` |
+//!
+//! # The driving loop
+//!
+//! Input (`receive`, `receive_eof`, `handle_timeout`) and commands (`send`, `ping`, `close`)
+//! queue output; after each, drain [`Connection::poll_transmit`] and
+//! [`Connection::poll_event`] before waiting on I/O again. Here a client and a server talk
+//! through two in-memory "sockets":
+//!
+//! ```
+//! use rfc6455::{CloseCode, Config, Connection, Event, Message, Role};
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//! client.send("hello").unwrap();
+//! client.close(CloseCode::NORMAL, "done").unwrap();
+//!
+//! let mut server_log = Vec::new();
+//! while !(client.is_terminated() && server.is_terminated()) {
+//!     // Client → server: what a socket write and a socket read would carry.
+//!     while let Some(bytes) = client.poll_transmit() {
+//!         let n = bytes.len();
+//!         server.receive(bytes);
+//!         client.advance_transmit(n);
+//!     }
+//!     // The server echoes every message.
+//!     while let Some(event) = server.poll_event() {
+//!         if let Event::Message(m) = &event {
+//!             let _ = server.send(m.clone());
+//!         }
+//!         server_log.push(event);
+//!     }
+//!     while let Some(bytes) = server.poll_transmit() {
+//!         let n = bytes.len();
+//!         client.receive(bytes);
+//!         server.advance_transmit(n);
+//!     }
+//!     if server.is_terminated() {
+//!         client.receive_eof(); // the server closed its socket
+//!     }
+//!     while let Some(event) = client.poll_event() {
+//!         println!("client got {event:?}");
+//!     }
+//! }
+//! assert_eq!(server_log[0], Event::Message(Message::from("hello")));
+//! assert!(matches!(&server_log[1], Event::Closed(info) if info.is_clean()));
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `std` | yes | `alloc`, the [`blocking`] adapter, masking keys and handshake keys from `rand` |
+//! | `alloc` | via `std` | [`Connection`] and its events (pulls `bytes`) |
+//! | `http` | no | conversions with the `http` crate's `Request` / `Response` |
+//!
+//! With `--no-default-features` the crate is `#![no_std]` with no allocator: frames, masking,
+//! UTF-8, close codes and the handshake.
+//!
+//! # Panics
+//!
+//! Nothing a peer sends can make this crate panic; a panic is a bug. Peer errors are
+//! [`ProtocolError`]s (with the close code to send) and
+//! [`HandshakeError`](handshake::HandshakeError)s (with the HTTP status to answer).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Unit tests use std freely; the library itself is checked for no_std readiness.
@@ -12,6 +84,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 pub mod close;
 #[cfg(feature = "alloc")]
 pub mod connection;

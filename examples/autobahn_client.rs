@@ -1,0 +1,71 @@
+//! Runs every case of an Autobahn fuzzingserver (wstest or kosoku) against our client.
+//!
+//! ```text
+//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 rfc6455
+//! ```
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use rfc6455::blocking::{self, WebSocket};
+use rfc6455::handshake::Url;
+use rfc6455::{Config, Event, Message};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let base = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let agent = args.next().unwrap_or_else(|| "rfc6455".into());
+    let base = base.trim_end_matches('/');
+
+    let count = case_count(base)?;
+    eprintln!("{count} cases");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        if let Err(e) = echo(&url) {
+            eprintln!("case {case}: {e}");
+        }
+    }
+    let mut ws = open(&format!("{base}/updateReports?agent={agent}"))?;
+    while ws.read()?.is_some() {}
+    eprintln!("reports updated");
+    Ok(())
+}
+
+fn open(url: &str) -> Result<WebSocket<TcpStream>> {
+    let parsed = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+    let stream = TcpStream::connect((parsed.host(), parsed.port()))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let (ws, _) = blocking::connect_with(stream, url, Config::default(), &[])?;
+    Ok(ws)
+}
+
+fn case_count(base: &str) -> Result<u32> {
+    let mut ws = open(&format!("{base}/getCaseCount"))?;
+    let mut count = None;
+    loop {
+        match ws.read() {
+            Ok(Some(Event::Message(Message::Text(text)))) => count = Some(text.parse()?),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    count.ok_or_else(|| "no case count".into())
+}
+
+fn echo(url: &str) -> Result<()> {
+    let mut ws = open(url)?;
+    loop {
+        match ws.read() {
+            Ok(Some(Event::Message(message))) => ws.send(message)?,
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(()),
+            Err(e) if e.is_timeout() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! An echo server on the blocking adapter, one thread per connection.
+//!
+//! ```text
+//! cargo run --release --example echo_server -- 127.0.0.1:9001
+//! ```
+//!
+//! Accepts the upgrade on any path and echoes every text and binary message. A bad upgrade
+//! gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/`).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::Duration;
+
+use rfc6455::blocking::{self, Error};
+use rfc6455::{Config, Event};
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let listener = TcpListener::bind(&addr)?;
+    println!("listening on ws://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                std::thread::spawn(move || serve(stream));
+            }
+            Err(e) => eprintln!("accept failed: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn serve(stream: TcpStream) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    // A client that never finishes its request is dropped after 10 s.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut ws = match blocking::accept_with(&stream, Config::default(), |_| Ok(Default::default()))
+    {
+        Ok(ws) => ws,
+        Err(e) => {
+            eprintln!("{peer}: {e}");
+            linger_close(&stream);
+            return;
+        }
+    };
+    // From now on, wake up every second so the close timeout can fire.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    loop {
+        match ws.read() {
+            Ok(Some(Event::Message(message))) => {
+                if let Err(e) = ws.send(message) {
+                    eprintln!("{peer}: {e}");
+                    return;
+                }
+            }
+            Ok(Some(Event::Closed(info))) => {
+                if !info.is_clean() {
+                    eprintln!(
+                        "{peer}: closed: {:?} {} {}",
+                        info.cause, info.code, info.reason
+                    );
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => {}
+            Err(Error::Io(e)) => {
+                eprintln!("{peer}: {e}");
+                return;
+            }
+            Err(e) => {
+                eprintln!("{peer}: {e}");
+                return;
+            }
+        }
+    }
+    // The server ends the TCP connection first (RFC 6455 §7.1.1).
+    linger_close(&stream);
+}
+
+/// Close our side, then read until the peer closes (briefly), so that unread bytes do not turn
+/// the close into a reset that could destroy the response we just wrote.
+fn linger_close(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut sink = [0u8; 4096];
+    let mut reader = stream;
+    while let Ok(n) = reader.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+}
