@@ -4,6 +4,8 @@
 //! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 rfc6455
 //! ```
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::net::TcpStream;
 use std::time::Duration;
 

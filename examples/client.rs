@@ -4,6 +4,8 @@
 //! cargo run --example client -- ws://127.0.0.1:9001/
 //! ```
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::io::BufRead;
 use std::net::TcpStream;
 use std::sync::mpsc;

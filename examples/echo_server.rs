@@ -7,6 +7,8 @@
 //! Accepts the upgrade on any path and echoes every text and binary message. A bad upgrade
 //! gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/`).
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;

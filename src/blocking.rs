@@ -22,6 +22,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Layer 2 is the std layer: std paths are the point here.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::boxed::Box;
 use std::io::{self, Read, Write};
 use std::string::{String, ToString};

@@ -500,11 +500,19 @@ fn replies_to_messages_before_the_close_go_out_before_the_close_echo() {
     input.extend(masked(RawFrame::new(OpCode::CLOSE, b"\x03\xe8")));
     let mut s = server(Config::default());
     s.receive(&input);
-    let Some(Event::Message(m)) = s.poll_event() else { panic!() };
+    let Some(Event::Message(m)) = s.poll_event() else {
+        panic!()
+    };
     s.send(m).unwrap();
-    assert!(!s.is_terminated(), "the close echo is not queued before Closed is seen");
+    assert!(
+        !s.is_terminated(),
+        "the close echo is not queued before Closed is seen"
+    );
     assert!(matches!(s.poll_event(), Some(Event::Closed(_))));
     assert_eq!(s.send_text("late"), Err(SendError::Closing));
-    assert_eq!(drain_output(&mut s), [&[0x81, 0x03][..], b"one", &[0x88, 0x02, 0x03, 0xE8]].concat());
+    assert_eq!(
+        drain_output(&mut s),
+        [&[0x81, 0x03][..], b"one", &[0x88, 0x02, 0x03, 0xE8]].concat()
+    );
     assert!(s.is_terminated());
 }
