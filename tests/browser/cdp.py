@@ -33,6 +33,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-quic",
     "--disable-default-apps",
     "--disable-extensions",
     "--no-first-run",

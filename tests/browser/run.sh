@@ -65,7 +65,7 @@ if [[ $CURL_CHECKS != skip ]] && ! command -v curl >/dev/null; then need+=(curl)
 if ((${#need[@]})); then
   log "installing ${need[*]} (apt-get)"
   timeout 300 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq "${need[@]}" >/dev/null
   CHROMIUM=${CHROMIUM:-$(command -v chromium)}
 fi
 log "$("$CHROMIUM" --version 2>/dev/null | tail -n 1)"
