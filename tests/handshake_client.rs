@@ -20,12 +20,24 @@ fn urls() {
         ("ws://example.com", false, "example.com", 80, ""),
         ("wss://example.com", true, "example.com", 443, ""),
         ("ws://example.com/", false, "example.com", 80, "/"),
-        ("wss://example.com:8443/a/b?c=d&e", true, "example.com", 8443, "/a/b?c=d&e"),
+        (
+            "wss://example.com:8443/a/b?c=d&e",
+            true,
+            "example.com",
+            8443,
+            "/a/b?c=d&e",
+        ),
         ("ws://example.com?x=1", false, "example.com", 80, "?x=1"),
         ("WS://Example.COM:80/", false, "Example.COM", 80, "/"),
         ("ws://127.0.0.1:9001/", false, "127.0.0.1", 9001, "/"),
         ("ws://[::1]/", false, "::1", 80, "/"),
-        ("wss://[2001:db8::1]:9443/chat", true, "2001:db8::1", 9443, "/chat"),
+        (
+            "wss://[2001:db8::1]:9443/chat",
+            true,
+            "2001:db8::1",
+            9443,
+            "/chat",
+        ),
         ("ws://[::ffff:192.0.2.1]", false, "::ffff:192.0.2.1", 80, ""),
         ("ws://host:/", false, "host", 80, "/"),
     ];
@@ -110,7 +122,9 @@ fn host_header_and_default_ports() {
     assert_eq!(host_line("ws://a.example").0, "GET / HTTP/1.1");
     assert_eq!(host_line("ws://a.example?q").0, "GET /?q HTTP/1.1");
 
-    let r = ClientRequest::new("a.example", "/", key()).secure(true).port(443);
+    let r = ClientRequest::new("a.example", "/", key())
+        .secure(true)
+        .port(443);
     assert_eq!(r.port_or_default(), 443);
     assert!(written(&r).contains("\r\nHost: a.example\r\n"));
     let r = ClientRequest::new("a.example", "/", key()).port(8080);
@@ -123,18 +137,39 @@ fn request_validation() {
     let base = ClientRequest::new("example.com", "/", key());
     let cases = [
         (ClientRequest::new("", "/", key()), WriteError::InvalidHost),
-        (ClientRequest::new("a b", "/", key()), WriteError::InvalidHost),
-        (ClientRequest::new("a", "/x y", key()), WriteError::InvalidPath),
-        (ClientRequest::new("a", "/x#f", key()), WriteError::InvalidPath),
-        (ClientRequest::new("a", "/\r\nX: y", key()), WriteError::InvalidPath),
+        (
+            ClientRequest::new("a b", "/", key()),
+            WriteError::InvalidHost,
+        ),
+        (
+            ClientRequest::new("a", "/x y", key()),
+            WriteError::InvalidPath,
+        ),
+        (
+            ClientRequest::new("a", "/x#f", key()),
+            WriteError::InvalidPath,
+        ),
+        (
+            ClientRequest::new("a", "/\r\nX: y", key()),
+            WriteError::InvalidPath,
+        ),
         (base.origin("http://a\r\n"), WriteError::InvalidOrigin),
         (base.protocols(&["a b"]), WriteError::InvalidProtocol),
-        (base.protocols(&["chat", "chat"]), WriteError::InvalidProtocol),
+        (
+            base.protocols(&["chat", "chat"]),
+            WriteError::InvalidProtocol,
+        ),
         (base.protocols(&[""]), WriteError::InvalidProtocol),
         (base.extensions("x;"), WriteError::InvalidExtensions),
         (base.extensions(""), WriteError::InvalidExtensions),
-        (base.headers(&[("X", "a\r\nb: c")]), WriteError::InvalidHeader),
-        (base.headers(&[("Sec-WebSocket-Key", "x")]), WriteError::InvalidHeader),
+        (
+            base.headers(&[("X", "a\r\nb: c")]),
+            WriteError::InvalidHeader,
+        ),
+        (
+            base.headers(&[("Sec-WebSocket-Key", "x")]),
+            WriteError::InvalidHeader,
+        ),
         (base.headers(&[("host", "x")]), WriteError::InvalidHeader),
     ];
     for (request, error) in cases {
@@ -244,7 +279,12 @@ fn response_validation() {
     let rows: Vec<(&str, Vec<u8>, Outcome)> = vec![
         (
             "minimal",
-            response(&[switching, "Upgrade: websocket", "Connection: Upgrade", ACCEPT_LINE]),
+            response(&[
+                switching,
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                ACCEPT_LINE,
+            ]),
             accepted(None, &[]),
         ),
         (

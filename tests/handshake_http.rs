@@ -5,8 +5,7 @@
 use rfc6455::Status;
 use rfc6455::handshake::http::{validate, validate_parts};
 use rfc6455::handshake::{
-    AcceptOptions, ClientRequest, EMPTY_HEADER, HandshakeError, Key, RequestParser, Url,
-    WriteError,
+    AcceptOptions, ClientRequest, EMPTY_HEADER, HandshakeError, Key, RequestParser, Url, WriteError,
 };
 
 fn base() -> http::request::Builder {
@@ -35,7 +34,11 @@ fn accepts_and_answers_101() {
     assert_eq!(hs.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
     assert_eq!(hs.extensions().next().unwrap().name(), "permessage-deflate");
     let resp = hs
-        .accept(&AcceptOptions::new().protocol("chat").headers(&[("x-a", "b")]))
+        .accept(
+            &AcceptOptions::new()
+                .protocol("chat")
+                .headers(&[("x-a", "b")]),
+        )
         .unwrap();
     assert_eq!(resp.status(), 101);
     assert_eq!(resp.headers()["upgrade"], "websocket");
@@ -60,7 +63,10 @@ fn accepts_and_answers_101() {
 fn rejections_match_the_byte_parser() {
     let cases = [
         (base().method("POST"), HandshakeError::MethodNotAllowed),
-        (base().version(http::Version::HTTP_10), HandshakeError::Http10),
+        (
+            base().version(http::Version::HTTP_10),
+            HandshakeError::Http10,
+        ),
         (
             base().version(http::Version::HTTP_2),
             HandshakeError::HttpVersionNotSupported,
@@ -114,7 +120,10 @@ fn client_request_as_http_request_is_accepted() {
     assert_eq!(req.method(), http::Method::GET);
     assert_eq!(req.uri(), "/a?b=c");
     assert_eq!(req.headers()["host"], "[::1]:8080");
-    assert_eq!(req.headers()["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
+    assert_eq!(
+        req.headers()["sec-websocket-key"],
+        "dGhlIHNhbXBsZSBub25jZQ=="
+    );
     assert_eq!(req.headers()["authorization"], "Bearer t");
     let hs = validate(&req).unwrap();
     assert_eq!(hs.protocols().collect::<Vec<_>>(), ["chat"]);
@@ -123,8 +132,7 @@ fn client_request_as_http_request_is_accepted() {
     let mut wire = [0u8; 512];
     let n = request.write(&mut wire).unwrap();
     let mut headers = [EMPTY_HEADER; 16];
-    let Ok(Status::Complete(parsed)) = RequestParser::new().parse(&wire[..n], &mut headers)
-    else {
+    let Ok(Status::Complete(parsed)) = RequestParser::new().parse(&wire[..n], &mut headers) else {
         panic!()
     };
     assert_eq!(parsed.key(), hs.key());

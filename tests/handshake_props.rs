@@ -64,7 +64,8 @@ fn server(input: &[u8], cuts: &[usize], limits: HeadLimits) -> (Option<usize>, V
 
 fn client(input: &[u8], cuts: &[usize]) -> String {
     let protocols = ["chat"];
-    let mut parser = ResponseParser::new(Key::from_nonce(*b"the sample nonce")).protocols(&protocols);
+    let mut parser =
+        ResponseParser::new(Key::from_nonce(*b"the sample nonce")).protocols(&protocols);
     let mut buf = Vec::new();
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     cuts.push(input.len());
@@ -82,7 +83,12 @@ fn client(input: &[u8], cuts: &[usize]) -> String {
             }
             Err(ClientError::Rejected(r)) => {
                 assert!(r.consumed() <= buf.len());
-                return format!("rejected {} {:?} {}", r.status(), r.header("location"), r.consumed());
+                return format!(
+                    "rejected {} {:?} {}",
+                    r.status(),
+                    r.header("location"),
+                    r.consumed()
+                );
             }
             Err(e) => return format!("error {e}"),
         }

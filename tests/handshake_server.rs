@@ -69,17 +69,17 @@ struct Answer {
 
 impl Answer {
     fn status_line(&self) -> &str {
-        let text = std::str::from_utf8(&self.response).unwrap();
+        let text = core::str::from_utf8(&self.response).unwrap();
         text.split("\r\n").next().unwrap()
     }
 
     fn body(&self) -> &str {
-        let text = std::str::from_utf8(&self.response).unwrap();
+        let text = core::str::from_utf8(&self.response).unwrap();
         text.split_once("\r\n\r\n").unwrap().1
     }
 
     fn has_header(&self, line: &str) -> bool {
-        let text = std::str::from_utf8(&self.response).unwrap();
+        let text = core::str::from_utf8(&self.response).unwrap();
         let head = text.split_once("\r\n\r\n").unwrap().0;
         head.split("\r\n").any(|l| l == line)
     }
@@ -205,7 +205,12 @@ fn table_of_requests() {
             BAD,
             "malformed",
         ),
-        ("missing Host", base_with(&["Host"], &[]), BAD, "missing Host header"),
+        (
+            "missing Host",
+            base_with(&["Host"], &[]),
+            BAD,
+            "missing Host header",
+        ),
         (
             "duplicate Host",
             base_with(&[], &["Host: other.example"]),
@@ -280,7 +285,10 @@ fn table_of_requests() {
         ),
         (
             "Connection split over two headers",
-            base_with(&["Connection"], &["Connection: keep-alive", "Connection: upgrade"]),
+            base_with(
+                &["Connection"],
+                &["Connection: keep-alive", "Connection: upgrade"],
+            ),
             OK,
             "",
         ),
@@ -328,7 +336,10 @@ fn table_of_requests() {
         ),
         (
             "23-byte key",
-            base_with(&["Sec-WebSocket-Key"], &["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ="]),
+            base_with(
+                &["Sec-WebSocket-Key"],
+                &["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ="],
+            ),
             BAD,
             "Sec-WebSocket-Key",
         ),
@@ -343,7 +354,10 @@ fn table_of_requests() {
         ),
         (
             "non-ASCII key",
-            base_with(&["Sec-WebSocket-Key"], &["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZé="]),
+            base_with(
+                &["Sec-WebSocket-Key"],
+                &["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZé="],
+            ),
             BAD,
             "Sec-WebSocket-Key",
         ),
@@ -461,21 +475,38 @@ fn table_of_requests() {
             BAD,
             "Sec-WebSocket-Extensions",
         ),
-        ("65 headers", base_with(&[], &too_many), TOO_LARGE, "too many"),
-        ("9 KB header", base_with(&[], &[&huge]), TOO_LARGE, "too large"),
+        (
+            "65 headers",
+            base_with(&[], &too_many),
+            TOO_LARGE,
+            "too many",
+        ),
+        (
+            "9 KB header",
+            base_with(&[], &[&huge]),
+            TOO_LARGE,
+            "too large",
+        ),
     ];
 
     for (name, input, status, body) in &rows {
         let answer = run(input);
         assert_eq!(answer.status_line(), *status, "{name}");
         if *status == OK {
-            assert!(answer.has_header(&format!("Sec-WebSocket-Accept: {ACCEPT}")), "{name}");
+            assert!(
+                answer.has_header(&format!("Sec-WebSocket-Accept: {ACCEPT}")),
+                "{name}"
+            );
             assert!(answer.has_header("Upgrade: websocket"), "{name}");
             assert!(answer.has_header("Connection: Upgrade"), "{name}");
             continue;
         }
         let error = answer.error.unwrap();
-        assert!(answer.body().contains(body), "{name}: body {:?}", answer.body());
+        assert!(
+            answer.body().contains(body),
+            "{name}: body {:?}",
+            answer.body()
+        );
         assert_eq!(answer.body(), format!("{}\n", error.reason()), "{name}");
         assert_eq!(answer.body().lines().count(), 1, "{name}");
         assert!(
@@ -563,7 +594,7 @@ fn chromium_request_is_accepted_with_everything_exposed() {
         .headers(&[("Set-Cookie", "id=1")]);
     let n = request.write_accept(&options, &mut out).unwrap();
     assert_eq!(
-        std::str::from_utf8(&out[..n]).unwrap(),
+        core::str::from_utf8(&out[..n]).unwrap(),
         "HTTP/1.1 101 Switching Protocols\r\n\
          Upgrade: websocket\r\n\
          Connection: Upgrade\r\n\
@@ -619,7 +650,7 @@ fn subprotocols_and_extension_offers() {
         .write_accept(&AcceptOptions::new().protocol("superchat"), &mut out)
         .unwrap();
     assert!(
-        std::str::from_utf8(&out[..n])
+        core::str::from_utf8(&out[..n])
             .unwrap()
             .contains("\r\nSec-WebSocket-Protocol: superchat\r\n")
     );
@@ -716,7 +747,7 @@ fn every_rejection_fits_256_bytes_and_has_its_status() {
     for e in all {
         let mut out = [0u8; 256];
         let n = e.write_response(&mut out).unwrap();
-        let text = std::str::from_utf8(&out[..n]).unwrap();
+        let text = core::str::from_utf8(&out[..n]).unwrap();
         assert!(
             text.starts_with(&format!("HTTP/1.1 {} {}\r\n", e.status(), e.status_text())),
             "{text}"
