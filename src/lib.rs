@@ -109,6 +109,7 @@ pub use error::{ProtocolError, SendError};
 #[cfg(feature = "alloc")]
 pub use event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text};
 pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
+pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use opcode::OpCode;
 pub use role::Role;
