@@ -1,15 +1,17 @@
 //! Runs every case of an Autobahn fuzzingserver (wstest or kosoku) against our client.
 //!
 //! ```text
-//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 rfc6455
+//! cargo run --release --features deflate --example autobahn_client -- ws://127.0.0.1:9001 rfc6455
 //! ```
+//!
+//! With the `deflate` feature it offers permessage-deflate (Autobahn 12.* and 13.*).
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::net::TcpStream;
 use std::time::Duration;
 
-use rfc6455::blocking::{self, WebSocket};
+use rfc6455::blocking::{self, ClientOptions, WebSocket};
 use rfc6455::handshake::Url;
 use rfc6455::{Config, Event, Message};
 
@@ -40,7 +42,13 @@ fn open(url: &str) -> Result<WebSocket<TcpStream>> {
     let stream = TcpStream::connect((parsed.host(), parsed.port()))?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-    let (ws, _) = blocking::connect_with(stream, url, Config::default(), &[])?;
+    #[allow(unused_mut)]
+    let mut options = ClientOptions::new().config(Config::default());
+    #[cfg(feature = "deflate")]
+    {
+        options = options.deflate(rfc6455::extension::deflate::DeflateConfig::default());
+    }
+    let (ws, _) = blocking::connect_with(stream, url, &options)?;
     Ok(ws)
 }
 

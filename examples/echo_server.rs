@@ -4,7 +4,8 @@
 //! cargo run --release --example echo_server -- 127.0.0.1:9001
 //! ```
 //!
-//! Accepts the upgrade on any path and echoes every text and binary message. A bad upgrade
+//! Accepts the upgrade on any path and echoes every text and binary message. With
+//! `--features deflate` it also negotiates permessage-deflate. A bad upgrade
 //! gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/`).
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]

@@ -36,6 +36,8 @@ use crate::close::CloseCode;
 use crate::connection::{Config, Connection};
 use crate::error::SendError;
 use crate::event::{Event, Message};
+#[cfg(feature = "deflate")]
+use crate::extension::deflate::DeflateConfig;
 use crate::handshake::{
     AcceptOptions, ClientRequest, EMPTY_HEADER, HandshakeError, Key, Request, RequestParser, Url,
 };
@@ -136,11 +138,89 @@ impl From<SendError> for Error {
 
 /// The server's answer to a request, from the [`accept_with`] callback.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Accept {
     /// The chosen subprotocol (must be one the client offered).
     pub protocol: Option<String>,
     /// Extra response headers.
     pub headers: Vec<(String, String)>,
+    /// Accept permessage-deflate, if the client offers it acceptably, with these settings
+    /// (feature `deflate`).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
+}
+
+impl Accept {
+    /// Accept with no subprotocol, no extension, no extra header.
+    pub fn new() -> Self {
+        Accept::default()
+    }
+
+    /// Choose a subprotocol.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Add a response header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Negotiate permessage-deflate when the client offers it.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+}
+
+/// What a client asks for in its handshake.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ClientOptions<'a> {
+    /// The connection's configuration.
+    pub config: Config,
+    /// Subprotocols to offer, in order of preference.
+    pub protocols: &'a [&'a str],
+    /// Extra request headers (e.g. `Authorization`).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// Offer permessage-deflate with these settings (feature `deflate`).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
+}
+
+impl<'a> ClientOptions<'a> {
+    /// The defaults: default config, no subprotocol, no extension.
+    pub fn new() -> Self {
+        ClientOptions::default()
+    }
+
+    /// Set the configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Offer subprotocols.
+    pub fn protocols(mut self, protocols: &'a [&'a str]) -> Self {
+        self.protocols = protocols;
+        self
+    }
+
+    /// Add request headers.
+    pub fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Offer permessage-deflate.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
 }
 
 /// A refusal from the [`accept_with`] callback: an HTTP status and a one-line reason.
@@ -178,7 +258,7 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
 
 /// Server: like [`accept`], with a config and a callback that inspects the request (path,
 /// origin, subprotocols, headers) and accepts or rejects it.
-pub fn accept_with<S, F>(mut stream: S, config: Config, callback: F) -> Result<WebSocket<S>, Error>
+pub fn accept_with<S, F>(mut stream: S, mut config: Config, callback: F) -> Result<WebSocket<S>, Error>
 where
     S: Read + Write,
     F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
@@ -209,6 +289,13 @@ where
                         let mut options = AcceptOptions::new().headers(&extra);
                         if let Some(p) = &accept.protocol {
                             options = options.protocol(p);
+                        }
+                        #[cfg(feature = "deflate")]
+                        let negotiated = accept.deflate.and_then(|d| d.accept(request.extensions()));
+                        #[cfg(feature = "deflate")]
+                        if let Some((deflate, response)) = &negotiated {
+                            options = options.extensions(response);
+                            config.deflate = Some(*deflate);
                         }
                         let n = write_growing(&mut out, |o| request.write_accept(&options, o))
                             .map_err(|e| {
@@ -247,18 +334,28 @@ where
 /// (already connected to that host; for `wss://`, already wrapped in TLS), check the 101, and
 /// return the WebSocket.
 pub fn connect<S: Read + Write>(stream: S, url: &str) -> Result<(WebSocket<S>, Response), Error> {
-    connect_with(stream, url, Config::default(), &[])
+    connect_with(stream, url, &ClientOptions::default())
 }
 
-/// Client: like [`connect`], with a config and subprotocols to offer.
+/// Client: like [`connect`], with options: config, subprotocols, headers, extensions.
 pub fn connect_with<S: Read + Write>(
     mut stream: S,
     url: &str,
-    config: Config,
-    protocols: &[&str],
+    options: &ClientOptions<'_>,
 ) -> Result<(WebSocket<S>, Response), Error> {
+    #[allow(unused_mut)]
+    let mut config = options.config;
     let url = Url::parse(url).map_err(|e| Error::Url(e.to_string()))?;
-    let request = ClientRequest::from_url(&url, Key::random()).protocols(protocols);
+    let request = ClientRequest::from_url(&url, Key::random())
+        .protocols(options.protocols)
+        .headers(options.headers);
+    #[cfg(feature = "deflate")]
+    let offer = options.deflate.map(|d| d.offer());
+    #[cfg(feature = "deflate")]
+    let request = match &offer {
+        Some(offer) => request.extensions(offer),
+        None => request,
+    };
     let mut out = vec![0u8; 1024];
     let n = write_growing(&mut out, |o| request.write(o)).map_err(|e| Error::Url(e.to_string()))?;
     stream.write_all(&out[..n])?;
@@ -277,6 +374,12 @@ pub fn connect_with<S: Read + Write>(
         match parser.parse(&buf, &mut headers) {
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(accepted)) => {
+                #[cfg(feature = "deflate")]
+                if let Some(deflate) = options.deflate {
+                    config.deflate = deflate.negotiated(accepted.extensions()).map_err(|e| {
+                        Error::ClientHandshake { status: None, message: e.to_string() }
+                    })?;
+                }
                 let response = Response {
                     protocol: accepted.protocol().map(str::to_string),
                     headers: accepted

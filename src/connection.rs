@@ -13,6 +13,8 @@ use crate::event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind,
 use crate::frame::{
     DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
+#[cfg(feature = "deflate")]
+use crate::extension::deflate::{DeflateCodec, PerMessageDeflate};
 use crate::limits::Limits;
 use crate::mask::apply_mask;
 use crate::opcode::OpCode;
@@ -55,6 +57,9 @@ pub struct Config {
     pub close_timeout: Option<Duration>,
     /// Keepalive pings. Default off.
     pub keepalive: Option<Keepalive>,
+    /// permessage-deflate, as negotiated in the handshake (feature `deflate`). Default off.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<PerMessageDeflate>,
 }
 
 impl Config {
@@ -66,6 +71,8 @@ impl Config {
         max_send_frame_size: None,
         close_timeout: Some(Duration::from_secs(5)),
         keepalive: None,
+        #[cfg(feature = "deflate")]
+        deflate: None,
     };
 
     /// Set [`limits`](Self::limits).
@@ -98,6 +105,14 @@ impl Config {
     /// Set [`close_timeout`](Self::close_timeout).
     pub const fn with_close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Set [`deflate`](Self::deflate): the permessage-deflate settings the handshake
+    /// negotiated.
+    #[cfg(feature = "deflate")]
+    pub const fn with_deflate(mut self, deflate: Option<PerMessageDeflate>) -> Self {
+        self.deflate = deflate;
         self
     }
 
@@ -150,6 +165,8 @@ enum Received {
         kind: MessageKind,
         start: bool,
         end: bool,
+        /// RSV1 with permessage-deflate.
+        compressed: bool,
     },
     Ping(Bytes),
     Pong(Bytes),
@@ -223,6 +240,15 @@ pub struct Connection {
     last_activity: Duration,
     ping_sent_at: Option<Duration>,
     mask: MaskSource,
+    /// permessage-deflate's compressor and decompressor, if negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<DeflateCodec>>,
+    /// UTF-8 state of a compressed text message (the decoder checks uncompressed ones).
+    #[cfg(feature = "deflate")]
+    inflated_utf8: crate::utf8::Utf8Validator,
+    /// Bytes inflated so far for the current compressed message.
+    #[cfg(feature = "deflate")]
+    inflated_len: u64,
 }
 
 impl fmt::Debug for Connection {
@@ -264,7 +290,12 @@ impl Connection {
     }
 
     fn build(role: Role, config: Config, mask: MaskSource) -> Self {
-        let decoder_config = DecoderConfig::DEFAULT.with_limits(config.limits);
+        #[allow(unused_mut)]
+        let mut decoder_config = DecoderConfig::DEFAULT.with_limits(config.limits);
+        #[cfg(feature = "deflate")]
+        if config.deflate.is_some() {
+            decoder_config = decoder_config.with_allowed_rsv(crate::frame::RSV1);
+        }
         Connection {
             role,
             config,
@@ -292,6 +323,12 @@ impl Connection {
             last_activity: Duration::ZERO,
             ping_sent_at: None,
             mask,
+            #[cfg(feature = "deflate")]
+            deflate: config.deflate.map(|d| Box::new(DeflateCodec::new(role, d))),
+            #[cfg(feature = "deflate")]
+            inflated_utf8: crate::utf8::Utf8Validator::new(),
+            #[cfg(feature = "deflate")]
+            inflated_len: 0,
         }
     }
 
@@ -508,7 +545,7 @@ impl Connection {
                     };
                     self.close_sent = true;
                     self.sending_fragmented = None;
-                    let _ = self.push_frame(OpCode::CLOSE, true, &encode_close(payload), None);
+                    let _ = self.push_frame(OpCode::CLOSE, true, 0, &encode_close(payload), None);
                 }
             }
         }
@@ -573,7 +610,7 @@ impl Connection {
             },
         };
         self.sending_fragmented = if last { None } else { Some(kind) };
-        self.push_frame(opcode, last, data, None)
+        self.push_frame(opcode, last, 0, data, None)
     }
 
     /// Send a ping (payload at most 125 bytes).
@@ -636,17 +673,46 @@ impl Connection {
 
     fn send_slice(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
+        #[cfg(feature = "deflate")]
+        if let Some(compressed) = self.compress(data) {
+            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+        }
         self.for_each_frame(opcode, data.len(), |this, op, fin, range| {
-            this.push_frame(op, fin, &data[range], None)
+            this.push_frame(op, fin, 0, &data[range], None)
         })
     }
 
     fn send_owned(&mut self, opcode: OpCode, data: Bytes) -> Result<(), SendError> {
         self.check_open()?;
+        #[cfg(feature = "deflate")]
+        if let Some(compressed) = self.compress(&data) {
+            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+        }
+        self.send_owned_rsv(opcode, data, 0)
+    }
+
+    /// Send `data` as a message whose first frame carries `rsv`.
+    fn send_owned_rsv(&mut self, opcode: OpCode, data: Bytes, rsv: u8) -> Result<(), SendError> {
         self.for_each_frame(opcode, data.len(), |this, op, fin, range| {
             let part = data.slice(range);
-            this.push_frame(op, fin, &part, Some(&part))
+            let rsv = if op == OpCode::CONTINUATION { 0 } else { rsv };
+            this.push_frame(op, fin, rsv, &part, Some(&part))
         })
+    }
+
+    /// The compressed form of a message, if permessage-deflate is on and it is worth it.
+    #[cfg(feature = "deflate")]
+    fn compress(&mut self, data: &[u8]) -> Option<Bytes> {
+        if self.sending_fragmented.is_some() {
+            return None; // for_each_frame reports the error
+        }
+        let codec = self.deflate.as_mut()?;
+        if !codec.should_compress(data.len()) {
+            return None;
+        }
+        let mut out = BytesMut::new();
+        codec.compress(data, &mut out);
+        Some(out.freeze())
     }
 
     /// Split a message of `len` bytes into frames per `max_send_frame_size`.
@@ -685,6 +751,7 @@ impl Connection {
         &mut self,
         opcode: OpCode,
         fin: bool,
+        rsv: u8,
         payload: &[u8],
         owned: Option<&Bytes>,
     ) -> Result<(), SendError> {
@@ -695,7 +762,7 @@ impl Connection {
         };
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -774,7 +841,7 @@ impl Connection {
         let len = payload.encode(&mut buf).unwrap_or(0);
         // The close frame goes after every data frame already queued.
         self.sending_fragmented = None;
-        let result = self.push_frame(OpCode::CLOSE, true, &buf[..len], None);
+        let result = self.push_frame(OpCode::CLOSE, true, 0, &buf[..len], None);
         self.close_sent = true;
         self.arm_close_timer();
         result
@@ -810,9 +877,17 @@ impl Connection {
                     kind,
                     start,
                     end,
+                    compressed: false,
                 } => {
                     pos = self.on_data(pos, len, kind, start, end);
                 }
+                Received::Data {
+                    len,
+                    kind,
+                    start,
+                    end,
+                    compressed: true,
+                } => self.on_compressed_data(pos, len, kind, start, end),
                 Received::Ping(payload) => {
                     if self.config.auto_pong && !self.close_sent {
                         self.queue_control(OpCode::PONG, &payload);
@@ -863,6 +938,60 @@ impl Connection {
             self.push_message(kind, data);
         }
         pos
+    }
+
+    /// A chunk of a compressed message (RSV1): inflate it, check text as UTF-8, and deliver
+    /// it like an uncompressed one. The decoder only lets RSV1 through when deflate is on.
+    fn on_compressed_data(&mut self, pos: usize, len: usize, kind: MessageKind, start: bool, end: bool) {
+        #[cfg(feature = "deflate")]
+        {
+            let Some(codec) = self.deflate.as_mut() else {
+                return self.fail(ProtocolError::ReservedBits(crate::frame::RSV1));
+            };
+            if start {
+                self.inflated_utf8.reset();
+                self.inflated_len = 0;
+            }
+            let input = &self.read_buf[pos - len..pos];
+            let limit = self.config.limits.max_message_size;
+            let mut streamed = BytesMut::new();
+            let out = if self.config.streaming { &mut streamed } else { &mut self.assembly };
+            let before = out.len();
+            // The limit counts what earlier fragments already delivered (streaming mode).
+            let already = self.inflated_len - before as u64;
+            let result = codec.decompress(input, end, out, limit.saturating_sub(already));
+            self.inflated_len += (out.len() - before) as u64;
+            if let Err(error) = result {
+                return self.fail(error);
+            }
+            if kind == MessageKind::Text {
+                let valid = self.inflated_utf8.feed(&out[before..]).is_ok()
+                    && (!end || self.inflated_utf8.finish().is_ok());
+                if !valid {
+                    return self.fail(ProtocolError::InvalidUtf8);
+                }
+            }
+            if self.config.streaming {
+                if streamed.is_empty() && !start && !end {
+                    return;
+                }
+                self.events.push_back(Event::Fragment(Fragment {
+                    kind,
+                    data: streamed.freeze(),
+                    first: start,
+                    last: end,
+                }));
+            } else if end {
+                let data = self.assembly.split().freeze();
+                self.assembly = BytesMut::new();
+                self.push_message(kind, data);
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = (pos, len, kind, start, end);
+            self.fail(ProtocolError::ReservedBits(crate::frame::RSV1));
+        }
     }
 
     /// Take `read_buf[pos - len..pos]` as `Bytes` without copying; `read_buf` keeps the rest.
@@ -952,6 +1081,7 @@ fn own(event: FrameEvent<'_>) -> Received {
             },
             start: chunk.message_start,
             end: chunk.message_end,
+            compressed: chunk.rsv & crate::frame::RSV1 != 0,
         },
         FrameEvent::Ping(p) => Received::Ping(Bytes::copy_from_slice(p)),
         FrameEvent::Pong(p) => Received::Pong(Bytes::copy_from_slice(p)),

@@ -92,6 +92,8 @@ pub mod connection;
 pub mod error;
 #[cfg(feature = "alloc")]
 pub mod event;
+#[cfg(feature = "deflate")]
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod limits;
