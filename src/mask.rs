@@ -14,7 +14,8 @@ const BLOCK: usize = 32;
 /// mod 4). Returns the offset for the next chunk, `(offset + buf.len()) % 4`.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
-    let next = (offset + buf.len()) % 4;
+    // 2^BITS is a multiple of 4, so the wrapping sum is still right mod 4.
+    let next = offset.wrapping_add(buf.len()) % 4;
     let key = rotate_key(key, offset);
     if buf.len() < BLOCK {
         mask_tail(buf, key);
@@ -40,9 +41,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
 /// The byte-at-a-time reference implementation, kept for tests and benchmarks.
 pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     for (i, b) in buf.iter_mut().enumerate() {
-        *b ^= key[(offset + i) % 4];
+        *b ^= key[offset.wrapping_add(i) % 4];
     }
-    (offset + buf.len()) % 4
+    offset.wrapping_add(buf.len()) % 4
 }
 
 #[inline]
@@ -81,6 +82,20 @@ mod tests {
                     assert_eq!(a, (offset + len) % 4);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn offsets_near_usize_max_do_not_overflow() {
+        for offset in [usize::MAX, usize::MAX - 1, usize::MAX - 2, usize::MAX - 3] {
+            let mut a = [7u8; 100];
+            let mut b = a;
+            assert_eq!(
+                apply_mask(&mut a, [1, 2, 3, 4], offset),
+                apply_mask_scalar(&mut b, [1, 2, 3, 4], offset)
+            );
+            assert_eq!(a, b);
+            assert_eq!(apply_mask(&mut [], [1, 2, 3, 4], offset), offset % 4);
         }
     }
 
