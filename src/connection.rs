@@ -25,8 +25,10 @@ use crate::role::Role;
 const COALESCE_MAX: usize = 16 * 1024;
 
 /// Unsent pongs beyond this many are coalesced: the newest ping's answer replaces the newest
-/// pending pong (RFC 6455 §5.5.3 allows answering only the most recent ping).
-const MAX_PENDING_PONGS: usize = 8;
+/// pending pong (RFC 6455 §5.5.3 allows answering only the most recent ping). This bounds what
+/// a ping flood can make us queue (64 × 127 bytes) while answering every ping of any ordinary
+/// burst (Autobahn 2.10 sends 10 at once and expects 10 pongs).
+const MAX_PENDING_PONGS: usize = 64;
 
 /// Keepalive: ping after a quiet interval, give up if nothing comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
