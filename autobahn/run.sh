@@ -123,9 +123,9 @@ setup_bins() {
     examples+=(--example autobahn_client); CLIENT_BIN=$target_dir/release/examples/autobahn_client
   fi
   if ((${#examples[@]})); then
-    log "cargo build --release ${examples[*]}"
+    log "cargo build --release --features deflate ${examples[*]}"
     local t0; t0=$(now)
-    timeout "$BUILD_TIMEOUT" cargo build --release "${examples[@]}"
+    timeout "$BUILD_TIMEOUT" cargo build --release --features deflate "${examples[@]}"
     log "build took $(since "$t0") s"
   fi
 }

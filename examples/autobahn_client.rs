@@ -46,7 +46,11 @@ fn open(url: &str) -> Result<WebSocket<TcpStream>> {
     let mut options = ClientOptions::new().config(Config::default());
     #[cfg(feature = "deflate")]
     {
-        options = options.deflate(rfc6455::extension::deflate::DeflateConfig::default());
+        // Offering client_no_context_takeover (a promise to reset our compressor after each
+        // message) is what Autobahn's 13.2/13.5/13.6 servers require before they accept.
+        let mut deflate = rfc6455::extension::deflate::DeflateConfig::default();
+        deflate.client_no_context_takeover = true;
+        options = options.deflate(deflate);
     }
     let (ws, _) = blocking::connect_with(stream, url, &options)?;
     Ok(ws)

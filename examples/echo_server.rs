@@ -43,8 +43,14 @@ fn serve(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     // A client that never finishes its request is dropped after 10 s.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut ws = match blocking::accept_with(&stream, Config::default(), |_| Ok(Default::default()))
+    // Negotiate permessage-deflate when built with the `deflate` feature.
+    #[allow(unused_mut)]
+    let mut accept = blocking::Accept::new();
+    #[cfg(feature = "deflate")]
     {
+        accept = accept.deflate(rfc6455::extension::deflate::DeflateConfig::default());
+    }
+    let mut ws = match blocking::accept_with(&stream, Config::default(), |_| Ok(accept)) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("{peer}: {e}");

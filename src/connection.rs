@@ -713,8 +713,7 @@ impl Connection {
             return None;
         }
         let mut out = BytesMut::new();
-        codec.compress(data, &mut out);
-        Some(out.freeze())
+        codec.compress(data, &mut out).then(|| out.freeze())
     }
 
     /// Split a message of `len` bytes into frames per `max_send_frame_size`.

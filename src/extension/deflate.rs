@@ -345,38 +345,42 @@ impl DeflateCodec {
     }
 
     /// Compress one whole message into `out` (appending), without the sync-flush trailer.
-    pub(crate) fn compress(&mut self, data: &[u8], out: &mut BytesMut) {
+    ///
+    /// Returns `false`, leaving `out` as it was, in the (theoretical) case where the output
+    /// does not fit in the room reserved for it: the compressor is then reset and the message
+    /// must go out uncompressed, which keeps the peer's window valid (it simply is not
+    /// referenced any more).
+    pub(crate) fn compress(&mut self, data: &[u8], out: &mut BytesMut) -> bool {
         let level = i32::from(self.settings.config.level.min(9));
         let reset = self.we_reset();
         let compressor = self.compressor.get_or_insert_with(|| {
             Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(level, -15, 0)))
         });
         let start = out.len();
-        let mut input = data;
-        loop {
-            let len = out.len();
-            let space = (input.len() / 2).max(1024);
-            out.resize(len + space, 0);
-            let result = miniz_oxide::deflate::stream::deflate(
-                compressor,
-                input,
-                &mut out[len..],
-                MZFlush::Sync,
-            );
-            out.truncate(len + result.bytes_written);
-            input = &input[result.bytes_consumed..];
-            // Done once the input is used up and the flush fitted; an error here means no
-            // progress is possible (it does not happen with a valid compressor).
-            if result.status.is_err() || (input.is_empty() && result.bytes_written < space) {
-                break;
-            }
+        // DEFLATE's worst case is the input in stored blocks (5 bytes per 65 535) plus the
+        // flush. The whole message is compressed in one call: resuming a sync flush into a
+        // second output buffer corrupts miniz_oxide's stored blocks (seen with Autobahn 12.2.9
+        // data), so the room is reserved up front.
+        let room = data.len() + data.len() / 8 + 64;
+        out.resize(start + room, 0);
+        let result =
+            miniz_oxide::deflate::stream::deflate(compressor, data, &mut out[start..], MZFlush::Sync);
+        let complete = result.status.is_ok()
+            && result.bytes_consumed == data.len()
+            && result.bytes_written < room;
+        if !complete {
+            out.truncate(start);
+            compressor.reset();
+            return false;
         }
+        out.truncate(start + result.bytes_written);
         if out.len() >= start + 4 && out[out.len() - 4..] == TRAILER {
             out.truncate(out.len() - 4);
         }
         if reset {
             compressor.reset();
         }
+        true
     }
 
     /// Inflate a piece of a compressed message into `out` (appending). `limit` bounds the
@@ -478,6 +482,10 @@ mod tests {
             "permessage-deflate; server_max_window_bits=7, permessage-deflate; x=1, permessage-deflate",
             |r| assert_eq!(r.unwrap().1, "permessage-deflate"),
         );
+        // Autobahn's default offer.
+        offers_of("permessage-deflate; client_no_context_takeover; client_max_window_bits", |r| {
+            assert_eq!(r.unwrap().1, "permessage-deflate; client_no_context_takeover")
+        });
         offers_of("x-webkit-deflate-frame", |r| assert!(r.is_none()));
         offers_of("permessage-deflate; server_max_window_bits", |r| assert!(r.is_none()));
         offers_of("permessage-deflate; server_max_window_bits=08", |r| assert!(r.is_none()));
@@ -499,7 +507,7 @@ mod tests {
             let mut rx = DeflateCodec::new(Role::Server, settings);
             for message in [&b"Hello, Hello, Hello"[..], b"", &[7u8; 100_000], b"Hello, Hello"] {
                 let mut wire = BytesMut::new();
-                tx.compress(message, &mut wire);
+                assert!(tx.compress(message, &mut wire));
                 assert!(!wire.ends_with(&TRAILER));
                 let mut out = BytesMut::new();
                 // Feed in two pieces.
@@ -536,7 +544,7 @@ mod tests {
         let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
         let mut tx = DeflateCodec::new(Role::Server, settings);
         let mut wire = BytesMut::new();
-        tx.compress(&[0u8; 1 << 20], &mut wire);
+        assert!(tx.compress(&[0u8; 1 << 20], &mut wire));
         assert!(wire.len() < (1 << 20) / 100, "{} bytes", wire.len());
         let mut rx = DeflateCodec::new(Role::Client, settings);
         let mut out = BytesMut::new();
@@ -550,5 +558,67 @@ mod tests {
             rx.decompress(&[0xff, 0xff, 0xff], true, &mut BytesMut::new(), 4096),
             Err(ProtocolError::InvalidCompressedData)
         );
+    }
+}
+#[cfg(test)]
+mod random_payloads {
+    use super::*;
+    #[test]
+    fn round_trip_random_text() {
+        let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
+        let mut x: u32 = 12345;
+        for len in [1000usize, 65536, 131072, 1 << 20] {
+            let data: alloc::vec::Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                    b'a' + ((x >> 16) % 26) as u8
+                })
+                .collect();
+            let mut tx = DeflateCodec::new(Role::Server, settings);
+            let mut rx = DeflateCodec::new(Role::Client, settings);
+            let mut wire = BytesMut::new();
+            assert!(tx.compress(&data, &mut wire));
+            let mut out = BytesMut::new();
+            rx.decompress(&wire, true, &mut out, u64::MAX).unwrap();
+            assert_eq!(out.len(), data.len(), "len {len}, wire {}", wire.len());
+            assert_eq!(&out[..], &data[..]);
+            for chunk in [1usize, 7, 100, 1000, 4096] {
+                let mut rx = DeflateCodec::new(Role::Client, settings);
+                let mut out = BytesMut::new();
+                let pieces: alloc::vec::Vec<&[u8]> = wire.chunks(chunk).collect();
+                for (i, piece) in pieces.iter().enumerate() {
+                    rx.decompress(piece, i + 1 == pieces.len(), &mut out, u64::MAX).unwrap();
+                }
+                assert_eq!(out.len(), data.len(), "len {len} chunk {chunk}");
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod random_binary {
+    use super::*;
+    #[test]
+    fn many_incompressible_messages_with_context_takeover() {
+        let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
+        let mut tx = DeflateCodec::new(Role::Server, settings);
+        let mut rx = DeflateCodec::new(Role::Client, settings);
+        let mut x: u64 = 99;
+        for round in 0..200 {
+            let len = [65536usize, 16, 1000, 131072][round % 4];
+            let data: alloc::vec::Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let mut wire = BytesMut::new();
+            assert!(tx.compress(&data, &mut wire));
+            let mut out = BytesMut::new();
+            rx.decompress(&wire, true, &mut out, u64::MAX).unwrap();
+            assert_eq!(out.len(), data.len(), "round {round}");
+            assert!(out[..] == data[..], "round {round}");
+        }
     }
 }
