@@ -33,7 +33,7 @@ use std::vec::Vec;
 use std::{fmt, vec};
 
 use crate::close::CloseCode;
-use crate::connection::{Config, Connection};
+use crate::connection::{Config, Connection, State};
 use crate::error::SendError;
 use crate::event::{Event, Message};
 #[cfg(feature = "deflate")]
@@ -248,6 +248,8 @@ pub struct WebSocket<S> {
     conn: Connection,
     buf: Box<[u8]>,
     origin: Instant,
+    /// The transport failed after the close: nothing more can be read or written.
+    transport_gone: bool,
 }
 
 /// Server: read and validate the opening handshake on `stream`, answer 101, and return the
@@ -410,6 +412,7 @@ impl<S: Read + Write> WebSocket<S> {
             conn,
             buf: vec![0u8; READ_BUF].into_boxed_slice(),
             origin: Instant::now(),
+            transport_gone: false,
         }
     }
 
@@ -422,11 +425,15 @@ impl<S: Read + Write> WebSocket<S> {
     /// `read` again when ready.
     pub fn read(&mut self) -> Result<Option<Event>, Error> {
         loop {
-            self.flush()?;
+            if !self.transport_gone {
+                if let Err(e) = self.flush() {
+                    self.transport_error(e)?;
+                }
+            }
             if let Some(event) = self.conn.poll_event() {
                 return Ok(Some(event));
             }
-            if self.conn.is_terminated() {
+            if self.conn.is_terminated() || self.transport_gone {
                 return Ok(None);
             }
             self.conn.handle_timeout(self.now());
@@ -439,15 +446,36 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => {
                     self.conn.handle_timeout(self.now());
-                    self.flush()?;
+                    if let Err(e) = self.flush() {
+                        self.transport_error(e)?;
+                    }
                     match self.conn.poll_event() {
                         Some(event) => return Ok(Some(event)),
                         None if self.conn.is_terminated() => return Ok(None),
                         None => return Err(e.into()),
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => self.transport_error(e)?,
             }
+        }
+    }
+
+    /// A reset or broken pipe once the connection has closed is the peer ending the transport
+    /// early (e.g. a server that closes right after its close frame): treat it as the end.
+    /// Any other error, or one while the connection is open, is returned.
+    fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
+        let benign = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+        );
+        if benign && self.conn.state() == State::Closed {
+            self.transport_gone = true;
+            self.conn.receive_eof();
+            Ok(())
+        } else {
+            Err(e.into())
         }
     }
 
