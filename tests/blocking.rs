@@ -125,10 +125,7 @@ fn the_callback_can_pick_a_protocol_or_reject() {
                     });
                 }
                 assert!(request.offers_protocol("chat"));
-                Ok(Accept {
-                    protocol: Some("chat".into()),
-                    ..Accept::default()
-                })
+                Ok(Accept::new().protocol("chat"))
             });
             if let Ok(mut ws) = result {
                 ws.close(CloseCode::NORMAL, "").unwrap();
@@ -137,13 +134,9 @@ fn the_callback_can_pick_a_protocol_or_reject() {
         }
     });
     let stream = TcpStream::connect(&addr).unwrap();
-    let (mut ws, response) = blocking::connect_with(
-        stream,
-        &format!("ws://{addr}/"),
-        Config::default(),
-        &["superchat", "chat"],
-    )
-    .unwrap();
+    let options = blocking::ClientOptions::new().protocols(&["superchat", "chat"]);
+    let (mut ws, response) =
+        blocking::connect_with(stream, &format!("ws://{addr}/"), &options).unwrap();
     assert_eq!(response.protocol.as_deref(), Some("chat"));
     while ws.read().unwrap().is_some() {}
 
