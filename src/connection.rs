@@ -194,7 +194,10 @@ pub struct Connection {
     assembly: BytesMut,
     events: VecDeque<Event>,
     data_out: VecDeque<(Bytes, bool)>,
-    control_out: VecDeque<Bytes>,
+    /// Pings and pongs, each a whole frame; `true` marks a pong.
+    control_out: VecDeque<(Bytes, bool)>,
+    /// Bytes in `data_out` and `control_out`.
+    queued: usize,
     stage: BytesMut,
     /// The queue whose front chunk is partly written.
     writing: Option<Queue>,
@@ -271,6 +274,7 @@ impl Connection {
             events: VecDeque::new(),
             data_out: VecDeque::new(),
             control_out: VecDeque::new(),
+            queued: 0,
             stage: BytesMut::new(),
             writing: None,
             mid_data_frame: false,
@@ -337,9 +341,7 @@ impl Connection {
 
     /// Bytes queued for the transport and not yet written.
     pub fn pending_transmit(&self) -> usize {
-        self.data_out.iter().map(|(b, _)| b.len()).sum::<usize>()
-            + self.control_out.iter().map(Bytes::len).sum::<usize>()
-            + self.stage.len()
+        self.queued + self.stage.len()
     }
 
     /// Bytes received and held: partial messages and unprocessed input.
@@ -436,7 +438,7 @@ impl Connection {
     /// call [`advance_transmit`](Self::advance_transmit) with the number written.
     pub fn poll_transmit(&mut self) -> Option<&[u8]> {
         match self.next_queue()? {
-            Queue::Control => self.control_out.front().map(|b| &b[..]),
+            Queue::Control => self.control_out.front().map(|(b, _)| &b[..]),
             Queue::Data => self.data_out.front().map(|(b, _)| &b[..]),
         }
     }
@@ -448,12 +450,15 @@ impl Connection {
         };
         let finished = match queue {
             Queue::Control => {
-                let Some(front) = self.control_out.front_mut() else {
+                let Some((front, is_pong)) = self.control_out.front_mut() else {
                     return;
                 };
-                front.advance(n.min(front.len()));
+                let n = n.min(front.len());
+                front.advance(n);
+                self.queued -= n;
                 let done = front.is_empty();
                 if done {
+                    self.pending_pongs -= usize::from(*is_pong);
                     self.control_out.pop_front();
                 }
                 done
@@ -462,7 +467,9 @@ impl Connection {
                 let Some((front, frame_end)) = self.data_out.front_mut() else {
                     return;
                 };
-                front.advance(n.min(front.len()));
+                let n = n.min(front.len());
+                front.advance(n);
+                self.queued -= n;
                 let done = front.is_empty();
                 if done {
                     self.mid_data_frame = !*frame_end;
@@ -482,7 +489,6 @@ impl Connection {
             self.stage = BytesMut::new();
             self.data_out = VecDeque::new();
             self.control_out = VecDeque::new();
-            self.pending_pongs = 0;
         }
     }
 
@@ -521,6 +527,7 @@ impl Connection {
         }
         if self.data_out.is_empty() && !self.stage.is_empty() {
             let staged = self.stage.split().freeze();
+            self.queued += staged.len();
             self.data_out.push_back((staged, true));
         }
         (!self.data_out.is_empty()).then_some(Queue::Data)
@@ -697,6 +704,7 @@ impl Connection {
         match owned {
             Some(bytes) if mask.is_none() && payload.len() > COALESCE_MAX => {
                 self.flush_stage();
+                self.queued += head_len + bytes.len();
                 self.data_out
                     .push_back((Bytes::copy_from_slice(&head[..head_len]), false));
                 self.data_out.push_back((bytes.clone(), true));
@@ -717,6 +725,7 @@ impl Connection {
     fn flush_stage(&mut self) {
         if !self.stage.is_empty() {
             let staged = self.stage.split().freeze();
+            self.queued += staged.len();
             self.data_out.push_back((staged, true));
         }
     }
@@ -743,21 +752,21 @@ impl Connection {
             apply_mask(&mut frame[head_len..], key, 0);
         }
         let frame = frame.freeze();
-        if opcode == OpCode::PONG {
-            if self.pending_pongs >= MAX_PENDING_PONGS {
-                // Replace the newest unsent pong (never one that is partly written).
-                let partly_written =
-                    self.writing == Some(Queue::Control) && self.control_out.len() == 1;
-                if !partly_written {
-                    if let Some(last) = self.control_out.back_mut() {
-                        *last = frame;
-                        return;
-                    }
-                }
+        let is_pong = opcode == OpCode::PONG;
+        if is_pong && self.pending_pongs >= MAX_PENDING_PONGS {
+            // Replace the newest unsent pong, if the newest entry is one and is not partly
+            // written: answering only the latest ping is allowed (RFC 6455 §5.5.3).
+            let partly_written =
+                self.writing == Some(Queue::Control) && self.control_out.len() == 1;
+            if let (Some((last, true)), false) = (self.control_out.back_mut(), partly_written) {
+                self.queued = self.queued - last.len() + frame.len();
+                *last = frame;
+                return;
             }
-            self.pending_pongs += 1;
         }
-        self.control_out.push_back(frame);
+        self.pending_pongs += usize::from(is_pong);
+        self.queued += frame.len();
+        self.control_out.push_back((frame, is_pong));
     }
 
     fn send_close_frame(&mut self, payload: ClosePayload<'_>) -> Result<(), SendError> {

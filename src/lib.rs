@@ -73,7 +73,7 @@
 //!
 //! Nothing a peer sends can make this crate panic; a panic is a bug. Peer errors are
 //! [`ProtocolError`]s (with the close code to send) and
-//! [`HandshakeError`](handshake::HandshakeError)s (with the HTTP status to answer).
+//! [`HandshakeError`]s (with the HTTP status to answer).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Unit tests use std freely; the library itself is checked for no_std readiness.
@@ -109,6 +109,7 @@ pub use error::{ProtocolError, SendError};
 #[cfg(feature = "alloc")]
 pub use event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text};
 pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
+pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use opcode::OpCode;
 pub use role::Role;

@@ -516,3 +516,34 @@ fn replies_to_messages_before_the_close_go_out_before_the_close_echo() {
     );
     assert!(s.is_terminated());
 }
+
+#[test]
+fn pong_coalescing_never_replaces_our_own_ping() {
+    let ping = |i: u8| masked(RawFrame::new(OpCode::PING, &[i]));
+    let mut s = server(Config::default());
+    for i in 0..8 {
+        s.receive(&ping(i));
+    }
+    s.ping(b"ours").unwrap();
+    s.receive(&ping(8));
+    s.receive(&ping(9));
+    let mut c = client(Config::default());
+    c.receive(&drain_output(&mut s));
+    let got: Vec<Event> = drain_events(&mut c);
+    assert_eq!(got.len(), 10);
+    assert_eq!(got[8], Event::Ping(Bytes::from_static(b"ours")));
+    assert_eq!(got[9], Event::Pong(Bytes::from_static(&[9])));
+}
+
+#[test]
+fn pongs_sent_in_time_are_never_coalesced() {
+    let mut s = server(Config::default());
+    let mut sent = Vec::new();
+    for i in 0..50u8 {
+        s.receive(&masked(RawFrame::new(OpCode::PING, &[i])));
+        sent.extend(drain_output(&mut s));
+    }
+    let mut c = client(Config::default());
+    c.receive(&sent);
+    assert_eq!(drain_events(&mut c).len(), 50);
+}

@@ -32,6 +32,7 @@ impl Key {
 
     /// A key from a fresh random nonce (`rand::random`, a CSPRNG seeded by the OS).
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn random() -> Key {
         Key::from_nonce(rand::random::<[u8; 16]>())
     }

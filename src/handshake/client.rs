@@ -221,10 +221,10 @@ pub struct ClientRequest<'a> {
     secure: bool,
     path: &'a str,
     key: Key,
-    origin: Option<&'a str>,
-    protocols: &'a [&'a str],
-    extensions: Option<&'a str>,
-    headers: &'a [(&'a str, &'a str)],
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) protocols: &'a [&'a str],
+    pub(crate) extensions: Option<&'a str>,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> ClientRequest<'a> {
@@ -406,19 +406,6 @@ impl<'a> ClientRequest<'a> {
     #[cfg(feature = "http")]
     pub(crate) fn target_parts(&self) -> (&'static str, &'a str) {
         (if self.path.starts_with('/') { "" } else { "/" }, self.path)
-    }
-
-    /// Accessors for the `http` conversion.
-    #[cfg(feature = "http")]
-    pub(crate) fn parts(
-        &self,
-    ) -> (
-        Option<&'a str>,
-        &'a [&'a str],
-        Option<&'a str>,
-        &'a [(&'a str, &'a str)],
-    ) {
-        (self.origin, self.protocols, self.extensions, self.headers)
     }
 
     /// A parser for the server's answer to this request, expecting its key and offers.

@@ -96,6 +96,16 @@ impl HeadScanner {
         let end = buf.len().min(self.limits.max_size);
         let mut i = self.scanned;
         while i < end {
+            if self.state == State::Line {
+                // Inside a line only a LF matters: skip to it in a tight loop.
+                match buf[i..end].iter().position(|&b| b == b'\n') {
+                    Some(offset) => i += offset,
+                    None => {
+                        i = end;
+                        break;
+                    }
+                }
+            }
             let b = buf[i];
             i += 1;
             self.state = match (self.state, b) {

@@ -182,7 +182,8 @@ impl ClientRequest<'_> {
         let mut target = String::with_capacity(slash.len() + path.len());
         target.push_str(slash);
         target.push_str(path);
-        let (origin, protocols, extensions, headers) = self.parts();
+        let (origin, protocols, extensions, headers) =
+            (self.origin, self.protocols, self.extensions, self.headers);
         let mut request = http::Request::builder()
             .method(Method::GET)
             .uri(target)

@@ -40,6 +40,7 @@ mod server;
 mod write;
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
 pub use accept::{AcceptKey, GUID, Key, accept_key};

@@ -20,6 +20,13 @@ use crate::status::Status;
 /// a slow or endless header stream costs linear time and stops at [`HeadLimits::max_size`]
 /// with 431.
 ///
+/// What `httparse` decides is kept: obsolete line folding (a header line starting with a space
+/// or tab) is refused with 400, which RFC 9112 §5.2 allows; bytes 0x80–0xFF (obs-text) are
+/// accepted in header values, so a UTF-8 `User-Agent` passes, while the values this module
+/// reads (`Host`, `Origin`, the key, the token lists) must be ASCII and are refused otherwise.
+/// NUL and other control bytes in a value are refused with 400. LF-only line endings and
+/// leading empty lines are tolerated (RFC 9112 §2.2).
+///
 /// Headers are stored in a slice the caller provides (no allocation); declare it where the
 /// buffer is borrowed, typically inside the read loop:
 ///
