@@ -19,8 +19,10 @@
 //!   adds its bookkeeping).
 //! - `b_server_send`: encode N messages, each written out before the next (rfc6455 `send` +
 //!   drain `poll_transmit`; tungstenite `send` = write + flush; fastwebsockets `write_frame`).
-//!   rfc6455 and tungstenite take an owned `Bytes` (a refcount clone of one buffer),
-//!   fastwebsockets a borrowed payload.
+//!   rfc6455 (`send_binary` / `send_text`) and fastwebsockets take a borrowed payload,
+//!   tungstenite an owned `Bytes` (a refcount clone of one buffer; it has no borrowed API).
+//!   `rfc6455-owned` is rfc6455's owned API, `send(Message)` with such a clone: a server
+//!   queues payloads over 16 KiB by reference instead of copying them.
 //! - `c_client_send`: the same with the client role, so each payload is masked with a fresh
 //!   random key (every library draws it from `rand`'s thread RNG).
 //! - `d_echo`: a server reads masked frames and sends every message back.
@@ -355,6 +357,24 @@ fn send(c: &mut Criterion, role: Role, group_name: &str) {
             group.throughput(Throughput::Bytes((size * n) as u64));
 
             group.bench_with_input(BenchmarkId::new("rfc6455", label), &n, |b, &n| {
+                let out = sink();
+                let mut mem = Mem::new(Vec::new(), out.clone());
+                let mut conn = Connection::new(role, Config::default());
+                let text = std::str::from_utf8(&data).unwrap_or_default();
+                b.iter(|| {
+                    out.borrow_mut().clear();
+                    for _ in 0..n {
+                        match kind {
+                            Kind::Text => conn.send_text(text),
+                            Kind::Binary => conn.send_binary(&data),
+                        }
+                        .expect("send");
+                        drain(&mut conn, &mut mem);
+                    }
+                });
+            });
+
+            group.bench_with_input(BenchmarkId::new("rfc6455-owned", label), &n, |b, &n| {
                 let out = sink();
                 let mut mem = Mem::new(Vec::new(), out.clone());
                 let mut conn = Connection::new(role, Config::default());

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 LIBS = ["rfc6455", "tungstenite", "fastwebsockets"]
+# Variants shown in extra columns when present (send paths: rfc6455's owned `send(Message)`).
+EXTRA = ["rfc6455-owned"]
 SIZE_ORDER = {"16B": 0, "1KiB": 1, "64KiB": 2, "1MiB": 3}
 
 
@@ -32,7 +34,7 @@ def load(root: Path, baseline: str):
         group = bench.get("group_id", "")
         func = bench.get("function_id")
         size = bench.get("value_str")
-        if func not in LIBS or "/" not in group:
+        if func not in LIBS + EXTRA or "/" not in group:
             continue
         throughput = bench.get("throughput") or {}
         nbytes = throughput.get("Bytes") or throughput.get("BytesDecimal")
@@ -80,14 +82,20 @@ def main(argv):
     if not rows:
         sys.exit(f"no peers results (baseline {baseline!r}) under {root}")
 
-    header = ["scenario", "size"] + [f"{l} GiB/s" for l in LIBS] + ["rfc/tung", "rfc/fws"]
+    extra = [e for e in EXTRA if any(e in r for r in rows.values())]
+    header = (["scenario", "size"] + [f"{l} GiB/s" for l in LIBS] + ["rfc/tung", "rfc/fws"]
+              + [f"{e} GiB/s" for e in extra] + [f"{e}/tung" for e in extra]
+              + [f"{e}/fws" for e in extra])
     table = []
     for (group, size) in sorted(rows, key=lambda k: (k[0], SIZE_ORDER.get(k[1], 99), k[1])):
         r = rows[(group, size)]
         rfc, tung, fws = (r.get(l) for l in LIBS)
+        ex = [r.get(e) for e in extra]
         table.append(
             [group, size, fmt_rate(rfc), fmt_rate(tung), fmt_rate(fws),
              fmt_ratio(rfc, tung), fmt_ratio(rfc, fws)]
+            + [fmt_rate(v) for v in ex] + [fmt_ratio(v, tung) for v in ex]
+            + [fmt_ratio(v, fws) for v in ex]
         )
     if markdown:
         print("| " + " | ".join(header) + " |")

@@ -422,6 +422,31 @@ fn a_partly_written_frame_is_finished_before_a_ping() {
 }
 
 #[test]
+fn a_partly_written_message_is_finished_before_a_ping_then_later_messages() {
+    let mut s = server(Config::default());
+    s.send_binary(b"one").unwrap();
+    assert_eq!(s.poll_transmit().unwrap(), [0x82, 0x03, b'o', b'n', b'e']);
+    s.advance_transmit(2);
+    assert_eq!(s.pending_transmit(), 3);
+    s.send_binary(b"two").unwrap();
+    s.ping(b"p").unwrap();
+    assert_eq!(s.pending_transmit(), 3 + 5 + 3);
+    assert_eq!(s.poll_transmit().unwrap(), b"one");
+    assert_eq!(
+        drain_output(&mut s),
+        [&b"one"[..], &[0x89, 0x01, b'p', 0x82, 0x03], b"two"].concat()
+    );
+    assert_eq!(s.pending_transmit(), 0);
+    // Small messages queued together leave in one write.
+    s.send_binary(b"a").unwrap();
+    s.send_binary(b"b").unwrap();
+    assert_eq!(
+        s.poll_transmit().unwrap(),
+        [0x82, 0x01, b'a', 0x82, 0x01, b'b']
+    );
+}
+
+#[test]
 fn send_fragment_with_ping_between() {
     let (mut c, mut s) = (client(Config::default()), server(Config::default()));
     c.send_fragment(MessageKind::Text, "κ".as_bytes(), false)
