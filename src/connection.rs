@@ -157,6 +157,7 @@ enum Received {
         len: usize,
         kind: MessageKind,
         start: bool,
+        frame_end: bool,
         end: bool,
     },
     Ping(Bytes),
@@ -200,6 +201,11 @@ pub struct Connection {
     config: Config,
     decoder: FrameDecoder,
     read_buf: BytesMut,
+    /// `read_buf[..held]` is the (unmasked, validated) start of a one-frame message whose
+    /// frame continues in the next input: kept in place, so that the whole message is split
+    /// off `read_buf` without a copy once it ends.
+    held: usize,
+    /// Fragmented messages are gathered here.
     assembly: BytesMut,
     events: VecDeque<Event>,
     data_out: VecDeque<(Bytes, bool)>,
@@ -279,6 +285,7 @@ impl Connection {
             config,
             decoder: FrameDecoder::with_config(role, decoder_config),
             read_buf: BytesMut::new(),
+            held: 0,
             assembly: BytesMut::new(),
             events: VecDeque::new(),
             data_out: VecDeque::new(),
@@ -377,6 +384,7 @@ impl Connection {
         self.eof = true;
         self.reading_done = true;
         self.read_buf = BytesMut::new();
+        self.held = 0;
         self.assembly = BytesMut::new();
         if !self.closed {
             self.report_closed(
@@ -822,7 +830,8 @@ impl Connection {
     // ---------------------------------------------------------------- internals: receiving
 
     fn process_input(&mut self) {
-        let mut pos = 0;
+        // Held payload was decoded already: decoding resumes after it.
+        let mut pos = self.held;
         while !self.reading_done && pos < self.read_buf.len() {
             let received = match self.decoder.decode(&mut self.read_buf[pos..]) {
                 Err(error) => {
@@ -842,9 +851,10 @@ impl Connection {
                     len,
                     kind,
                     start,
+                    frame_end,
                     end,
                 } => {
-                    pos = self.on_data(pos, len, kind, start, end);
+                    pos = self.on_data(pos, len, kind, start, frame_end, end);
                 }
                 Received::Ping(payload) => {
                     if self.config.auto_pong && !self.close_sent {
@@ -857,8 +867,11 @@ impl Connection {
             }
         }
         // The decoder keeps partial headers itself, so everything before `pos` is consumed
-        // and, once the loop ends, so is the rest (or reading is over).
-        self.read_buf = BytesMut::new();
+        // and, once the loop ends, so is the rest (or reading is over), except held payload.
+        if self.held == 0 || self.reading_done {
+            self.held = 0;
+            self.read_buf = BytesMut::new();
+        }
     }
 
     /// A data chunk of `len` bytes ending at `pos` in the read buffer. Returns the new `pos`.
@@ -868,6 +881,7 @@ impl Connection {
         len: usize,
         kind: MessageKind,
         start: bool,
+        frame_end: bool,
         end: bool,
     ) -> usize {
         if self.config.streaming {
@@ -887,6 +901,31 @@ impl Connection {
             let data = self.split_read(pos, len);
             self.push_message(kind, data);
             return 0;
+        }
+        if self.held > 0 {
+            // This chunk continues the held frame, right after the held bytes.
+            debug_assert_eq!(pos - len, self.held);
+            if end {
+                self.held = 0;
+                let data = self.split_read(pos, pos);
+                self.push_message(kind, data);
+                return 0;
+            }
+            if !frame_end {
+                self.held = pos;
+                return pos;
+            }
+            // The first frame of a fragmented message: gather it like the rest.
+            self.held = 0;
+            self.assembly.extend_from_slice(&self.read_buf[..pos]);
+            return pos;
+        }
+        if start && !frame_end && pos == self.read_buf.len() && self.assembly.is_empty() {
+            // A frame cut by the end of the input: keep its payload in place, drop what was
+            // before it (headers, control frames already copied out).
+            self.read_buf.advance(pos - len);
+            self.held = len;
+            return len;
         }
         self.assembly
             .extend_from_slice(&self.read_buf[pos - len..pos]);
@@ -984,6 +1023,7 @@ fn own(event: FrameEvent<'_>) -> Received {
                 MessageKind::Binary
             },
             start: chunk.message_start,
+            frame_end: chunk.frame_end,
             end: chunk.message_end,
         },
         FrameEvent::Ping(p) => Received::Ping(Bytes::copy_from_slice(p)),

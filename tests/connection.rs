@@ -447,6 +447,33 @@ fn a_partly_written_message_is_finished_before_a_ping_then_later_messages() {
 }
 
 #[test]
+fn a_frame_split_across_reads_is_one_message_at_any_cut() {
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let mut single = masked(RawFrame::new(OpCode::BINARY, &payload));
+    // A fragmented message whose first frame is cut too, then a ping, then a short message.
+    single.extend(masked(RawFrame::new(OpCode::BINARY, &payload[..2000]).fin(false)));
+    single.extend(masked(RawFrame::new(OpCode::PING, b"p")));
+    single.extend(masked(RawFrame::new(OpCode::CONTINUATION, &payload[2000..])));
+    single.extend(masked(RawFrame::new(OpCode::TEXT, b"end")));
+    let expected = vec![
+        Event::Message(Message::Binary(Bytes::from(payload.clone()))),
+        Event::Ping(Bytes::from_static(b"p")),
+        Event::Message(Message::Binary(Bytes::from(payload.clone()))),
+        Event::Message(Message::from("end")),
+    ];
+    for cut in [1, 7, 100, 1000, 2999, 3001, 4000, 5000] {
+        let mut s = server(Config::default());
+        let mut events = Vec::new();
+        for chunk in single.chunks(cut) {
+            s.receive(chunk);
+            events.extend(drain_events(&mut s));
+        }
+        assert_eq!(events, expected, "cut {cut}");
+        assert_eq!(s.buffered_receive(), 0, "cut {cut}");
+    }
+}
+
+#[test]
 fn send_fragment_with_ping_between() {
     let (mut c, mut s) = (client(Config::default()), server(Config::default()));
     c.send_fragment(MessageKind::Text, "κ".as_bytes(), false)
