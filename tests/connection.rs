@@ -451,9 +451,14 @@ fn a_frame_split_across_reads_is_one_message_at_any_cut() {
     let payload: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     let mut single = masked(RawFrame::new(OpCode::BINARY, &payload));
     // A fragmented message whose first frame is cut too, then a ping, then a short message.
-    single.extend(masked(RawFrame::new(OpCode::BINARY, &payload[..2000]).fin(false)));
+    single.extend(masked(
+        RawFrame::new(OpCode::BINARY, &payload[..2000]).fin(false),
+    ));
     single.extend(masked(RawFrame::new(OpCode::PING, b"p")));
-    single.extend(masked(RawFrame::new(OpCode::CONTINUATION, &payload[2000..])));
+    single.extend(masked(RawFrame::new(
+        OpCode::CONTINUATION,
+        &payload[2000..],
+    )));
     single.extend(masked(RawFrame::new(OpCode::TEXT, b"end")));
     let expected = vec![
         Event::Message(Message::Binary(Bytes::from(payload.clone()))),
