@@ -24,6 +24,11 @@ use crate::role::Role;
 /// messages leave in one write; larger server payloads are queued by reference, without a copy.
 const COALESCE_MAX: usize = 16 * 1024;
 
+/// A drained stage with at most this much capacity is kept for the next message instead of
+/// being freed, so a steady stream of small messages does not allocate per message. Idle
+/// memory stays within the 1 KiB budget.
+const STAGE_KEEP: usize = 256;
+
 /// Unsent pongs beyond this many are coalesced: the newest ping's answer replaces the newest
 /// pending pong (RFC 6455 §5.5.3 allows answering only the most recent ping). This bounds what
 /// a ping flood can make us queue (64 × 127 bytes) while answering every ping of any ordinary
@@ -158,6 +163,9 @@ pub enum State {
 enum Queue {
     Control,
     Data,
+    /// The stage itself, written in place while `data_out` is empty: no `Bytes` and no queue
+    /// entry per message on the common path (send, then write it out).
+    Stage,
 }
 
 /// An owned copy of a decoder event, taken while the read buffer is borrowed.
@@ -166,6 +174,7 @@ enum Received {
         len: usize,
         kind: MessageKind,
         start: bool,
+        frame_end: bool,
         end: bool,
         /// RSV1 with permessage-deflate.
         compressed: bool,
@@ -202,14 +211,20 @@ enum Received {
 ///
 /// # Memory
 ///
-/// An idle connection holds no heap memory: buffers are allocated when bytes arrive or are
-/// queued and released once drained. `size_of::<Connection>()` is about 600 bytes (see the
+/// An idle connection holds almost no heap memory: buffers are allocated when bytes arrive or
+/// are queued and released once drained, except an outgoing buffer of at most 256 bytes kept
+/// for the next small message. `size_of::<Connection>()` is about 700 bytes (see the
 /// `idle_connection_is_small` test). Nothing is ever reserved from a length the peer declared.
 pub struct Connection {
     role: Role,
     config: Config,
     decoder: FrameDecoder,
     read_buf: BytesMut,
+    /// `read_buf[..held]` is the (unmasked, validated) start of a one-frame message whose
+    /// frame continues in the next input: kept in place, so that the whole message is split
+    /// off `read_buf` without a copy once it ends.
+    held: usize,
+    /// Fragmented messages are gathered here.
     assembly: BytesMut,
     events: VecDeque<Event>,
     data_out: VecDeque<(Bytes, bool)>,
@@ -303,6 +318,7 @@ impl Connection {
             config,
             decoder: FrameDecoder::with_config(role, decoder_config),
             read_buf: BytesMut::new(),
+            held: 0,
             assembly: BytesMut::new(),
             events: VecDeque::new(),
             data_out: VecDeque::new(),
@@ -407,6 +423,7 @@ impl Connection {
         self.eof = true;
         self.reading_done = true;
         self.read_buf = BytesMut::new();
+        self.held = 0;
         self.assembly = BytesMut::new();
         if !self.closed {
             self.report_closed(
@@ -479,6 +496,7 @@ impl Connection {
         match self.next_queue()? {
             Queue::Control => self.control_out.front().map(|(b, _)| &b[..]),
             Queue::Data => self.data_out.front().map(|(b, _)| &b[..]),
+            Queue::Stage => Some(&self.stage[..]),
         }
     }
 
@@ -516,6 +534,17 @@ impl Connection {
                 }
                 done
             }
+            Queue::Stage => {
+                // The stage holds whole frames only.
+                let n = n.min(self.stage.len());
+                if n == self.stage.len() {
+                    // Keeps the allocation (released below when it is large).
+                    self.stage.clear();
+                } else {
+                    self.stage.advance(n);
+                }
+                self.stage.is_empty()
+            }
         };
         self.writing = match (finished, n) {
             (true, _) => None,
@@ -524,10 +553,16 @@ impl Connection {
             (false, _) => Some(queue),
         };
         if self.pending_transmit() == 0 {
-            // Idle: give the memory back.
-            self.stage = BytesMut::new();
-            self.data_out = VecDeque::new();
-            self.control_out = VecDeque::new();
+            // Idle: give the memory back, but a small stage is kept for the next send.
+            if self.stage.capacity() > STAGE_KEEP {
+                self.stage = BytesMut::new();
+            }
+            if self.data_out.capacity() > 0 {
+                self.data_out = VecDeque::new();
+            }
+            if self.control_out.capacity() > 0 {
+                self.control_out = VecDeque::new();
+            }
         }
     }
 
@@ -564,12 +599,10 @@ impl Connection {
         if !self.control_out.is_empty() {
             return Some(Queue::Control);
         }
-        if self.data_out.is_empty() && !self.stage.is_empty() {
-            let staged = self.stage.split().freeze();
-            self.queued += staged.len();
-            self.data_out.push_back((staged, true));
+        if !self.data_out.is_empty() {
+            return Some(Queue::Data);
         }
-        (!self.data_out.is_empty()).then_some(Queue::Data)
+        (!self.stage.is_empty()).then_some(Queue::Stage)
     }
 
     // ---------------------------------------------------------------- commands
@@ -696,9 +729,8 @@ impl Connection {
     /// Send `data` as a message whose first frame carries `rsv`.
     fn send_owned_rsv(&mut self, opcode: OpCode, data: Bytes, rsv: u8) -> Result<(), SendError> {
         self.for_each_frame(opcode, data.len(), |this, op, fin, range| {
-            let part = data.slice(range);
             let rsv = if op == OpCode::CONTINUATION { 0 } else { rsv };
-            this.push_frame(op, fin, rsv, &part, Some(&part))
+            this.push_frame(op, fin, rsv, &data[range.clone()], Some((&data, range)))
         })
     }
 
@@ -754,8 +786,13 @@ impl Connection {
         fin: bool,
         rsv: u8,
         payload: &[u8],
-        owned: Option<&Bytes>,
+        owned: Option<(&Bytes, core::ops::Range<usize>)>,
     ) -> Result<(), SendError> {
+        if self.writing == Some(Queue::Stage) {
+            // Later frames must not extend a partly written chunk (control frames could not
+            // go between them): the written part moves to `data_out` first.
+            self.flush_stage();
+        }
         let mask = if self.role.masks_outgoing() {
             Some(self.next_mask().ok_or(SendError::NoMaskSource)?)
         } else {
@@ -770,12 +807,12 @@ impl Connection {
         };
         let (head, head_len) = header.to_bytes();
         match owned {
-            Some(bytes) if mask.is_none() && payload.len() > COALESCE_MAX => {
+            Some((bytes, range)) if mask.is_none() && payload.len() > COALESCE_MAX => {
                 self.flush_stage();
-                self.queued += head_len + bytes.len();
+                self.queued += head_len + payload.len();
                 self.data_out
                     .push_back((Bytes::copy_from_slice(&head[..head_len]), false));
-                self.data_out.push_back((bytes.clone(), true));
+                self.data_out.push_back((bytes.slice(range), true));
             }
             _ => {
                 self.stage.reserve(head_len + payload.len());
@@ -791,6 +828,10 @@ impl Connection {
     }
 
     fn flush_stage(&mut self) {
+        if self.writing == Some(Queue::Stage) {
+            // The front of the stage is partly written: it becomes the front of `data_out`.
+            self.writing = Some(Queue::Data);
+        }
         if !self.stage.is_empty() {
             let staged = self.stage.split().freeze();
             self.queued += staged.len();
@@ -857,7 +898,8 @@ impl Connection {
     // ---------------------------------------------------------------- internals: receiving
 
     fn process_input(&mut self) {
-        let mut pos = 0;
+        // Held payload was decoded already: decoding resumes after it.
+        let mut pos = self.held;
         while !self.reading_done && pos < self.read_buf.len() {
             let received = match self.decoder.decode(&mut self.read_buf[pos..]) {
                 Err(error) => {
@@ -877,10 +919,11 @@ impl Connection {
                     len,
                     kind,
                     start,
+                    frame_end,
                     end,
                     compressed: false,
                 } => {
-                    pos = self.on_data(pos, len, kind, start, end);
+                    pos = self.on_data(pos, len, kind, start, frame_end, end);
                 }
                 Received::Data {
                     len,
@@ -888,6 +931,7 @@ impl Connection {
                     start,
                     end,
                     compressed: true,
+                    ..
                 } => self.on_compressed_data(pos, len, kind, start, end),
                 Received::Ping(payload) => {
                     if self.config.auto_pong && !self.close_sent {
@@ -900,8 +944,11 @@ impl Connection {
             }
         }
         // The decoder keeps partial headers itself, so everything before `pos` is consumed
-        // and, once the loop ends, so is the rest (or reading is over).
-        self.read_buf = BytesMut::new();
+        // and, once the loop ends, so is the rest (or reading is over), except held payload.
+        if self.held == 0 || self.reading_done {
+            self.held = 0;
+            self.read_buf = BytesMut::new();
+        }
     }
 
     /// A data chunk of `len` bytes ending at `pos` in the read buffer. Returns the new `pos`.
@@ -911,6 +958,7 @@ impl Connection {
         len: usize,
         kind: MessageKind,
         start: bool,
+        frame_end: bool,
         end: bool,
     ) -> usize {
         if self.config.streaming {
@@ -930,6 +978,31 @@ impl Connection {
             let data = self.split_read(pos, len);
             self.push_message(kind, data);
             return 0;
+        }
+        if self.held > 0 {
+            // This chunk continues the held frame, right after the held bytes.
+            debug_assert_eq!(pos - len, self.held);
+            if end {
+                self.held = 0;
+                let data = self.split_read(pos, pos);
+                self.push_message(kind, data);
+                return 0;
+            }
+            if !frame_end {
+                self.held = pos;
+                return pos;
+            }
+            // The first frame of a fragmented message: gather it like the rest.
+            self.held = 0;
+            self.assembly.extend_from_slice(&self.read_buf[..pos]);
+            return pos;
+        }
+        if start && !frame_end && pos == self.read_buf.len() && self.assembly.is_empty() {
+            // A frame cut by the end of the input: keep its payload in place, drop what was
+            // before it (headers, control frames already copied out).
+            self.read_buf.advance(pos - len);
+            self.held = len;
+            return len;
         }
         self.assembly
             .extend_from_slice(&self.read_buf[pos - len..pos]);
@@ -1081,6 +1154,7 @@ fn own(event: FrameEvent<'_>) -> Received {
                 MessageKind::Binary
             },
             start: chunk.message_start,
+            frame_end: chunk.frame_end,
             end: chunk.message_end,
             compressed: chunk.rsv & crate::frame::RSV1 != 0,
         },

@@ -62,6 +62,23 @@ const fn sequence_len(first: u8) -> usize {
     }
 }
 
+/// Where the last character of `chunk` starts if it is cut short by the end of the chunk (its
+/// lead byte announces more bytes than follow), else `chunk.len()`. An unfinished sequence has
+/// at most 3 bytes, so only those are looked at.
+#[inline]
+fn unfinished_tail_start(chunk: &[u8]) -> usize {
+    let len = chunk.len();
+    for back in 1..=len.min(3) {
+        let i = len - back;
+        let b = chunk[i];
+        if b & 0xC0 != 0x80 {
+            // Not a continuation byte: the lead byte (or ASCII) of the last character.
+            return if sequence_len(b) > back { i } else { len };
+        }
+    }
+    len
+}
+
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
@@ -92,11 +109,18 @@ impl Utf8Validator {
             }
             chunk = &chunk[take..];
         }
-        match simdutf8::compat::from_utf8(chunk) {
+        // Everything before a possibly unfinished last character goes through simdutf8's
+        // `basic` API (faster than `compat`: no error position needed, since a bad byte there
+        // fails the message either way); the at most 3 bytes after it are checked exactly.
+        let split = unfinished_tail_start(chunk);
+        let (body, tail) = chunk.split_at(split);
+        if simdutf8::basic::from_utf8(body).is_err() {
+            return Err(INVALID);
+        }
+        match core::str::from_utf8(tail) {
             Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_none() => {
-                let tail = &chunk[e.valid_up_to()..];
-                // `error_len() == None` means a valid but unfinished sequence: at most 3 bytes.
+            Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {
+                // A valid but unfinished sequence: at most 3 bytes.
                 self.carry[..tail.len()].copy_from_slice(tail);
                 self.carry_len = tail.len() as u8;
                 Ok(())
@@ -176,6 +200,34 @@ mod tests {
         assert!(err.is_incomplete());
         // finish resets.
         assert_eq!(v.finish(), Ok(()));
+    }
+
+    #[test]
+    fn agrees_with_std_on_every_prefix_split() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut samples: Vec<Vec<u8>> = Vec::new();
+        let text = "aκό𝄞\u{FFFD}z".as_bytes();
+        for cut in 0..=text.len() {
+            // Valid text cut anywhere, and with a bad byte spliced in at every position.
+            samples.push(text[..cut].to_vec());
+            for bad in [0x80, 0xC0, 0xED, 0xF4, 0xF5, 0xFF] {
+                let mut s = text[..cut].to_vec();
+                s.push(bad);
+                s.extend_from_slice(&text[cut..]);
+                samples.push(s);
+            }
+        }
+        for sample in &samples {
+            let whole = core::str::from_utf8(sample).is_ok();
+            for size in 1..=sample.len().max(1) {
+                assert_eq!(
+                    chunked(sample, size).is_ok(),
+                    whole,
+                    "{sample:x?} in {size}s"
+                );
+            }
+        }
     }
 
     #[test]

@@ -422,6 +422,63 @@ fn a_partly_written_frame_is_finished_before_a_ping() {
 }
 
 #[test]
+fn a_partly_written_message_is_finished_before_a_ping_then_later_messages() {
+    let mut s = server(Config::default());
+    s.send_binary(b"one").unwrap();
+    assert_eq!(s.poll_transmit().unwrap(), [0x82, 0x03, b'o', b'n', b'e']);
+    s.advance_transmit(2);
+    assert_eq!(s.pending_transmit(), 3);
+    s.send_binary(b"two").unwrap();
+    s.ping(b"p").unwrap();
+    assert_eq!(s.pending_transmit(), 3 + 5 + 3);
+    assert_eq!(s.poll_transmit().unwrap(), b"one");
+    assert_eq!(
+        drain_output(&mut s),
+        [&b"one"[..], &[0x89, 0x01, b'p', 0x82, 0x03], b"two"].concat()
+    );
+    assert_eq!(s.pending_transmit(), 0);
+    // Small messages queued together leave in one write.
+    s.send_binary(b"a").unwrap();
+    s.send_binary(b"b").unwrap();
+    assert_eq!(
+        s.poll_transmit().unwrap(),
+        [0x82, 0x01, b'a', 0x82, 0x01, b'b']
+    );
+}
+
+#[test]
+fn a_frame_split_across_reads_is_one_message_at_any_cut() {
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let mut single = masked(RawFrame::new(OpCode::BINARY, &payload));
+    // A fragmented message whose first frame is cut too, then a ping, then a short message.
+    single.extend(masked(
+        RawFrame::new(OpCode::BINARY, &payload[..2000]).fin(false),
+    ));
+    single.extend(masked(RawFrame::new(OpCode::PING, b"p")));
+    single.extend(masked(RawFrame::new(
+        OpCode::CONTINUATION,
+        &payload[2000..],
+    )));
+    single.extend(masked(RawFrame::new(OpCode::TEXT, b"end")));
+    let expected = vec![
+        Event::Message(Message::Binary(Bytes::from(payload.clone()))),
+        Event::Ping(Bytes::from_static(b"p")),
+        Event::Message(Message::Binary(Bytes::from(payload.clone()))),
+        Event::Message(Message::from("end")),
+    ];
+    for cut in [1, 7, 100, 1000, 2999, 3001, 4000, 5000] {
+        let mut s = server(Config::default());
+        let mut events = Vec::new();
+        for chunk in single.chunks(cut) {
+            s.receive(chunk);
+            events.extend(drain_events(&mut s));
+        }
+        assert_eq!(events, expected, "cut {cut}");
+        assert_eq!(s.buffered_receive(), 0, "cut {cut}");
+    }
+}
+
+#[test]
 fn send_fragment_with_ping_between() {
     let (mut c, mut s) = (client(Config::default()), server(Config::default()));
     c.send_fragment(MessageKind::Text, "κ".as_bytes(), false)

@@ -1,0 +1,174 @@
+//! permessage-deflate (RFC 7692) through the Connection.
+#![cfg(feature = "deflate")]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+use rfc6455::raw::RawFrame;
+use rfc6455::{CloseCause, CloseCode, Config, Event, Limits, Message, OpCode, ProtocolError};
+
+fn pmd(params: DeflateParams) -> Config {
+    Config::default().with_deflate(Some(PerMessageDeflate { params, config: DeflateConfig::default() }))
+}
+
+fn closed_with(events: &[Event]) -> (CloseCode, CloseCause) {
+    match events.last() {
+        Some(Event::Closed(info)) => (info.code, info.cause),
+        other => panic!("expected Closed, got {other:?}"),
+    }
+}
+
+#[test]
+fn messages_round_trip_compressed_in_both_directions() {
+    for params in [
+        DeflateParams::default(),
+        DeflateParams { server_no_context_takeover: true, client_no_context_takeover: true, ..Default::default() },
+    ] {
+        let (mut c, mut s) = (client(pmd(params)), server(pmd(params)));
+        let text = "Hello, Hello, Hello! κόσμε ".repeat(50);
+        for _ in 0..3 {
+            c.send_text(&text).unwrap();
+            c.send_binary(&[9u8; 10_000]).unwrap();
+        }
+        let wire = drain_output(&mut c);
+        // Compressed: far smaller than the 3 × 11 KiB sent, RSV1 on the first frame.
+        assert!(wire.len() < 3_000, "{} bytes on the wire", wire.len());
+        assert_eq!(wire[0] & 0x40, 0x40);
+        s.receive(&wire);
+        let got = drain_events(&mut s);
+        assert_eq!(got.len(), 6);
+        for pair in got.chunks(2) {
+            assert_eq!(pair[0], Event::Message(Message::from(text.clone())));
+            assert_eq!(pair[1], Event::Message(Message::Binary(Bytes::from(vec![9u8; 10_000]))));
+        }
+        // And back, through the server's compressor.
+        for event in got {
+            if let Event::Message(m) = event {
+                s.send(m).unwrap();
+            }
+        }
+        let (ce, _) = pump(&mut c, &mut s);
+        assert_eq!(ce.len(), 6);
+    }
+}
+
+#[test]
+fn compressed_fragments_and_byte_by_byte_input() {
+    let params = DeflateParams::default();
+    let mut c = client(pmd(params).with_max_send_frame_size(Some(7)));
+    let text = "fragmented and compressed ".repeat(20);
+    c.send_text(&text).unwrap();
+    c.ping(b"between").unwrap();
+    c.send_text("tiny").unwrap(); // under the threshold: sent plain
+    let wire = drain_output(&mut c);
+    let mut s = server(pmd(params));
+    for b in &wire {
+        s.receive(std::slice::from_ref(b));
+    }
+    let got = drain_events(&mut s);
+    assert!(got.contains(&Event::Message(Message::from(text))));
+    assert!(got.contains(&Event::Message(Message::from("tiny"))));
+    assert!(got.contains(&Event::Ping(Bytes::from_static(b"between"))));
+}
+
+#[test]
+fn streaming_mode_inflates_fragments() {
+    let params = DeflateParams::default();
+    let mut c = client(pmd(params).with_max_send_frame_size(Some(5)));
+    let text = "streamed ".repeat(100);
+    c.send_text(&text).unwrap();
+    let mut s = server(pmd(params).with_streaming(true));
+    s.receive(&drain_output(&mut c));
+    let mut out = Vec::new();
+    for event in drain_events(&mut s) {
+        let Event::Fragment(f) = event else { panic!("{event:?}") };
+        out.extend_from_slice(&f.data);
+    }
+    assert_eq!(out, text.as_bytes());
+}
+
+fn server_fed(config: Config, frames: &[RawFrame<'_>]) -> (Vec<Event>, Vec<u8>) {
+    let mut s = server(config);
+    for f in frames {
+        s.receive(&f.mask(Some([1, 2, 3, 4])).to_vec());
+    }
+    (drain_events(&mut s), drain_output(&mut s))
+}
+
+#[test]
+fn invalid_compressed_data_is_1007() {
+    let bad = RawFrame::new(OpCode::BINARY, &[0xff, 0xff, 0xff, 0xff]).rsv(0b100);
+    let (events, out) = server_fed(pmd(DeflateParams::default()), &[bad]);
+    assert_eq!(
+        closed_with(&events),
+        (CloseCode::INVALID_PAYLOAD, CloseCause::Protocol(ProtocolError::InvalidCompressedData))
+    );
+    assert_eq!(&out[..4], &[0x88, out[1], 0x03, 0xEF]);
+}
+
+#[test]
+fn compressed_invalid_utf8_is_1007() {
+    // "\xff" stored in a non-compressed deflate block: 00 01 00 fe ff ff.
+    let bad = RawFrame::new(OpCode::TEXT, &[0x00, 0x01, 0x00, 0xfe, 0xff, 0xff]).rsv(0b100);
+    let (events, _) = server_fed(pmd(DeflateParams::default()), &[bad]);
+    assert_eq!(
+        closed_with(&events),
+        (CloseCode::INVALID_PAYLOAD, CloseCause::Protocol(ProtocolError::InvalidUtf8))
+    );
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_max_message_size_with_1009() {
+    let mut sender = server(pmd(DeflateParams::default()));
+    sender.send_binary(&vec![0u8; 4 << 20]).unwrap();
+    let wire = drain_output(&mut sender);
+    assert!(wire.len() < 64 * 1024);
+    let limits = Limits::DEFAULT.with_max_message_size(1 << 20);
+    let mut c = client(pmd(DeflateParams::default()).with_limits(limits));
+    c.receive(&wire);
+    let events = drain_events(&mut c);
+    assert_eq!(
+        closed_with(&events),
+        (CloseCode::MESSAGE_TOO_BIG, CloseCause::Protocol(ProtocolError::MessageTooLarge { max: 1 << 20 }))
+    );
+    assert!(c.buffered_receive() < (2 << 20), "{}", c.buffered_receive());
+}
+
+#[test]
+fn rsv1_is_a_protocol_error_without_deflate_and_on_continuations() {
+    let compressed = RawFrame::new(OpCode::TEXT, b"x").rsv(0b100);
+    let (events, _) = server_fed(Config::default(), &[compressed]);
+    assert_eq!(closed_with(&events).0, CloseCode::PROTOCOL_ERROR);
+    let first = RawFrame::new(OpCode::TEXT, &[0xf2, 0x48]).rsv(0b100).fin(false);
+    let cont = RawFrame::new(OpCode::CONTINUATION, &[0xcd]).rsv(0b100);
+    let (events, _) = server_fed(pmd(DeflateParams::default()), &[first, cont]);
+    assert_eq!(
+        closed_with(&events),
+        (CloseCode::PROTOCOL_ERROR, CloseCause::Protocol(ProtocolError::ReservedBits(0b100)))
+    );
+}
+
+#[test]
+fn rfc_7692_hello_example() {
+    // §7.2.3.1: a compressed "Hello" from a server, unmasked.
+    let mut c = client(pmd(DeflateParams::default()));
+    c.receive(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    // §7.2.3.2: the same again, referencing the first one (context takeover).
+    c.receive(&[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+    assert_eq!(
+        drain_events(&mut c),
+        vec![Event::Message(Message::from("Hello")), Event::Message(Message::from("Hello"))]
+    );
+}
+
+#[test]
+fn a_peer_limiting_our_window_gets_plain_messages() {
+    let params = DeflateParams { client_max_window_bits: 9, ..DeflateParams::default() };
+    let mut c = client(pmd(params));
+    c.send_text(&"x".repeat(1000)).unwrap();
+    let wire = drain_output(&mut c);
+    assert_eq!(wire[0], 0x81, "no RSV1: sent uncompressed");
+}
