@@ -260,7 +260,11 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
 
 /// Server: like [`accept`], with a config and a callback that inspects the request (path,
 /// origin, subprotocols, headers) and accepts or rejects it.
-pub fn accept_with<S, F>(mut stream: S, mut config: Config, callback: F) -> Result<WebSocket<S>, Error>
+pub fn accept_with<S, F>(
+    mut stream: S,
+    mut config: Config,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
 where
     S: Read + Write,
     F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
@@ -293,7 +297,8 @@ where
                             options = options.protocol(p);
                         }
                         #[cfg(feature = "deflate")]
-                        let negotiated = accept.deflate.and_then(|d| d.accept(request.extensions()));
+                        let negotiated =
+                            accept.deflate.and_then(|d| d.accept(request.extensions()));
                         #[cfg(feature = "deflate")]
                         if let Some((deflate, response)) = &negotiated {
                             options = options.extensions(response);
@@ -379,7 +384,10 @@ pub fn connect_with<S: Read + Write>(
                 #[cfg(feature = "deflate")]
                 if let Some(deflate) = options.deflate {
                     config.deflate = deflate.negotiated(accepted.extensions()).map_err(|e| {
-                        Error::ClientHandshake { status: None, message: e.to_string() }
+                        Error::ClientHandshake {
+                            status: None,
+                            message: e.to_string(),
+                        }
                     })?;
                 }
                 let response = Response {

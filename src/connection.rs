@@ -10,11 +10,11 @@ use core::time::Duration;
 use crate::close::{CloseCode, ClosePayload, MAX_REASON_LEN, close_payload};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text};
+#[cfg(feature = "deflate")]
+use crate::extension::deflate::{DeflateCodec, PerMessageDeflate};
 use crate::frame::{
     DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
-#[cfg(feature = "deflate")]
-use crate::extension::deflate::{DeflateCodec, PerMessageDeflate};
 use crate::limits::Limits;
 use crate::mask::apply_mask;
 use crate::opcode::OpCode;
@@ -1016,7 +1016,14 @@ impl Connection {
 
     /// A chunk of a compressed message (RSV1): inflate it, check text as UTF-8, and deliver
     /// it like an uncompressed one. The decoder only lets RSV1 through when deflate is on.
-    fn on_compressed_data(&mut self, pos: usize, len: usize, kind: MessageKind, start: bool, end: bool) {
+    fn on_compressed_data(
+        &mut self,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) {
         #[cfg(feature = "deflate")]
         {
             let Some(codec) = self.deflate.as_mut() else {
@@ -1029,7 +1036,11 @@ impl Connection {
             let input = &self.read_buf[pos - len..pos];
             let limit = self.config.limits.max_message_size;
             let mut streamed = BytesMut::new();
-            let out = if self.config.streaming { &mut streamed } else { &mut self.assembly };
+            let out = if self.config.streaming {
+                &mut streamed
+            } else {
+                &mut self.assembly
+            };
             let before = out.len();
             // The limit counts what earlier fragments already delivered (streaming mode).
             let already = self.inflated_len - before as u64;

@@ -64,6 +64,7 @@
 //! |---|---|---|
 //! | `std` | yes | `alloc`, the [`blocking`] adapter, masking keys and handshake keys from `rand` |
 //! | `alloc` | via `std` | [`Connection`] and its events (pulls `bytes`) |
+//! | `deflate` | no | permessage-deflate (RFC 7692): [`extension::deflate`] |
 //! | `http` | no | conversions with the `http` crate's `Request` / `Response` |
 //!
 //! With `--no-default-features` the crate is `#![no_std]` with no allocator: frames, masking,

@@ -11,7 +11,10 @@ use rfc6455::raw::RawFrame;
 use rfc6455::{CloseCause, CloseCode, Config, Event, Limits, Message, OpCode, ProtocolError};
 
 fn pmd(params: DeflateParams) -> Config {
-    Config::default().with_deflate(Some(PerMessageDeflate { params, config: DeflateConfig::default() }))
+    Config::default().with_deflate(Some(PerMessageDeflate {
+        params,
+        config: DeflateConfig::default(),
+    }))
 }
 
 fn closed_with(events: &[Event]) -> (CloseCode, CloseCause) {
@@ -25,7 +28,11 @@ fn closed_with(events: &[Event]) -> (CloseCode, CloseCause) {
 fn messages_round_trip_compressed_in_both_directions() {
     for params in [
         DeflateParams::default(),
-        DeflateParams { server_no_context_takeover: true, client_no_context_takeover: true, ..Default::default() },
+        DeflateParams {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            ..Default::default()
+        },
     ] {
         let (mut c, mut s) = (client(pmd(params)), server(pmd(params)));
         let text = "Hello, Hello, Hello! κόσμε ".repeat(50);
@@ -42,7 +49,10 @@ fn messages_round_trip_compressed_in_both_directions() {
         assert_eq!(got.len(), 6);
         for pair in got.chunks(2) {
             assert_eq!(pair[0], Event::Message(Message::from(text.clone())));
-            assert_eq!(pair[1], Event::Message(Message::Binary(Bytes::from(vec![9u8; 10_000]))));
+            assert_eq!(
+                pair[1],
+                Event::Message(Message::Binary(Bytes::from(vec![9u8; 10_000])))
+            );
         }
         // And back, through the server's compressor.
         for event in got {
@@ -84,7 +94,9 @@ fn streaming_mode_inflates_fragments() {
     s.receive(&drain_output(&mut c));
     let mut out = Vec::new();
     for event in drain_events(&mut s) {
-        let Event::Fragment(f) = event else { panic!("{event:?}") };
+        let Event::Fragment(f) = event else {
+            panic!("{event:?}")
+        };
         out.extend_from_slice(&f.data);
     }
     assert_eq!(out, text.as_bytes());
@@ -104,7 +116,10 @@ fn invalid_compressed_data_is_1007() {
     let (events, out) = server_fed(pmd(DeflateParams::default()), &[bad]);
     assert_eq!(
         closed_with(&events),
-        (CloseCode::INVALID_PAYLOAD, CloseCause::Protocol(ProtocolError::InvalidCompressedData))
+        (
+            CloseCode::INVALID_PAYLOAD,
+            CloseCause::Protocol(ProtocolError::InvalidCompressedData)
+        )
     );
     assert_eq!(&out[..4], &[0x88, out[1], 0x03, 0xEF]);
 }
@@ -116,7 +131,10 @@ fn compressed_invalid_utf8_is_1007() {
     let (events, _) = server_fed(pmd(DeflateParams::default()), &[bad]);
     assert_eq!(
         closed_with(&events),
-        (CloseCode::INVALID_PAYLOAD, CloseCause::Protocol(ProtocolError::InvalidUtf8))
+        (
+            CloseCode::INVALID_PAYLOAD,
+            CloseCause::Protocol(ProtocolError::InvalidUtf8)
+        )
     );
 }
 
@@ -132,7 +150,10 @@ fn a_decompression_bomb_stops_at_max_message_size_with_1009() {
     let events = drain_events(&mut c);
     assert_eq!(
         closed_with(&events),
-        (CloseCode::MESSAGE_TOO_BIG, CloseCause::Protocol(ProtocolError::MessageTooLarge { max: 1 << 20 }))
+        (
+            CloseCode::MESSAGE_TOO_BIG,
+            CloseCause::Protocol(ProtocolError::MessageTooLarge { max: 1 << 20 })
+        )
     );
     assert!(c.buffered_receive() < (2 << 20), "{}", c.buffered_receive());
 }
@@ -142,12 +163,17 @@ fn rsv1_is_a_protocol_error_without_deflate_and_on_continuations() {
     let compressed = RawFrame::new(OpCode::TEXT, b"x").rsv(0b100);
     let (events, _) = server_fed(Config::default(), &[compressed]);
     assert_eq!(closed_with(&events).0, CloseCode::PROTOCOL_ERROR);
-    let first = RawFrame::new(OpCode::TEXT, &[0xf2, 0x48]).rsv(0b100).fin(false);
+    let first = RawFrame::new(OpCode::TEXT, &[0xf2, 0x48])
+        .rsv(0b100)
+        .fin(false);
     let cont = RawFrame::new(OpCode::CONTINUATION, &[0xcd]).rsv(0b100);
     let (events, _) = server_fed(pmd(DeflateParams::default()), &[first, cont]);
     assert_eq!(
         closed_with(&events),
-        (CloseCode::PROTOCOL_ERROR, CloseCause::Protocol(ProtocolError::ReservedBits(0b100)))
+        (
+            CloseCode::PROTOCOL_ERROR,
+            CloseCause::Protocol(ProtocolError::ReservedBits(0b100))
+        )
     );
 }
 
@@ -160,13 +186,19 @@ fn rfc_7692_hello_example() {
     c.receive(&[0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
     assert_eq!(
         drain_events(&mut c),
-        vec![Event::Message(Message::from("Hello")), Event::Message(Message::from("Hello"))]
+        vec![
+            Event::Message(Message::from("Hello")),
+            Event::Message(Message::from("Hello"))
+        ]
     );
 }
 
 #[test]
 fn a_peer_limiting_our_window_gets_plain_messages() {
-    let params = DeflateParams { client_max_window_bits: 9, ..DeflateParams::default() };
+    let params = DeflateParams {
+        client_max_window_bits: 9,
+        ..DeflateParams::default()
+    };
     let mut c = client(pmd(params));
     c.send_text(&"x".repeat(1000)).unwrap();
     let wire = drain_output(&mut c);

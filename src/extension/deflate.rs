@@ -249,7 +249,13 @@ impl DeflateConfig {
                 response.push_str("; client_max_window_bits=");
                 push_bits(&mut response, bits);
             }
-            return Some((PerMessageDeflate { params, config: *self }, response));
+            return Some((
+                PerMessageDeflate {
+                    params,
+                    config: *self,
+                },
+                response,
+            ));
         }
         None
     }
@@ -309,13 +315,20 @@ pub(crate) struct DeflateCodec {
 
 impl fmt::Debug for DeflateCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeflateCodec").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("DeflateCodec")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
 impl DeflateCodec {
     pub(crate) fn new(role: Role, settings: PerMessageDeflate) -> Self {
-        DeflateCodec { settings, role, compressor: None, inflater: None }
+        DeflateCodec {
+            settings,
+            role,
+            compressor: None,
+            inflater: None,
+        }
     }
 
     fn our_window_bits(&self) -> u8 {
@@ -354,7 +367,9 @@ impl DeflateCodec {
         let level = i32::from(self.settings.config.level.min(9));
         let reset = self.we_reset();
         let compressor = self.compressor.get_or_insert_with(|| {
-            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(level, -15, 0)))
+            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                level, -15, 0,
+            )))
         });
         let start = out.len();
         // DEFLATE's worst case is the input in stored blocks (5 bytes per 65 535) plus the
@@ -363,8 +378,12 @@ impl DeflateCodec {
         // data), so the room is reserved up front.
         let room = data.len() + data.len() / 8 + 64;
         out.resize(start + room, 0);
-        let result =
-            miniz_oxide::deflate::stream::deflate(compressor, data, &mut out[start..], MZFlush::Sync);
+        let result = miniz_oxide::deflate::stream::deflate(
+            compressor,
+            data,
+            &mut out[start..],
+            MZFlush::Sync,
+        );
         let complete = result.status.is_ok()
             && result.bytes_consumed == data.len()
             && result.bytes_written < room;
@@ -393,8 +412,9 @@ impl DeflateCodec {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         let peer_resets = self.peer_resets();
-        let inflater =
-            self.inflater.get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
+        let inflater = self
+            .inflater
+            .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
         let mut ended = false;
         for part in [input, if last { &TRAILER[..] } else { &[][..] }] {
             let mut part = part;
@@ -483,15 +503,26 @@ mod tests {
             |r| assert_eq!(r.unwrap().1, "permessage-deflate"),
         );
         // Autobahn's default offer.
-        offers_of("permessage-deflate; client_no_context_takeover; client_max_window_bits", |r| {
-            assert_eq!(r.unwrap().1, "permessage-deflate; client_no_context_takeover")
-        });
+        offers_of(
+            "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+            |r| {
+                assert_eq!(
+                    r.unwrap().1,
+                    "permessage-deflate; client_no_context_takeover"
+                )
+            },
+        );
         offers_of("x-webkit-deflate-frame", |r| assert!(r.is_none()));
-        offers_of("permessage-deflate; server_max_window_bits", |r| assert!(r.is_none()));
-        offers_of("permessage-deflate; server_max_window_bits=08", |r| assert!(r.is_none()));
-        offers_of("permessage-deflate; server_no_context_takeover; server_no_context_takeover", |r| {
+        offers_of("permessage-deflate; server_max_window_bits", |r| {
             assert!(r.is_none())
         });
+        offers_of("permessage-deflate; server_max_window_bits=08", |r| {
+            assert!(r.is_none())
+        });
+        offers_of(
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            |r| assert!(r.is_none()),
+        );
     }
 
     #[test]
@@ -502,18 +533,28 @@ mod tests {
                 client_no_context_takeover: reset,
                 ..DeflateParams::default()
             };
-            let settings = PerMessageDeflate { params, config: DeflateConfig::default() };
+            let settings = PerMessageDeflate {
+                params,
+                config: DeflateConfig::default(),
+            };
             let mut tx = DeflateCodec::new(Role::Client, settings);
             let mut rx = DeflateCodec::new(Role::Server, settings);
-            for message in [&b"Hello, Hello, Hello"[..], b"", &[7u8; 100_000], b"Hello, Hello"] {
+            for message in [
+                &b"Hello, Hello, Hello"[..],
+                b"",
+                &[7u8; 100_000],
+                b"Hello, Hello",
+            ] {
                 let mut wire = BytesMut::new();
                 assert!(tx.compress(message, &mut wire));
                 assert!(!wire.ends_with(&TRAILER));
                 let mut out = BytesMut::new();
                 // Feed in two pieces.
                 let mid = wire.len() / 2;
-                rx.decompress(&wire[..mid], false, &mut out, u64::MAX).unwrap();
-                rx.decompress(&wire[mid..], true, &mut out, u64::MAX).unwrap();
+                rx.decompress(&wire[..mid], false, &mut out, u64::MAX)
+                    .unwrap();
+                rx.decompress(&wire[mid..], true, &mut out, u64::MAX)
+                    .unwrap();
                 assert_eq!(&out[..], message);
             }
         }
@@ -522,26 +563,46 @@ mod tests {
     #[test]
     fn rfc_7692_examples() {
         // §7.2.3.1: "Hello" compressed, one frame.
-        let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
+        let settings = PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        };
         let mut rx = DeflateCodec::new(Role::Client, settings);
         let mut out = BytesMut::new();
-        rx.decompress(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], true, &mut out, 1000).unwrap();
+        rx.decompress(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            true,
+            &mut out,
+            1000,
+        )
+        .unwrap();
         assert_eq!(&out[..], b"Hello");
         // §7.2.3.2: the second "Hello" references the first (context takeover).
         let mut out = BytesMut::new();
-        rx.decompress(&[0xf2, 0x00, 0x11, 0x00, 0x00], true, &mut out, 1000).unwrap();
+        rx.decompress(&[0xf2, 0x00, 0x11, 0x00, 0x00], true, &mut out, 1000)
+            .unwrap();
         assert_eq!(&out[..], b"Hello");
         // §7.2.3.3: no compression (stored block).
         let mut rx = DeflateCodec::new(Role::Client, settings);
         let mut out = BytesMut::new();
-        rx.decompress(&[0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00], true, &mut out, 1000)
-            .unwrap();
+        rx.decompress(
+            &[
+                0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+            ],
+            true,
+            &mut out,
+            1000,
+        )
+        .unwrap();
         assert_eq!(&out[..], b"Hello");
     }
 
     #[test]
     fn bombs_stop_at_the_limit_and_garbage_fails() {
-        let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
+        let settings = PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        };
         let mut tx = DeflateCodec::new(Role::Server, settings);
         let mut wire = BytesMut::new();
         assert!(tx.compress(&[0u8; 1 << 20], &mut wire));
@@ -565,7 +626,10 @@ mod random_payloads {
     use super::*;
     #[test]
     fn round_trip_random_text() {
-        let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
+        let settings = PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        };
         let mut x: u32 = 12345;
         for len in [1000usize, 65536, 131072, 1 << 20] {
             let data: alloc::vec::Vec<u8> = (0..len)
@@ -587,7 +651,8 @@ mod random_payloads {
                 let mut out = BytesMut::new();
                 let pieces: alloc::vec::Vec<&[u8]> = wire.chunks(chunk).collect();
                 for (i, piece) in pieces.iter().enumerate() {
-                    rx.decompress(piece, i + 1 == pieces.len(), &mut out, u64::MAX).unwrap();
+                    rx.decompress(piece, i + 1 == pieces.len(), &mut out, u64::MAX)
+                        .unwrap();
                 }
                 assert_eq!(out.len(), data.len(), "len {len} chunk {chunk}");
             }
@@ -599,7 +664,10 @@ mod random_binary {
     use super::*;
     #[test]
     fn many_incompressible_messages_with_context_takeover() {
-        let settings = PerMessageDeflate { params: DeflateParams::default(), config: DeflateConfig::default() };
+        let settings = PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        };
         let mut tx = DeflateCodec::new(Role::Server, settings);
         let mut rx = DeflateCodec::new(Role::Client, settings);
         let mut x: u64 = 99;
