@@ -260,6 +260,7 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
 
 /// Server: like [`accept`], with a config and a callback that inspects the request (path,
 /// origin, subprotocols, headers) and accepts or rejects it.
+#[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
 pub fn accept_with<S, F>(
     mut stream: S,
     mut config: Config,

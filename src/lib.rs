@@ -8,7 +8,7 @@
 //!
 //! | layer | needs | what |
 //! |---|---|---|
-//! | 0 | nothing (`no_std`, no allocator) | [`frame`] header codec and incremental [`FrameDecoder`], [`mask`], incremental [`utf8`], [`close`] codes, [`handshake`] parsing and writing, [`raw`] frames for conformance tools |
+//! | 0 | nothing (`no_std`, no allocator) | [`frame`] header codec and incremental [`FrameDecoder`], [`mask`], incremental [`utf8`], [`close`] codes, [`handshake`] parsing and writing (and [`h2`] for RFC 8441), [`raw`] frames for conformance tools |
 //! | 1 | `alloc` | [`Connection`]: the state machine, owned [`Event`]s, limits, timers, auto-replies |
 //! | 2 | `std` | [`blocking`]: the handshake and a message loop over any `Read + Write` |
 //!
@@ -96,6 +96,7 @@ pub mod event;
 #[cfg(feature = "deflate")]
 pub mod extension;
 pub mod frame;
+pub mod h2;
 pub mod handshake;
 pub mod limits;
 pub mod mask;

@@ -35,7 +35,7 @@ mod accept;
 mod client;
 mod error;
 mod head;
-mod header;
+pub(crate) mod header;
 mod server;
 mod write;
 
