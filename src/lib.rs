@@ -93,6 +93,9 @@ pub mod error;
 #[cfg(feature = "alloc")]
 pub mod event;
 pub mod frame;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod handshake;
 pub mod limits;
 pub mod mask;
