@@ -341,16 +341,26 @@ fn endless_pings_while_not_writing() {
     let mut conn = Connection::new(Role::Server, Config::default());
     let ping = masked(RawFrame::new(OpCode::PING, &[b'p'; 125]));
     let mut max_pending = 0;
+    let mut pending_at_10k = 0;
     for i in 0..20_000 {
         conn.receive(&ping);
         // The application polls events but the socket is never writable.
         while conn.poll_event().is_some() {}
         max_pending = max_pending.max(conn.pending_transmit());
+        if i == 10_000 {
+            pending_at_10k = conn.pending_transmit();
+        }
         assert_eq!(conn.buffered_receive(), 0, "ping {i}");
     }
     assert!(
-        max_pending <= 8 * (2 + 125),
+        max_pending <= 128 * (2 + 125),
         "{max_pending} bytes of pongs queued"
+    );
+    // Coalesced: a bounded number of pongs, not one per ping.
+    assert_eq!(
+        conn.pending_transmit(),
+        pending_at_10k,
+        "the queue stopped growing"
     );
     println!(
         "20000 pings of 125 bytes, never writing: at most {max_pending} bytes of pongs queued"
