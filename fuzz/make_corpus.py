@@ -190,6 +190,9 @@ pair = {
     + bytes([TRANSMIT, 255, SERVER | 0, 255, SERVER | POLL, SERVER | TRANSMIT, 255, 0, 255, POLL]),
     "pair_keepalive_timeout": bytes([0, 16, 2, 16, 2])
     + bytes([TIME, 0, 200, TRANSMIT, 255, TIME, 1, 0, POLL, SERVER | TIME, 2, 0]),
+    "pair_big_server_message_partial_writes": bytes([0, 0, 0, 0, 0])
+    + bytes([SERVER | BINARY]) + blob(b"\xff\x20xyz") + bytes([SERVER | TRANSMIT, 100, PINGOP]) + blob(b"p")
+    + bytes([TRANSMIT, 255, SERVER | 0, 255, SERVER | POLL, SERVER | TRANSMIT, 255, SERVER | TRANSMIT, 255, 0, 255, POLL, POLL]),
     "pair_eof": bytes([0, 0, 0, 0, 0]) + bytes([TEXT]) + blob(b"x") + bytes([SERVER | 16, POLL, SERVER | POLL]),
     "pair_corrupt": bytes([0, 0, 0, 0, 0]) + bytes([SERVER | 17]) + blob(b"\x81\x05hello") + bytes([SERVER | POLL, SERVER | TRANSMIT, 255]),
 }
@@ -219,6 +222,7 @@ rt = {
     "server_streaming_split": bytes([7, 5, 1, 2, 3]) + b"\x00" + blob("κόσμε κόσμε".encode()) + b"\x03\x04ping",
     "client_fragmented_text": bytes([4, 3, 2, 9, 130]) + b"\x02\x00" + blob("日本語テキスト".encode()) + b"\x01\x02" + b"\x03\x00",
     "server_empty_messages": bytes([1, 0, 1, 1, 1]) + b"\x00\x00\x01\x00\x02\x01\x00\x00\x00",
+    "server_big_owned_and_ping": bytes([1, 0, 0, 7, 255]) + b"\x01" + blob(b"\xff\x10abc") + b"\x03\x02hi" + b"\x00" + blob(b"after"),
     "client_many_pings": bytes([0, 0, 5, 5, 5]) + b"".join(b"\x03\x03p" + bytes([48 + i]) + b"x" for i in range(12)),
 }
 for k, v in rt.items():

@@ -948,12 +948,26 @@ fn fuzz_config(input: &mut Input<'_>) -> Config {
     config
 }
 
+/// A binary message of 16–80 KiB made by repeating `seed` (which starts with 0xFF).
+fn big(seed: &[u8]) -> Message {
+    let len = 16 * 1024 + usize::from(seed.get(1).copied().unwrap_or(0)) * 256;
+    Message::from(seed.iter().copied().cycle().take(len).collect::<Vec<u8>>())
+}
+
 /// One application command on `side`, decoded from the input.
 fn command(side: &mut Side, op: u8, input: &mut Input<'_>, now: &mut Duration) {
     let was_closed = side.closed.is_some();
     let result = match op {
         0 => side.conn.send_text(&input.text()),
-        1 => side.conn.send_binary(input.blob()),
+        1 => {
+            let data = input.blob();
+            if data.first() == Some(&0xFF) {
+                // Large and owned: a server queues it by reference, in pieces.
+                side.conn.send(big(data))
+            } else {
+                side.conn.send_binary(data)
+            }
+        }
         2 => {
             let kind = if input.byte() & 1 == 0 {
                 MessageKind::Text
@@ -1091,7 +1105,14 @@ fn gen_sent(input: &mut Input<'_>) -> Vec<Sent> {
     while !input.is_empty() && out.len() < 64 {
         match input.byte() % 4 {
             0 => out.push(Sent::Message(Message::from(input.text()))),
-            1 => out.push(Sent::Message(Message::from(input.blob().to_vec()))),
+            1 => {
+                let data = input.blob();
+                out.push(Sent::Message(if data.first() == Some(&0xFF) {
+                    big(data)
+                } else {
+                    Message::from(data.to_vec())
+                }));
+            }
             2 => {
                 let kind = if input.byte() & 1 == 0 {
                     MessageKind::Text
