@@ -4,6 +4,7 @@
 #   fuzz/run.sh [SECONDS]   fuzz each target for SECONDS (default 60), one after another
 #   fuzz/run.sh --replay    replay fuzz/corpus/<target>/ and fuzz each target briefly
 #                           (REPLAY_SECONDS, default 15)
+#   FUZZ_TARGETS="connection round_trip" fuzz/run.sh 300   only these targets
 #
 # cargo-fuzz needs nightly-only flags; RUSTC_BOOTSTRAP=1 lets a stable toolchain accept them.
 # New inputs go to fuzz/target/corpus/<target>/ (ignored by git), so the committed corpus
@@ -13,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 
-TARGETS=(frame_header frame_decoder handshake_server handshake_client connection round_trip)
+# FUZZ_TARGETS="a b" limits the run to some targets.
+read -r -a TARGETS <<< "${FUZZ_TARGETS:-frame_header frame_decoder handshake_server handshake_client connection round_trip}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz" >&2
