@@ -36,9 +36,13 @@ for target in "${TARGETS[@]}"; do
     work="target/corpus/$target"
     mkdir -p "$work" "artifacts/$target"
     if $replay; then
-        echo "== $target: replaying corpus/$target" >&2
+        dirs=("corpus/$target")
+        if [[ -d "../tests/regressions/$target" ]]; then
+            dirs+=("../tests/regressions/$target")
+        fi
+        echo "== $target: replaying ${dirs[*]}" >&2
         # -runs=0 executes every input of the given directories once and exits.
-        if ! cargo fuzz run "$target" "corpus/$target" -- -runs=0; then
+        if ! cargo fuzz run "$target" "${dirs[@]}" -- -runs=0; then
             echo "!! $target: a committed corpus input fails" >&2
             status=1
             continue
