@@ -444,6 +444,9 @@ impl Connection {
             if now >= deadline {
                 self.close_deadline = None;
                 self.timed_out = true;
+                // The connection is over: later input (the peer's late messages or close
+                // frame) must not produce events after `Closed`, nor report it twice.
+                self.reading_done = true;
                 if !self.closed {
                     self.report_closed(
                         CloseCode::ABNORMAL,

@@ -96,6 +96,9 @@ pub mod event;
 #[cfg(feature = "deflate")]
 pub mod extension;
 pub mod frame;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod h2;
 pub mod handshake;
 pub mod limits;
