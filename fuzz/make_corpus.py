@@ -224,9 +224,28 @@ rt = {
     "server_empty_messages": bytes([1, 0, 1, 1, 1]) + b"\x00\x00\x01\x00\x02\x01\x00\x00\x00",
     "server_big_owned_and_ping": bytes([1, 0, 0, 7, 255]) + b"\x01" + blob(b"\xff\x10abc") + b"\x03\x02hi" + b"\x00" + blob(b"after"),
     "client_many_pings": bytes([0, 0, 5, 5, 5]) + b"".join(b"\x03\x03p" + bytes([48 + i]) + b"x" for i in range(12)),
+    # flags bit3: permessage-deflate on both sides (settings from the frame-size byte).
+    "client_deflate": bytes([8, 0x10, 3, 1, 200]) + b"\x00" + blob(b"Hello Hello Hello Hello") + b"\x01" + blob(bytes(200)),
+    "server_deflate_split_reset": bytes([13, 0x13, 2, 5, 9]) + b"\x00" + blob("κόσμε κόσμε κόσμε".encode()) + b"\x03\x02hi",
 }
 for k, v in rt.items():
     write("round_trip", k, v)
+
+# ---------------------------------------------------------------- deflate
+# Layout: flags (bit0 streaming), limit/64, settings byte, four chunking bytes, then items:
+# kind (bit0: a valid message from our compressor, its payload repeated kind>>4 + 1 times;
+# bit1 text; bit2 RSV1 off), length, payload bytes.
+HELLO_DEFLATE = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])  # RFC 7692 §7.2.3.1
+dfl = {
+    "rfc7692_hello_text": bytes([0, 4, 0, 0, 0, 0, 0]) + bytes([2, len(HELLO_DEFLATE)]) + HELLO_DEFLATE,
+    "valid_then_garbage": bytes([0, 16, 0, 3, 1, 200, 7]) + bytes([1, 5]) + b"hello" + bytes([0, 4]) + b"\xff\xff\xff\xff",
+    "bomb_small_limit": bytes([0, 1, 0, 0, 0, 0, 0]) + bytes([0xF1, 200]) + bytes(200),
+    "stored_invalid_utf8": bytes([1, 4, 3, 1, 1, 1, 1]) + bytes([2, 6, 0x00, 0x01, 0x00, 0xFE, 0xFF, 0xFF]),
+    "plain_text_with_deflate": bytes([0, 4, 0, 0, 0, 0, 0]) + bytes([6, 2]) + b"ok",
+    "no_context_takeover_small_window": bytes([1, 255, 0x83, 2, 9, 2, 9]) + bytes([0x31, 40]) + b"abcdefgh" * 5 + bytes([0x31, 40]) + b"abcdefgh" * 5,
+}
+for k, v in dfl.items():
+    write("deflate", k, v)
 
 for t in sorted(os.listdir(ROOT)):
     files = os.listdir(os.path.join(ROOT, t))

@@ -17,6 +17,7 @@ use crate::close::{CloseCode, ClosePayload};
 use crate::connection::{Config, Connection, Keepalive, State};
 use crate::error::ProtocolError;
 use crate::event::{CloseCause, Event, Message, MessageKind};
+use crate::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use crate::frame::{
     DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, RSV1,
 };
@@ -40,6 +41,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("handshake_client", handshake_client),
     ("connection", connection),
     ("round_trip", round_trip),
+    ("deflate", deflate),
 ];
 
 // ------------------------------------------------------------------------------------------
@@ -718,9 +720,13 @@ struct WireCheck {
 }
 
 impl WireCheck {
-    fn new(sender: Role) -> Self {
-        // The checking decoder plays the peer: it expects what `sender` must send.
-        let config = DecoderConfig::DEFAULT.with_limits(Limits::UNLIMITED);
+    fn new(sender: Role, deflate: bool) -> Self {
+        // The checking decoder plays the peer: it expects what `sender` must send, RSV1 only
+        // when permessage-deflate is on.
+        let mut config = DecoderConfig::DEFAULT.with_limits(Limits::UNLIMITED);
+        if deflate {
+            config = config.with_allowed_rsv(RSV1);
+        }
         WireCheck {
             decoder: FrameDecoder::with_config(sender.peer(), config),
             close: None,
@@ -794,7 +800,7 @@ impl Side {
         };
         Side {
             conn,
-            wire: WireCheck::new(role),
+            wire: WireCheck::new(role, config.deflate.is_some()),
             in_flight: Vec::new(),
             closed: None,
             events_after_closed: 0,
@@ -956,6 +962,9 @@ fn fuzz_config(input: &mut Input<'_>) -> Config {
     }
     if flags & 32 != 0 {
         config = config.with_close_timeout(None);
+    }
+    if flags & 64 != 0 {
+        config = config.with_deflate(Some(deflate_settings(size)));
     }
     config
 }
@@ -1216,6 +1225,98 @@ fn transfer(config: Config, from: Role, sent: &[Sent], chunk_seed: &[u8]) -> Tra
     (wire, messages, pings, pongs)
 }
 
+/// permessage-deflate settings from one fuzzer byte: context takeover on or off per side,
+/// and sometimes a small window (so messages go out uncompressed).
+fn deflate_settings(bits: u8) -> PerMessageDeflate {
+    let mut config = DeflateConfig::default();
+    config.threshold = usize::from(bits >> 5);
+    config.level = (bits >> 2) % 10;
+    PerMessageDeflate {
+        params: DeflateParams {
+            server_no_context_takeover: bits & 1 != 0,
+            client_no_context_takeover: bits & 2 != 0,
+            server_max_window_bits: if bits & 0x80 != 0 { 9 } else { 15 },
+            client_max_window_bits: 15,
+        },
+        config,
+    }
+}
+
+/// Compressed messages from a peer: arbitrary DEFLATE data (and a valid stream made from the
+/// input, cut at arbitrary points) fed to a server with permessage-deflate and a small
+/// message limit. Never a panic; a failure is 1007 (bad data or UTF-8) or 1009 (too big,
+/// including decompression bombs), and memory stays within the limit.
+pub fn deflate(data: &[u8]) {
+    let mut input = Input::new(data);
+    let flags = input.byte();
+    let limit = u64::from(input.byte()) * 64 + 1;
+    let settings = deflate_settings(input.byte());
+    let config = Config::DEFAULT
+        .with_deflate(Some(settings))
+        .with_streaming(flags & 1 != 0)
+        .with_limits(Limits::DEFAULT.with_max_message_size(limit));
+    let seed = input.bytes(4).to_vec();
+    let mut server = Connection::new(Role::Server, config);
+    let mut wire = Vec::new();
+    while !input.is_empty() && wire.len() < 64 * 1024 {
+        let kind = input.byte();
+        let len = usize::from(input.byte());
+        let payload = input.bytes(len).to_vec();
+        if kind & 1 != 0 {
+            // A valid compressed message, from a fresh compressor (as after a context reset).
+            let mut peer = Connection::with_mask_source(Role::Client, config, || [1, 2, 3, 4]);
+            let _ = peer.send_binary(&payload.repeat(usize::from(kind >> 4) + 1));
+            while let Some(bytes) = peer.poll_transmit() {
+                wire.extend_from_slice(bytes);
+                let n = bytes.len();
+                peer.advance_transmit(n);
+            }
+            continue;
+        }
+        let opcode = if kind & 2 != 0 {
+            OpCode::TEXT
+        } else {
+            OpCode::BINARY
+        };
+        let frame = crate::raw::RawFrame::new(opcode, &payload)
+            .rsv(if kind & 4 != 0 { 0 } else { 0b100 })
+            .mask(Some([kind, 7, 9, 11]))
+            .to_vec();
+        wire.extend_from_slice(&frame);
+    }
+    let mut chunker = Chunker::new(&seed);
+    let mut closed = 0;
+    for chunk in chunker.split(&wire) {
+        server.receive(chunk);
+        assert!(
+            server.buffered_receive() as u64 <= limit + chunk.len() as u64 + 16 * 1024,
+            "buffered {} with a limit of {limit}",
+            server.buffered_receive()
+        );
+        while let Some(event) = server.poll_event() {
+            assert_eq!(closed, 0, "nothing after Closed");
+            match event {
+                Event::Message(m) => assert!(m.len() as u64 <= limit),
+                Event::Closed(info) => {
+                    closed += 1;
+                    if let CloseCause::Protocol(e) = info.cause {
+                        assert!(
+                            matches!(info.code.get(), 1002 | 1007 | 1009),
+                            "{e:?} closes with {}",
+                            info.code
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(bytes) = server.poll_transmit() {
+            let n = bytes.len();
+            server.advance_transmit(n);
+        }
+    }
+}
+
 /// Messages sent by one side arrive identical on the other, in every chunking.
 pub fn round_trip(data: &[u8]) {
     let mut input = Input::new(data);
@@ -1236,6 +1337,9 @@ pub fn round_trip(data: &[u8]) {
     if flags & 4 != 0 {
         // Small send frames: no large messages (see `command`).
         input.big_budget = 0;
+    }
+    if flags & 8 != 0 {
+        config = config.with_deflate(Some(deflate_settings(frame_size)));
     }
     let sent = gen_sent(&mut input);
     let expected: Vec<Message> = sent
