@@ -1228,9 +1228,11 @@ fn transfer(config: Config, from: Role, sent: &[Sent], chunk_seed: &[u8]) -> Tra
 /// permessage-deflate settings from one fuzzer byte: context takeover on or off per side,
 /// and sometimes a small window (so messages go out uncompressed).
 fn deflate_settings(bits: u8) -> PerMessageDeflate {
-    let mut config = DeflateConfig::default();
-    config.threshold = usize::from(bits >> 5);
-    config.level = (bits >> 2) % 10;
+    let config = DeflateConfig {
+        threshold: usize::from(bits >> 5),
+        level: (bits >> 2) % 10,
+        ..DeflateConfig::default()
+    };
     PerMessageDeflate {
         params: DeflateParams {
             server_no_context_takeover: bits & 1 != 0,
