@@ -1,4 +1,5 @@
 //! Transcripts of the Connection through its public API: exact events and exact bytes.
+#![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod common;

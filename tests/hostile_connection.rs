@@ -1,6 +1,7 @@
 //! Malformed-input sweep through the public API: every case runs under `catch_unwind`, and
 //! asserts the exact `Event::Closed` cause and the code of the close frame written back (or
 //! that a valid input is accepted). Then hostile handshakes through `RequestParser`.
+#![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod common;

@@ -1,5 +1,6 @@
 //! Bugs found by fuzzing, one readable test each. The raw crashing inputs are under
 //! `tests/regressions/<target>/` and are replayed by `tests/fuzz_corpus.rs`.
+#![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod common;

@@ -2,6 +2,7 @@
 //! frame that declares a huge length and then stalls, endless pings and fragments. Work is
 //! counted (bytes examined, httparse runs, allocations), not timed; memory is measured with a
 //! per-thread counting allocator. Run with `--nocapture` to see the numbers.
+#![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod common;
