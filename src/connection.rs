@@ -213,8 +213,12 @@ enum Received {
 ///
 /// An idle connection holds almost no heap memory: buffers are allocated when bytes arrive or
 /// are queued and released once drained, except an outgoing buffer of at most 256 bytes kept
-/// for the next small message. `size_of::<Connection>()` is about 700 bytes (see the
-/// `idle_connection_is_small` test). Nothing is ever reserved from a length the peer declared.
+/// for the next small message. `size_of::<Connection>()` is 688 bytes (728 with the `deflate`
+/// feature) on x86-64, and an idle connection, struct included, holds at most 914 bytes (954):
+/// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
+/// every size. A connection that negotiated permessage-deflate also keeps its compression
+/// windows, as deflate with context takeover must. Nothing is ever reserved from a length the
+/// peer declared.
 pub struct Connection {
     role: Role,
     config: Config,

@@ -1,0 +1,67 @@
+//! An idle connection is cheap: its struct plus the heap it keeps while idle stay under 1 KiB
+//! (a server may hold a million of them). Measured with a counting global allocator.
+#![cfg(feature = "std")]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use common::*;
+use rfc6455::{Config, Connection, Event, Message};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every method forwards to `System` unchanged and only counts bytes on the side.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[test]
+fn an_idle_connection_keeps_under_1_kib() {
+    let before = LIVE.load(Ordering::SeqCst);
+    // Boxed so the struct itself is counted too.
+    let mut c: Box<Connection> = Box::new(client(Config::default()));
+    let mut s: Box<Connection> = Box::new(server(Config::default()));
+    let with_structs = LIVE.load(Ordering::SeqCst);
+    // Traffic of every kind, then everything drained and dropped.
+    for size in [0usize, 10, 1000, 70_000, 1 << 20] {
+        c.send(Message::Binary(vec![7u8; size].into())).unwrap();
+        s.send_text(&"x".repeat(size)).unwrap();
+        c.ping(b"are you there").unwrap();
+        let (ce, se) = pump(&mut c, &mut s);
+        assert!(ce.iter().any(|e| matches!(e, Event::Message(_))));
+        assert!(se.iter().any(|e| matches!(e, Event::Message(_))));
+    }
+    let idle = LIVE.load(Ordering::SeqCst);
+    let per_connection = (idle - before) / 2;
+    let structs = (with_structs - before) / 2;
+    eprintln!(
+        "size_of::<Connection>() = {}, per idle connection: {per_connection} bytes \
+         ({structs} at creation, incl. the client's key-source closure)",
+        std::mem::size_of::<Connection>()
+    );
+    assert!(per_connection < 1024, "{per_connection} bytes per idle connection");
+    drop((c, s));
+}
