@@ -62,6 +62,9 @@ fn an_idle_connection_keeps_under_1_kib() {
          ({structs} at creation, incl. the client's key-source closure)",
         std::mem::size_of::<Connection>()
     );
-    assert!(per_connection < 1024, "{per_connection} bytes per idle connection");
+    assert!(
+        per_connection < 1024,
+        "{per_connection} bytes per idle connection"
+    );
     drop((c, s));
 }
