@@ -461,8 +461,9 @@ impl Connection {
             }
         }
         if let (Some(keepalive), false) = (self.config.keepalive, self.close_sent || self.closed) {
+            let deadline = self.keepalive_deadline(keepalive);
             match self.ping_sent_at {
-                Some(sent) if now >= sent + keepalive.timeout => {
+                Some(_) if deadline.is_some_and(|d| now >= d) => {
                     self.timed_out = true;
                     self.reading_done = true;
                     self.report_closed(
@@ -471,7 +472,7 @@ impl Connection {
                         CloseCause::KeepaliveTimeout,
                     );
                 }
-                None if now >= self.last_activity + keepalive.interval => {
+                None if deadline.is_some_and(|d| now >= d) => {
                     self.queue_control(OpCode::PING, &[]);
                     self.ping_sent_at = Some(now);
                 }
@@ -483,15 +484,21 @@ impl Connection {
     /// The next time [`handle_timeout`](Self::handle_timeout) should be called, if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let keepalive = match (self.config.keepalive, self.close_sent || self.closed) {
-            (Some(k), false) => Some(match self.ping_sent_at {
-                Some(sent) => sent + k.timeout,
-                None => self.last_activity + k.interval,
-            }),
+            (Some(k), false) => self.keepalive_deadline(k),
             _ => None,
         };
         match (self.close_deadline, keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// When the keepalive acts next: the ping's answer deadline, or the next ping. `None` when
+    /// the durations overflow (a huge interval or timeout means "never").
+    fn keepalive_deadline(&self, keepalive: Keepalive) -> Option<Duration> {
+        match self.ping_sent_at {
+            Some(sent) => sent.checked_add(keepalive.timeout),
+            None => self.last_activity.checked_add(keepalive.interval),
         }
     }
 
@@ -587,9 +594,11 @@ impl Connection {
                         Some(code) => ClosePayload::Code(code, reason),
                         None => ClosePayload::Empty,
                     };
-                    self.close_sent = true;
                     self.sending_fragmented = None;
-                    let _ = self.push_frame(OpCode::CLOSE, true, 0, &encode_close(payload), None);
+                    // Fails only for a client without a key source, which sends nothing.
+                    let queued =
+                        self.push_frame(OpCode::CLOSE, true, 0, &encode_close(payload), None);
+                    self.close_sent = queued.is_ok();
                 }
             }
         }
@@ -849,7 +858,12 @@ impl Connection {
     /// Queue a ping or pong ahead of waiting data frames.
     fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
         let mask = if self.role.masks_outgoing() {
-            self.next_mask()
+            match self.next_mask() {
+                Some(key) => Some(key),
+                // A client without a key source (no `std`, none given) never sends a frame:
+                // an unmasked one would break RFC 6455 §5.1.
+                None => return,
+            }
         } else {
             None
         };
@@ -898,7 +912,11 @@ impl Connection {
 
     fn arm_close_timer(&mut self) {
         if self.close_deadline.is_none() {
-            self.close_deadline = self.config.close_timeout.map(|t| self.now + t);
+            // An overflowing timeout means "wait forever".
+            self.close_deadline = self
+                .config
+                .close_timeout
+                .and_then(|t| self.now.checked_add(t));
         }
     }
 
@@ -1054,6 +1072,13 @@ impl Connection {
             let result = codec.decompress(input, end, out, limit.saturating_sub(already));
             self.inflated_len += (out.len() - before) as u64;
             if let Err(error) = result {
+                // Report the configured limit, not what was left of it.
+                let error = match error {
+                    ProtocolError::MessageTooLarge { .. } => {
+                        ProtocolError::MessageTooLarge { max: limit }
+                    }
+                    other => other,
+                };
                 return self.fail(error);
             }
             if kind == MessageKind::Text {
@@ -1182,5 +1207,58 @@ fn own(event: FrameEvent<'_>) -> Received {
         FrameEvent::Close(ClosePayload::Code(code, reason)) => {
             Received::Close(Some(code), reason.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn drain(conn: &mut Connection) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(bytes) = conn.poll_transmit() {
+            out.extend_from_slice(bytes);
+            let n = bytes.len();
+            conn.advance_transmit(n);
+        }
+        out
+    }
+
+    /// A client with no source of masking keys (possible without `std`) never puts an
+    /// unmasked frame on the wire: commands fail, automatic replies are skipped.
+    #[test]
+    fn a_client_without_keys_sends_nothing() {
+        let mut c = Connection::build(Role::Client, Config::default(), MaskSource::None);
+        assert_eq!(c.send_text("x"), Err(SendError::NoMaskSource));
+        assert_eq!(c.ping(b""), Err(SendError::NoMaskSource));
+        assert_eq!(c.close(CloseCode::NORMAL, ""), Err(SendError::NoMaskSource));
+        c.receive(&[0x89, 0x02, b'h', b'i']); // a ping: no pong can be masked
+        c.receive(&[0x88, 0x02, 0x03, 0xe8]); // a close: no echo can be masked
+        while c.poll_event().is_some() {}
+        assert_eq!(drain(&mut c), Vec::<u8>::new());
+        assert_eq!(c.state(), State::Closed);
+    }
+
+    /// Timeouts of `Duration::MAX` mean "never", not an overflow.
+    #[test]
+    fn huge_timeouts_do_not_overflow() {
+        let config = Config::default()
+            .with_close_timeout(Some(Duration::MAX))
+            .with_keepalive(Some(Keepalive {
+                interval: Duration::MAX,
+                timeout: Duration::MAX,
+            }));
+        let mut s = Connection::new(Role::Server, config);
+        assert_eq!(s.poll_timeout(), Some(Duration::MAX));
+        s.handle_timeout(Duration::from_secs(5));
+        // Activity at 5 s: the next ping would be at 5 s + MAX, which means never.
+        s.receive(&[0x89, 0x80, 1, 2, 3, 4]);
+        assert_eq!(s.poll_timeout(), None);
+        s.close(CloseCode::NORMAL, "").unwrap();
+        s.handle_timeout(Duration::from_secs(10));
+        assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.state(), State::Closing);
     }
 }

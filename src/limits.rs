@@ -10,8 +10,9 @@
 pub struct Limits {
     /// The largest frame payload accepted, in bytes. Default 16 MiB. Over it: 1009.
     pub max_frame_size: u64,
-    /// The largest message accepted (sum of its frames' payloads, before decompression), in
-    /// bytes. Default 32 MiB. Over it: 1009.
+    /// The largest message accepted, in bytes: the sum of its frames' payloads (checked on each
+    /// header) and, for a compressed message, its inflated size too. Default 32 MiB. Over it:
+    /// 1009.
     pub max_message_size: u64,
     /// The most frames one message may be split into. Default 131 072 (Autobahn 9.3.1 sends a
     /// 4 MiB message in 65 536 frames of 64 bytes). Over it: 1009.

@@ -204,3 +204,51 @@ fn a_peer_limiting_our_window_gets_plain_messages() {
     let wire = drain_output(&mut c);
     assert_eq!(wire[0], 0x81, "no RSV1: sent uncompressed");
 }
+
+#[test]
+fn bytes_after_a_final_deflate_block_are_1007() {
+    // "Hello" as a complete DEFLATE stream (final block), then garbage in the same message.
+    let mut data = miniz_oxide::deflate::compress_to_vec(b"Hello", 1);
+    data.extend_from_slice(b"\xde\xad\xbe\xef garbage");
+    let frame = RawFrame::new(OpCode::TEXT, &data).rsv(0b100);
+    let (events, _) = server_fed(pmd(DeflateParams::default()), &[frame]);
+    assert_eq!(
+        closed_with(&events),
+        (
+            CloseCode::INVALID_PAYLOAD,
+            CloseCause::Protocol(ProtocolError::InvalidCompressedData)
+        )
+    );
+    // A final block alone is fine, and the next message starts afresh.
+    let first = miniz_oxide::deflate::compress_to_vec(b"Hello", 1);
+    let frames = [
+        RawFrame::new(OpCode::TEXT, &first).rsv(0b100),
+        RawFrame::new(OpCode::TEXT, &first).rsv(0b100),
+    ];
+    let (events, _) = server_fed(pmd(DeflateParams::default()), &frames);
+    assert_eq!(
+        events,
+        vec![
+            Event::Message(Message::from("Hello")),
+            Event::Message(Message::from("Hello"))
+        ]
+    );
+}
+
+#[test]
+fn the_streaming_limit_error_names_the_configured_limit() {
+    let mut sender = server(pmd(DeflateParams::default()).with_max_send_frame_size(Some(64)));
+    sender.send_binary(&vec![0u8; 1 << 20]).unwrap();
+    let limits = Limits::DEFAULT.with_max_message_size(100_000);
+    let mut c = client(
+        pmd(DeflateParams::default())
+            .with_limits(limits)
+            .with_streaming(true),
+    );
+    c.receive(&drain_output(&mut sender));
+    let events = drain_events(&mut c);
+    assert_eq!(
+        closed_with(&events).1,
+        CloseCause::Protocol(ProtocolError::MessageTooLarge { max: 100_000 })
+    );
+}

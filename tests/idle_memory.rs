@@ -6,30 +6,42 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::cell::Cell;
 
 use common::*;
 use rfc6455::{Config, Connection, Event, Message};
 
 struct Counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
+thread_local! {
+    /// Live bytes allocated by this thread (the test harness's own threads do not count).
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the slot may be gone while the thread shuts down.
+    let _ = LIVE.try_with(|live| live.set(live.get() + delta));
+}
+
+fn live() -> isize {
+    LIVE.with(Cell::get)
+}
 
 // SAFETY: every method forwards to `System` unchanged and only counts bytes on the side.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        count(layout.size() as isize);
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        count(-(layout.size() as isize));
         // SAFETY: `ptr` came from `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        count(new_size as isize - layout.size() as isize);
         // SAFETY: forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -40,11 +52,11 @@ static ALLOCATOR: Counting = Counting;
 
 #[test]
 fn an_idle_connection_keeps_under_1_kib() {
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = live();
     // Boxed so the struct itself is counted too.
     let mut c: Box<Connection> = Box::new(client(Config::default()));
     let mut s: Box<Connection> = Box::new(server(Config::default()));
-    let with_structs = LIVE.load(Ordering::SeqCst);
+    let with_structs = live();
     // Traffic of every kind, then everything drained and dropped.
     for size in [0usize, 10, 1000, 70_000, 1 << 20] {
         c.send(Message::Binary(vec![7u8; size].into())).unwrap();
@@ -54,7 +66,7 @@ fn an_idle_connection_keeps_under_1_kib() {
         assert!(ce.iter().any(|e| matches!(e, Event::Message(_))));
         assert!(se.iter().any(|e| matches!(e, Event::Message(_))));
     }
-    let idle = LIVE.load(Ordering::SeqCst);
+    let idle = live();
     let per_connection = (idle - before) / 2;
     let structs = (with_structs - before) / 2;
     eprintln!(

@@ -124,8 +124,6 @@ pub enum NegotiationError {
     Duplicate,
     /// A parameter is unknown, repeated, or has a bad value.
     InvalidParameter,
-    /// `client_max_window_bits` although the client did not offer it.
-    UnofferedParameter,
 }
 
 impl fmt::Display for NegotiationError {
@@ -133,9 +131,6 @@ impl fmt::Display for NegotiationError {
         f.write_str(match self {
             NegotiationError::Duplicate => "permessage-deflate accepted twice",
             NegotiationError::InvalidParameter => "invalid permessage-deflate parameter",
-            NegotiationError::UnofferedParameter => {
-                "permessage-deflate parameter the client did not offer"
-            }
         })
     }
 }
@@ -311,6 +306,8 @@ pub(crate) struct DeflateCodec {
     role: Role,
     compressor: Option<Box<CompressorOxide>>,
     inflater: Option<Box<InflateState>>,
+    /// The current message's DEFLATE data reached a final block: only the end may follow.
+    finished: bool,
 }
 
 impl fmt::Debug for DeflateCodec {
@@ -328,6 +325,7 @@ impl DeflateCodec {
             role,
             compressor: None,
             inflater: None,
+            finished: false,
         }
     }
 
@@ -412,15 +410,22 @@ impl DeflateCodec {
         limit: u64,
     ) -> Result<(), ProtocolError> {
         let peer_resets = self.peer_resets();
+        if self.finished && !input.is_empty() {
+            // Bytes after a final block are not DEFLATE data of this message.
+            return Err(ProtocolError::InvalidCompressedData);
+        }
         let inflater = self
             .inflater
             .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
-        let mut ended = false;
-        for part in [input, if last { &TRAILER[..] } else { &[][..] }] {
+        // Room for output grows from about 4× the input (small fragments stay cheap) to
+        // INFLATE_STEP at a time.
+        let mut step = (input.len().saturating_mul(4)).clamp(256, INFLATE_STEP);
+        let trailer: &[u8] = if last { &TRAILER } else { &[] };
+        for (part, is_trailer) in [(input, false), (trailer, true)] {
             let mut part = part;
-            loop {
+            while !self.finished {
                 let len = out.len();
-                out.resize(len + INFLATE_STEP, 0);
+                out.resize(len + step, 0);
                 let result = miniz_oxide::inflate::stream::inflate(
                     inflater,
                     part,
@@ -433,25 +438,25 @@ impl DeflateCodec {
                     return Err(ProtocolError::MessageTooLarge { max: limit });
                 }
                 match result.status {
-                    Ok(MZStatus::StreamEnd) => {
-                        // A final block: nothing may follow in this message but padding.
-                        ended = true;
-                        break;
-                    }
+                    Ok(MZStatus::StreamEnd) => self.finished = true,
                     Ok(_) => {}
                     Err(MZError::Buf) => break, // needs more input
                     Err(_) => return Err(ProtocolError::InvalidCompressedData),
                 }
-                if part.is_empty() && result.bytes_written < INFLATE_STEP {
+                if part.is_empty() && result.bytes_written < step {
                     break;
                 }
+                step = (step * 2).min(INFLATE_STEP);
             }
-            if ended {
-                break;
+            if self.finished && !part.is_empty() && !is_trailer {
+                return Err(ProtocolError::InvalidCompressedData);
             }
         }
-        if last && (ended || peer_resets) {
-            inflater.reset(DataFormat::Raw);
+        if last {
+            if self.finished || peer_resets {
+                inflater.reset(DataFormat::Raw);
+            }
+            self.finished = false;
         }
         Ok(())
     }
