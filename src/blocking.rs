@@ -272,15 +272,10 @@ where
 {
     let mut parser = RequestParser::new();
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
     let mut callback = Some(callback);
     let mut out = vec![0u8; 2048];
     let leftover = loop {
-        let n = read_some(&mut stream, &mut chunk)?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(&mut stream, &mut buf)?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
             Ok(Status::Partial) => continue,
@@ -371,13 +366,8 @@ pub fn connect_with<S: Read + Write>(
 
     let mut parser = request.response_parser();
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
     let (response, leftover) = loop {
-        let n = read_some(&mut stream, &mut chunk)?;
-        if n == 0 {
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(&mut stream, &mut buf)?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
             Ok(Status::Partial) => continue,
@@ -558,11 +548,19 @@ impl<S: Read + Write> WebSocket<S> {
     }
 }
 
-fn read_some<S: Read>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+/// Read the next piece of a handshake head and append it to `buf`; the stream ending first
+/// is an error.
+fn read_more<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let mut chunk = [0u8; 2048];
     loop {
-        match stream.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
