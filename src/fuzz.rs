@@ -476,20 +476,25 @@ fn parse_request_chunked(limits: HeadLimits, input: &[u8], chunker: &mut Chunker
     }
 }
 
+/// Handshake head limits from three fuzzer bytes: tiny ones when bit 0 of `flags` is set.
+fn head_limits(flags: u8, c0: u8, c1: u8) -> HeadLimits {
+    if flags & 1 != 0 {
+        HeadLimits {
+            max_size: 64 + usize::from(c0) * 4,
+            max_headers: usize::from(c1 % 16),
+        }
+    } else {
+        HeadLimits::DEFAULT
+    }
+}
+
 /// `RequestParser`: whole and chunked agree; an accepted request re-serialises through
 /// `ClientRequest` into a request that parses the same.
 pub fn handshake_server(data: &[u8]) {
     let [flags, c0, c1, rest @ ..] = data else {
         return;
     };
-    let limits = if flags & 1 != 0 {
-        HeadLimits {
-            max_size: 64 + usize::from(*c0) * 4,
-            max_headers: usize::from(c1 % 16),
-        }
-    } else {
-        HeadLimits::DEFAULT
-    };
+    let limits = head_limits(*flags, *c0, *c1);
     let whole = parse_request(&mut RequestParser::with_limits(limits), rest);
     let seed = [*c0, *c1];
     let chunked = parse_request_chunked(limits, rest, &mut Chunker::new(&seed));
@@ -682,14 +687,7 @@ pub fn handshake_client(data: &[u8]) {
     let [flags, c0, c1, rest @ ..] = data else {
         return;
     };
-    let limits = if flags & 1 != 0 {
-        HeadLimits {
-            max_size: 64 + usize::from(*c0) * 4,
-            max_headers: usize::from(c1 % 16),
-        }
-    } else {
-        HeadLimits::DEFAULT
-    };
+    let limits = head_limits(*flags, *c0, *c1);
     let whole = parse_response(&mut response_parser(limits), rest);
     let mut parser = response_parser(limits);
     let seed = [*c0, *c1];
