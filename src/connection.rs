@@ -521,32 +521,24 @@ impl Connection {
         };
         let finished = match queue {
             Queue::Control => {
-                let Some((front, is_pong)) = self.control_out.front_mut() else {
+                let Some((written, popped)) = advance_front(&mut self.control_out, n) else {
                     return;
                 };
-                let n = n.min(front.len());
-                front.advance(n);
-                self.queued -= n;
-                let done = front.is_empty();
-                if done {
-                    self.pending_pongs -= usize::from(*is_pong);
-                    self.control_out.pop_front();
+                self.queued -= written;
+                if let Some(is_pong) = popped {
+                    self.pending_pongs -= usize::from(is_pong);
                 }
-                done
+                popped.is_some()
             }
             Queue::Data => {
-                let Some((front, frame_end)) = self.data_out.front_mut() else {
+                let Some((written, popped)) = advance_front(&mut self.data_out, n) else {
                     return;
                 };
-                let n = n.min(front.len());
-                front.advance(n);
-                self.queued -= n;
-                let done = front.is_empty();
-                if done {
-                    self.mid_data_frame = !*frame_end;
-                    self.data_out.pop_front();
+                self.queued -= written;
+                if let Some(frame_end) = popped {
+                    self.mid_data_frame = !frame_end;
                 }
-                done
+                popped.is_some()
             }
             Queue::Stage => {
                 // The stage holds whole frames only.
@@ -1179,6 +1171,20 @@ impl Connection {
             cause,
         }));
     }
+}
+
+/// Write `n` bytes off the front chunk of an outgoing queue. `None` if the queue is empty;
+/// else the bytes taken and, once the chunk is fully written and popped, its flag.
+fn advance_front(queue: &mut VecDeque<(Bytes, bool)>, n: usize) -> Option<(usize, Option<bool>)> {
+    let (front, flag) = queue.front_mut()?;
+    let written = n.min(front.len());
+    front.advance(written);
+    if !front.is_empty() {
+        return Some((written, None));
+    }
+    let flag = *flag;
+    queue.pop_front();
+    Some((written, Some(flag)))
 }
 
 fn encode_close(payload: ClosePayload<'_>) -> alloc::vec::Vec<u8> {
