@@ -107,6 +107,8 @@ pub mod opcode;
 pub mod raw;
 pub mod role;
 pub mod status;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod utf8;
 
 pub use close::{CloseCode, ClosePayload};
