@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Print the peers ratio table from criterion's results (stdlib only).
 
-    cargo bench --bench peers -- --warm-up-time 1 --measurement-time 3
-    python3 benches/report.py [CRITERION_DIR] [--baseline NAME] [--markdown]
+    cargo bench -p rfc6455-peers --bench peers -- --warm-up-time 1 --measurement-time 3
+    python3 benches/peers/report.py [CRITERION_DIR] [--baseline NAME] [--markdown]
 
-CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion. For every
-benchmark of benches/peers.rs (group "<scenario>/<kind>", function "<library>", parameter
+CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else the workspace's target/criterion
+(found from this file's location, so it runs from any directory). For every
+benchmark of benches/peers/benches/peers.rs (group "<scenario>/<kind>", function "<library>", parameter
 "<size>") it reads <dir>/**/<baseline>/estimates.json (mean point estimate, default baseline
 "new") and benchmark.json (the throughput in bytes per iteration), and prints the throughput of
 each library and the ratios rfc6455/tungstenite and rfc6455/fastwebsockets (above 1: rfc6455 is
@@ -74,10 +75,12 @@ def main(argv):
     if args:
         root = Path(args[0])
     else:
-        target = os.environ.get("CARGO_TARGET_DIR", "target")
+        target = os.environ.get("CARGO_TARGET_DIR")
+        if target is None:
+            target = Path(__file__).resolve().parent.parent.parent / "target"
         root = Path(target) / "criterion"
     if not root.is_dir():
-        sys.exit(f"no criterion results in {root}: run `cargo bench --bench peers` first")
+        sys.exit(f"no criterion results in {root}: run `cargo bench -p rfc6455-peers --bench peers` first")
     rows = load(root, baseline)
     if not rows:
         sys.exit(f"no peers results (baseline {baseline!r}) under {root}")

@@ -2,8 +2,8 @@
 //! ratios come from one run.
 //!
 //! ```text
-//! cargo bench --bench peers -- --warm-up-time 1 --measurement-time 3
-//! python3 benches/report.py            # the ratio table from target/criterion
+//! cargo bench -p rfc6455-peers --bench peers -- --warm-up-time 1 --measurement-time 3
+//! python3 benches/peers/report.py      # the ratio table from target/criterion
 //! ```
 //!
 //! Every library talks to the same in-memory transport, [`Mem`]: reads copy at most 64 KiB

@@ -1,0 +1,71 @@
+//! Echo server on fastwebsockets, upgraded through hyper 1 (its `upgrade` feature, the way its
+//! docs and its own `echo_server` example do it), the same CLI contract as the crate's
+//! examples:
+//!
+//! ```text
+//! cargo run --release -p rfc6455-peers --bin fastwebsockets_echo -- 127.0.0.1:9013
+//! ```
+//!
+//! Accepts the upgrade on any path and echoes every text and binary message, whole messages
+//! through `FragmentCollector`; auto pong and auto close are on (they are its defaults, set
+//! here anyway).
+
+use fastwebsockets::{FragmentCollector, OpCode, WebSocketError, upgrade};
+use http_body_util::Empty;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let listener = rfc6455_peers::listen_from_args().await?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(async move {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        eprintln!("{peer}: {e}");
+                        return;
+                    }
+                    let conn = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service_fn(upgrade_request))
+                        .with_upgrades();
+                    if let Err(e) = conn.await {
+                        eprintln!("{peer}: {e}");
+                    }
+                });
+            }
+            Err(e) => eprintln!("accept failed: {e}"),
+        }
+    }
+}
+
+async fn upgrade_request(
+    mut request: Request<Incoming>,
+) -> Result<Response<Empty<Bytes>>, WebSocketError> {
+    let (response, upgraded) = upgrade::upgrade(&mut request)?;
+    // Unconstrained (no cooperative budget), as fastwebsockets' own echo_server example runs it.
+    tokio::spawn(async move {
+        if let Err(e) = tokio::task::unconstrained(echo(upgraded)).await {
+            eprintln!("websocket: {e}");
+        }
+    });
+    Ok(response)
+}
+
+async fn echo(upgraded: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
+    let mut ws = upgraded.await?;
+    ws.set_auto_pong(true);
+    ws.set_auto_close(true);
+    let mut ws = FragmentCollector::new(ws);
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            OpCode::Close => return Ok(()),
+            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await?,
+            _ => {}
+        }
+    }
+}
