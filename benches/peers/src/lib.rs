@@ -1,8 +1,19 @@
-//! Shared bits of the peers' binaries: the echo servers' CLI contract.
+//! Shared bits of the peers' binaries: the echo servers' CLI contract, and the raw client of
+//! the load tools (`echo_load`, `idle_clients`).
+//!
+//! The client is deliberately minimal so that it costs the same against every server and as
+//! little as possible: the opening handshake uses rfc6455's client request and response
+//! parser (it checks `Sec-WebSocket-Accept`); after that it writes pre-built masked frames and
+//! checks every echo byte for byte with a small frame parser of its own (written here, not
+//! rfc6455's decoder, so that a bug shared by rfc6455's server and decoder cannot hide).
 
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use rfc6455::Status;
+use rfc6455::handshake::{ClientRequest, EMPTY_HEADER, Key, Url};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Bind the address given as the first argument (default `127.0.0.1:9002`), print
 /// `listening on ws://ADDR` once bound and flush stdout (scripts wait for that line).
@@ -14,4 +25,340 @@ pub async fn listen_from_args() -> io::Result<TcpListener> {
     println!("listening on ws://{}", listener.local_addr()?);
     io::stdout().flush()?;
     Ok(listener)
+}
+
+/// Opcode of a text frame.
+pub const TEXT: u8 = 0x1;
+/// Opcode of a binary frame.
+pub const BINARY: u8 = 0x2;
+/// Opcode of a close frame.
+pub const CLOSE: u8 = 0x8;
+
+/// A final, masked client frame of `opcode` carrying `payload`, masked with `key`.
+pub fn client_frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let len = payload.len();
+    let mut frame = Vec::with_capacity(len + 14);
+    frame.push(0x80 | opcode);
+    if len < 126 {
+        frame.push(0x80 | len as u8);
+    } else if len <= 0xFFFF {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        frame.push(0x80 | 127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// A payload of `len` bytes: printable ASCII (valid UTF-8, so usable as text), varying so that
+/// a shifted or reordered echo does not compare equal.
+pub fn payload(len: usize, seed: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| b'!' + ((i * 7 + seed * 13 + i / 94) % 94) as u8)
+        .collect()
+}
+
+/// A non-zero masking key for connection `i` (the server must really unmask).
+pub fn mask_key(i: usize) -> [u8; 4] {
+    let x = (i as u32).wrapping_mul(0x9E37_79B9) | 0x0101_0101;
+    x.to_be_bytes()
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// The read side of one client connection: a fixed buffer and a frame parser for the server's
+/// (unmasked) frames.
+pub struct Reader {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+/// A parsed frame header: FIN, opcode, payload length.
+struct Head {
+    fin: bool,
+    opcode: u8,
+    len: u64,
+}
+
+impl Reader {
+    /// A reader with a buffer of `capacity` bytes (at least 64).
+    pub fn new(capacity: usize) -> Self {
+        Reader {
+            buf: vec![0u8; capacity.max(64)].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Read more bytes, compacting the buffer first if its free tail is short.
+    async fn fill(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.buf.len() - self.end < 16 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = stream.read(&mut self.buf[self.end..]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.end += n;
+        Ok(())
+    }
+
+    fn parse_head(&mut self) -> io::Result<Option<Head>> {
+        let b = &self.buf[self.start..self.end];
+        if b.len() < 2 {
+            return Ok(None);
+        }
+        if b[1] & 0x80 != 0 {
+            return Err(invalid("masked frame from the server".into()));
+        }
+        if b[0] & 0x70 != 0 {
+            return Err(invalid(format!("RSV bits set: {:#04x}", b[0])));
+        }
+        let (len, head) = match b[1] & 0x7F {
+            126 if b.len() >= 4 => (u64::from(u16::from_be_bytes([b[2], b[3]])), 4),
+            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()), 10),
+            126 | 127 => return Ok(None),
+            len => (u64::from(len), 2),
+        };
+        let h = Head {
+            fin: b[0] & 0x80 != 0,
+            opcode: b[0] & 0x0F,
+            len,
+        };
+        self.start += head;
+        Ok(Some(h))
+    }
+
+    async fn head(&mut self, stream: &mut TcpStream) -> io::Result<Head> {
+        loop {
+            if let Some(h) = self.parse_head()? {
+                return Ok(h);
+            }
+            self.fill(stream).await?;
+        }
+    }
+
+    /// Read one whole message (any fragmentation) and check that it is `opcode` with exactly
+    /// `expected` as payload. A control frame in between is an error (none of the servers
+    /// sends one unprompted; a close means the server gave up).
+    pub async fn expect_message(
+        &mut self,
+        stream: &mut TcpStream,
+        opcode: u8,
+        expected: &[u8],
+    ) -> io::Result<()> {
+        let mut pos = 0usize;
+        let mut first = true;
+        loop {
+            let h = self.head(stream).await?;
+            if h.opcode >= 8 {
+                return Err(invalid(format!(
+                    "control frame {:#x} instead of the echo",
+                    h.opcode
+                )));
+            }
+            let want = if first { opcode } else { 0 };
+            if h.opcode != want {
+                return Err(invalid(format!(
+                    "opcode {:#x}, expected {want:#x}",
+                    h.opcode
+                )));
+            }
+            first = false;
+            if h.len > (expected.len() - pos) as u64 {
+                return Err(invalid(format!(
+                    "echo longer than the {} bytes sent",
+                    expected.len()
+                )));
+            }
+            let mut remaining = h.len as usize;
+            while remaining > 0 {
+                if self.start == self.end {
+                    self.fill(stream).await?;
+                }
+                let take = remaining.min(self.end - self.start);
+                if self.buf[self.start..self.start + take] != expected[pos..pos + take] {
+                    return Err(invalid(format!(
+                        "echo differs from the message near byte {pos}"
+                    )));
+                }
+                pos += take;
+                self.start += take;
+                remaining -= take;
+            }
+            if h.fin {
+                if pos != expected.len() {
+                    return Err(invalid(format!(
+                        "echo of {pos} bytes, {} sent",
+                        expected.len()
+                    )));
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// Close politely: send a close frame (1000), then read until the server's close frame or
+    /// EOF, for at most `wait`.
+    pub async fn close(&mut self, stream: &mut TcpStream, wait: Duration) -> io::Result<()> {
+        stream
+            .write_all(&client_frame(CLOSE, &1000u16.to_be_bytes(), mask_key(7)))
+            .await?;
+        let got_close = tokio::time::timeout(wait, async {
+            loop {
+                let h = self.head(stream).await?;
+                let mut remaining = h.len as usize;
+                while remaining > 0 {
+                    if self.start == self.end {
+                        self.fill(stream).await?;
+                    }
+                    let take = remaining.min(self.end - self.start);
+                    self.start += take;
+                    remaining -= take;
+                }
+                if h.opcode == CLOSE {
+                    return Ok::<_, io::Error>(());
+                }
+            }
+        })
+        .await;
+        let _ = stream.shutdown().await;
+        match got_close {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no close frame")),
+        }
+    }
+}
+
+/// Connect to `url` (`ws://HOST:PORT/PATH`) and do the opening handshake: rfc6455's request
+/// with a random key, its response parser (checks the 101 and `Sec-WebSocket-Accept`). Bytes
+/// after the response stay in the returned reader, whose buffer has `capacity` bytes.
+pub async fn connect(url: &str, capacity: usize) -> io::Result<(TcpStream, Reader)> {
+    let parsed = Url::parse(url).map_err(|e| invalid(format!("{url}: {e}")))?;
+    let mut stream = TcpStream::connect((parsed.host(), parsed.port())).await?;
+    stream.set_nodelay(true)?;
+    let request = ClientRequest::from_url(&parsed, Key::random());
+    let mut out = [0u8; 512];
+    let n = request
+        .write(&mut out)
+        .map_err(|e| invalid(e.to_string()))?;
+    stream.write_all(&out[..n]).await?;
+
+    let mut reader = Reader::new(capacity.max(1024));
+    let mut parser = request.response_parser();
+    loop {
+        let n = stream.read(&mut reader.buf[reader.end..]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        reader.end += n;
+        let mut headers = [EMPTY_HEADER; 32];
+        match parser.parse(&reader.buf[..reader.end], &mut headers) {
+            Ok(Status::Partial) if reader.end < reader.buf.len() => continue,
+            Ok(Status::Partial) => return Err(invalid("response head too large".into())),
+            Ok(Status::Complete(accepted)) => {
+                reader.start = accepted.consumed();
+                return Ok((stream, reader));
+            }
+            Err(e) => return Err(invalid(format!("handshake: {e}"))),
+        }
+    }
+}
+
+/// CPU time (user + system) of process `pid` so far, from `/proc/PID/stat` (all its threads;
+/// clock ticks of 10 ms, the Linux USER_HZ).
+pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may contain spaces: fields are counted after its closing parenthesis.
+    let rest = stat
+        .rsplit_once(')')
+        .ok_or_else(|| invalid("bad /proc stat".into()))?
+        .1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let tick = |i: usize| -> io::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| invalid("bad /proc stat".into()))
+    };
+    Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
+}
+
+/// Resident set size of process `pid` in bytes (`VmRSS` of `/proc/PID/status`).
+pub fn rss_bytes(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| invalid(format!("no VmRSS for pid {pid}")))
+}
+
+/// Poll the RSS of `pid` every `every` until it changed by at most `tolerance` bytes over
+/// `stable_for` readings in a row, or `max` has passed; returns the last reading.
+pub async fn settled_rss(
+    pid: u32,
+    every: Duration,
+    stable_for: usize,
+    tolerance: u64,
+    max: Duration,
+) -> io::Result<u64> {
+    let end = Instant::now() + max;
+    let mut last = rss_bytes(pid)?;
+    let mut stable = 0;
+    while stable < stable_for && Instant::now() < end {
+        tokio::time::sleep(every).await;
+        let now = rss_bytes(pid)?;
+        if now.abs_diff(last) <= tolerance {
+            stable += 1;
+        } else {
+            stable = 0;
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// Minimal `--name value` argument parsing shared by the tools.
+pub struct Args(Vec<String>);
+
+impl Args {
+    /// The process arguments.
+    pub fn from_env() -> Self {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// Whether `--name` is present.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+
+    /// The value after `--name`, parsed, or `default`.
+    pub fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        match self.0.iter().position(|a| a == name) {
+            Some(i) => match self.0.get(i + 1).and_then(|v| v.parse().ok()) {
+                Some(v) => v,
+                None => {
+                    eprintln!("{name}: missing or invalid value");
+                    std::process::exit(2);
+                }
+            },
+            None => default,
+        }
+    }
 }

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# End-to-end echo benchmark: rfc6455's tokio echo server against tokio-tungstenite,
+# fastwebsockets and tokio-websockets echo servers, driven by one load client (echo_load).
+#
+#   benches/peers/e2e.sh [RFC6455_ECHO_BINARY]
+#
+# Without an argument (or $RFC6455_ECHO) it builds the root's `examples/tokio_echo` in release
+# and uses target/release/examples/tokio_echo; with one it uses that binary as is (any server
+# with the examples' CLI contract: `BIN ADDR`, prints `listening on ws://ADDR`). It always
+# builds the peers' servers and the load client (`cargo build --release -p rfc6455-peers`).
+#
+# Every server listens on its own 127.0.0.1 port; only one is under load at a time. For each
+# row (connections C, message size) every server gets ROUNDS runs of WARMUP + SECS seconds,
+# the servers taking turns (the order rotates each round) so that all contenders of a row run
+# back to back under the same machine load; a cell is the best of its rounds (a shared machine
+# only ever slows a run down). Prints two markdown tables: messages/s (round trips: one
+# message and its echo) with the ratio rfc6455 / best peer, and the server's CPU time per
+# message (utime+stime from /proc over the measured window, 10 ms ticks) with the ratio
+# best peer / rfc6455 (above 1: rfc6455 uses less CPU). Raw result lines go to $LOG.
+#
+# Environment: SECS (3), WARMUP (0.5), ROUNDS (3), KIND (binary | text), ROWS ("1:16 1:16384
+# 64:16 64:16384"), BASE_PORT (19300), THREADS (load client runtime threads, 1), LOG
+# (target/peers-e2e.log). Bounded: every load run is under `timeout`, servers are killed on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+SECS=${SECS:-3}
+WARMUP=${WARMUP:-0.5}
+ROUNDS=${ROUNDS:-3}
+KIND=${KIND:-binary}
+ROWS=${ROWS:-"1:16 1:16384 64:16 64:16384"}
+BASE_PORT=${BASE_PORT:-19300}
+THREADS=${THREADS:-1}
+LOG=${LOG:-$TARGET/peers-e2e.log}
+RFC_BIN=${1:-${RFC6455_ECHO:-}}
+
+log() { echo "e2e: $*" >&2; }
+
+T0=$SECONDS
+if [[ -z $RFC_BIN ]]; then
+  log "cargo build --release --example tokio_echo"
+  cargo build --release --example tokio_echo
+  RFC_BIN=$TARGET/release/examples/tokio_echo
+fi
+log "cargo build --release -p rfc6455-peers --bins"
+cargo build --release -p rfc6455-peers --bins
+BUILD_SECS=$((SECONDS - T0))
+[[ -x $RFC_BIN ]] || { log "no server binary at $RFC_BIN"; exit 1; }
+
+NAMES=(rfc6455 tokio-tungstenite fastwebsockets tokio-websockets)
+BINS=("$RFC_BIN" "$TARGET/release/tokio_tungstenite_echo" "$TARGET/release/fastwebsockets_echo"
+  "$TARGET/release/tokio_websockets_echo")
+LOAD=$TARGET/release/echo_load
+KIND_FLAG=()
+[[ $KIND == text ]] && KIND_FLAG=(--text)
+
+PIDS=()
+OUTDIR=$(mktemp -d)
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$OUTDIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Start every server on its own port and wait (at most 10 s each) for its "listening" line.
+PORTS=()
+for i in "${!NAMES[@]}"; do
+  port=$((BASE_PORT + i))
+  "${BINS[$i]}" "127.0.0.1:$port" >"$OUTDIR/$i.out" 2>"$OUTDIR/$i.err" &
+  PIDS+=($!)
+  PORTS+=("$port")
+  for _ in $(seq 100); do
+    grep -q "listening on" "$OUTDIR/$i.out" && break
+    kill -0 "${PIDS[$i]}" 2>/dev/null || { log "${NAMES[$i]} exited: $(cat "$OUTDIR/$i.err")"; exit 1; }
+    sleep 0.1
+  done
+  grep -q "listening on" "$OUTDIR/$i.out" || { log "${NAMES[$i]} did not start"; exit 1; }
+  log "${NAMES[$i]}: $(head -n 1 "$OUTDIR/$i.out") (pid ${PIDS[$i]}, ${BINS[$i]})"
+done
+
+mkdir -p "$(dirname "$LOG")"
+: >"$LOG"
+declare -A RATE CPU
+LIMIT=$(awk -v w="$WARMUP" -v s="$SECS" 'BEGIN { printf "%d", w + s + 20 }')
+T1=$SECONDS
+for row in $ROWS; do
+  c=${row%%:*}
+  size=${row##*:}
+  for ((r = 0; r < ROUNDS; r++)); do
+    for ((k = 0; k < ${#NAMES[@]}; k++)); do
+      i=$(((k + r) % ${#NAMES[@]}))
+      name=${NAMES[$i]}
+      line=$(timeout "$LIMIT" "$LOAD" --url "ws://127.0.0.1:${PORTS[$i]}/" --conns "$c" \
+        --size "$size" "${KIND_FLAG[@]}" --warmup "$WARMUP" --secs "$SECS" \
+        --server-pid "${PIDS[$i]}" --threads "$THREADS" 2>>"$LOG" | grep '^RESULT') || {
+        log "$name C=$c size=$size: load run failed (see $LOG)"
+        line="RESULT failed"
+      }
+      echo "$name round=$r $line" >>"$LOG"
+      rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$line")
+      cpu=$(sed -n 's/.*server_cpu_us_per_msg=\([0-9.]*\).*/\1/p' <<<"$line")
+      log "$name C=$c size=$size round $((r + 1))/$ROUNDS: ${rate:--} msg/s, server ${cpu:--} us CPU/msg"
+      key="$row/$name"
+      if [[ -n $rate ]] && ((rate > ${RATE[$key]:-0})); then RATE[$key]=$rate; fi
+      if [[ -n $cpu ]] && awk -v a="$cpu" -v b="${CPU[$key]:-}" 'BEGIN { exit !(b == "" || a < b) }'; then
+        CPU[$key]=$cpu
+      fi
+    done
+  done
+done
+RUN_SECS=$((SECONDS - T1))
+
+human_size() { if (($1 >= 1024)); then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
+
+echo
+echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster)"
+echo
+echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer |"
+echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|"
+for row in $ROWS; do
+  c=${row%%:*}
+  size=${row##*:}
+  cells=""
+  best=0
+  for name in "${NAMES[@]}"; do
+    v=${RATE[$row/$name]:-}
+    cells+=" ${v:--} |"
+    if [[ $name != rfc6455 && -n $v ]] && ((v > best)); then best=$v; fi
+  done
+  rfc=${RATE[$row/rfc6455]:-}
+  ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || b == 0) print "-"; else printf "%.2fx", a / b }')
+  echo "| $c | $(human_size "$size") |$cells $ratio |"
+done
+
+echo
+echo "Server CPU time per message, microseconds (user + system, all threads; lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less CPU)"
+echo
+echo "| C | size |$(printf ' %s |' "${NAMES[@]}") best peer / rfc6455 |"
+echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|"
+for row in $ROWS; do
+  c=${row%%:*}
+  size=${row##*:}
+  cells=""
+  best=""
+  for name in "${NAMES[@]}"; do
+    v=${CPU[$row/$name]:-}
+    cells+=" ${v:--} |"
+    if [[ $name != rfc6455 && -n $v ]] && awk -v a="$v" -v b="$best" 'BEGIN { exit !(b == "" || a < b) }'; then
+      best=$v
+    fi
+  done
+  rfc=${CPU[$row/rfc6455]:-}
+  ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || a == 0 || b == "") print "-"; else printf "%.2fx", b / a }')
+  echo "| $c | $(human_size "$size") |$cells $ratio |"
+done
+echo
+echo "Builds ${BUILD_SECS} s, load runs ${RUN_SECS} s; raw lines in $LOG."

@@ -1,0 +1,120 @@
+//! Idle memory per connection of a WebSocket server: read the server's RSS, open N WebSocket
+//! connections to it (handshake done, optionally one echo each), let them idle until the
+//! server's RSS settles, read it again, print the growth per connection, close everything.
+//!
+//! ```text
+//! idle_clients --url ws://127.0.0.1:9012/ --server-pid PID [--conns 10000] [--concurrency 200]
+//!              [--echo] [--settle-max 20]
+//! ```
+//!
+//! `--echo`: each connection sends one 16-byte binary message and checks its echo before it
+//! idles (buffers that grow on first use then count). At most `--concurrency` handshakes are
+//! in flight at once. RSS is `VmRSS` of `/proc/PID/status`, read every 250 ms; "settled" means
+//! four readings in a row within 64 KiB of each other (at most `--settle-max` seconds).
+//! Bounded: opening gives up after 120 s, and the process ends once it has measured.
+//!
+//! Output: one line `RESULT key=value ...`; exit 1 if a connection failed.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rfc6455_peers::{Args, BINARY, client_frame, connect, mask_key, payload, settled_rss};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
+
+const ECHO_SIZE: usize = 16;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::from_env();
+    let url: String = args.get("--url", "ws://127.0.0.1:9002/".to_string());
+    let pid: u32 = args.get("--server-pid", 0);
+    let conns: usize = args.get("--conns", 10_000);
+    let concurrency: usize = args.get("--concurrency", 200);
+    let echo = args.flag("--echo");
+    let settle_max = Duration::from_secs_f64(args.get("--settle-max", 20.0));
+    if pid == 0 {
+        eprintln!("--server-pid is required");
+        return ExitCode::from(2);
+    }
+    let settle = |max| settled_rss(pid, Duration::from_millis(250), 4, 64 * 1024, max);
+
+    let before = match settle(Duration::from_secs(5)).await {
+        Ok(rss) => rss,
+        Err(e) => {
+            eprintln!("server RSS: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(conns);
+    for i in 0..conns {
+        let gate = gate.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("semaphore open");
+            let (mut stream, mut reader) = connect(&url, 1024).await?;
+            if echo {
+                let message = payload(ECHO_SIZE, i);
+                stream
+                    .write_all(&client_frame(BINARY, &message, mask_key(i)))
+                    .await?;
+                reader.expect_message(&mut stream, BINARY, &message).await?;
+            }
+            Ok::<_, std::io::Error>((stream, reader))
+        }));
+    }
+    let mut held = Vec::with_capacity(conns);
+    let mut failed = 0usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    for (i, task) in tasks.into_iter().enumerate() {
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(Ok(conn))) => held.push(conn),
+            Ok(Ok(Err(e))) => {
+                if failed < 5 {
+                    eprintln!("connection {i}: {e}");
+                }
+                failed += 1;
+            }
+            Ok(Err(e)) => {
+                eprintln!("connection {i}: task failed: {e}");
+                failed += 1;
+            }
+            Err(_) => {
+                eprintln!("connection {i}: not open after 120 s, giving up");
+                failed += 1;
+                break;
+            }
+        }
+    }
+    let open_secs = started.elapsed().as_secs_f64();
+
+    let after = match settle(settle_max).await {
+        Ok(rss) => rss,
+        Err(e) => {
+            eprintln!("server RSS: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let n = held.len();
+    let growth = after as i64 - before as i64;
+    let per_conn = if n > 0 { growth as f64 / n as f64 } else { 0.0 };
+    println!(
+        "RESULT conns={n} failed={failed} echo={} rss_before_kib={} rss_after_kib={} per_conn_bytes={per_conn:.0} per_conn_kib={:.2} open_secs={open_secs:.2}",
+        u8::from(echo),
+        before / 1024,
+        after / 1024,
+        per_conn / 1024.0,
+    );
+    // Dropping the sockets closes them (FIN); the server's errors about the missing closing
+    // handshake go to its own stderr.
+    drop(held);
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
