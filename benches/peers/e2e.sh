@@ -157,5 +157,7 @@ for row in $ROWS; do
   ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || a == 0 || b == "") print "-"; else printf "%.2fx", b / a }')
   echo "| $c | $(human_size "$size") |$cells $ratio |"
 done
+CLIENT_MAX=$(grep -o 'client_cpu_pct=[0-9]*' "$LOG" | cut -d= -f2 | sort -n | tail -n 1)
 echo
+echo "rfc6455 server: $RFC_BIN. Load client (echo_load, $THREADS runtime thread(s)): at most ${CLIENT_MAX:--}% of one core in any run."
 echo "Builds ${BUILD_SECS} s, load runs ${RUN_SECS} s; raw lines in $LOG."

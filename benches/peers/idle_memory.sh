@@ -10,13 +10,14 @@
 # peers' servers and the `idle_clients` probe (`cargo build --release -p rfc6455-peers`).
 #
 # For every server and both variants ("idle": handshake done, then idle; "after one echo":
-# each connection also sends one 16-byte binary message and gets its echo first) it starts a
+# each connection also sends one ECHO_SIZE-byte binary message and gets its echo first) it starts a
 # fresh server on its own 127.0.0.1 port, and `idle_clients` reads the server's RSS (VmRSS,
 # settled), opens N connections (at most CONCURRENCY handshakes in flight), waits until the
 # server's RSS settles again, prints the growth per connection and closes everything; then the
 # server is stopped. Prints a markdown table.
 #
-# Environment: N (10000), CONCURRENCY (200), SERVERS (all four names), BASE_PORT (19400).
+# Environment: N (10000), CONCURRENCY (200), ECHO_SIZE (16), SERVERS (all four names),
+# BASE_PORT (19400).
 # The fd limit is raised with `ulimit -n` as far as the hard limit allows; N is lowered (with
 # a warning) if it still does not fit. Bounded: each probe runs under `timeout`.
 set -euo pipefail
@@ -26,6 +27,7 @@ cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 N=${N:-10000}
 CONCURRENCY=${CONCURRENCY:-200}
+ECHO_SIZE=${ECHO_SIZE:-16}
 BASE_PORT=${BASE_PORT:-19400}
 SERVERS=${SERVERS:-"rfc6455 tokio-tungstenite fastwebsockets tokio-websockets"}
 RFC_BIN=${1:-${RFC6455_ECHO:-}}
@@ -98,7 +100,7 @@ for name in $SERVERS; do
       exit 1
     fi
     flag=()
-    [[ $variant == echo ]] && flag=(--echo)
+    [[ $variant == echo ]] && flag=(--echo --echo-size "$ECHO_SIZE")
     line=$(timeout 300 "$TARGET/release/idle_clients" --url "ws://127.0.0.1:$port/" \
       --server-pid "$SERVER_PID" --conns "$N" --concurrency "$CONCURRENCY" "${flag[@]}" |
       grep '^RESULT') || line="RESULT failed"
@@ -116,7 +118,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"${RES[$1]:-}"; }
 echo
 echo "Server RSS growth per WebSocket connection, N = $N connections (VmRSS after they settle minus before, divided by N)"
 echo
-echo "| server | idle: bytes/conn | idle: KiB/conn | after one echo: bytes/conn | after one echo: KiB/conn | RSS before → after (idle), MiB | RSS before → after (echo), MiB |"
+echo "| server | idle: bytes/conn | idle: KiB/conn | after one $ECHO_SIZE-byte echo: bytes/conn | after one echo: KiB/conn | RSS before → after (idle), MiB | RSS before → after (echo), MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for name in $SERVERS; do
   row="| $name |"

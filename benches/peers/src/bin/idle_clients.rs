@@ -4,11 +4,11 @@
 //!
 //! ```text
 //! idle_clients --url ws://127.0.0.1:9012/ --server-pid PID [--conns 10000] [--concurrency 200]
-//!              [--echo] [--settle-max 20]
+//!              [--echo] [--echo-size 16] [--settle-max 20]
 //! ```
 //!
-//! `--echo`: each connection sends one 16-byte binary message and checks its echo before it
-//! idles (buffers that grow on first use then count). At most `--concurrency` handshakes are
+//! `--echo`: each connection sends one binary message (`--echo-size` bytes, default 16) and
+//! checks its echo before it idles (buffers that grow on first use then count). At most `--concurrency` handshakes are
 //! in flight at once. RSS is `VmRSS` of `/proc/PID/status`, read every 250 ms; "settled" means
 //! four readings in a row within 64 KiB of each other (at most `--settle-max` seconds).
 //! Bounded: opening gives up after 120 s, and the process ends once it has measured.
@@ -23,8 +23,6 @@ use rfc6455_peers::{Args, BINARY, client_frame, connect, mask_key, payload, sett
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
-const ECHO_SIZE: usize = 16;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::from_env();
@@ -33,6 +31,7 @@ async fn main() -> ExitCode {
     let conns: usize = args.get("--conns", 10_000);
     let concurrency: usize = args.get("--concurrency", 200);
     let echo = args.flag("--echo");
+    let echo_size: usize = args.get("--echo-size", 16);
     let settle_max = Duration::from_secs_f64(args.get("--settle-max", 20.0));
     if pid == 0 {
         eprintln!("--server-pid is required");
@@ -58,7 +57,7 @@ async fn main() -> ExitCode {
             let _permit = gate.acquire_owned().await.expect("semaphore open");
             let (mut stream, mut reader) = connect(&url, 1024).await?;
             if echo {
-                let message = payload(ECHO_SIZE, i);
+                let message = payload(echo_size, i);
                 stream
                     .write_all(&client_frame(BINARY, &message, mask_key(i)))
                     .await?;
@@ -103,8 +102,9 @@ async fn main() -> ExitCode {
     let growth = after as i64 - before as i64;
     let per_conn = if n > 0 { growth as f64 / n as f64 } else { 0.0 };
     println!(
-        "RESULT conns={n} failed={failed} echo={} rss_before_kib={} rss_after_kib={} per_conn_bytes={per_conn:.0} per_conn_kib={:.2} open_secs={open_secs:.2}",
+        "RESULT conns={n} failed={failed} echo={} echo_size={} rss_before_kib={} rss_after_kib={} per_conn_bytes={per_conn:.0} per_conn_kib={:.2} open_secs={open_secs:.2}",
         u8::from(echo),
+        if echo { echo_size } else { 0 },
         before / 1024,
         after / 1024,
         per_conn / 1024.0,
