@@ -86,6 +86,8 @@ extern crate alloc;
 extern crate std;
 
 #[cfg(feature = "std")]
+mod adapter;
+#[cfg(feature = "std")]
 pub mod blocking;
 pub mod close;
 #[cfg(feature = "alloc")]
