@@ -632,3 +632,355 @@ fn challenge_scheme(value: &[u8]) -> Option<&str> {
         token => core::str::from_utf8(token).ok(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::EMPTY_HEADER;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    fn write(request: &ConnectRequest<'_>) -> Result<String, RequestError> {
+        let mut buf = [0u8; 1024];
+        let n = request.write(&mut buf)?;
+        Ok(String::from_utf8(buf[..n].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn writes_requests() {
+        assert_eq!(
+            write(&ConnectRequest::new("example.com", 443)).unwrap(),
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+        );
+        for host in ["::1", "[::1]"] {
+            assert_eq!(
+                write(&ConnectRequest::new(host, 80)).unwrap(),
+                "CONNECT [::1]:80 HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"
+            );
+        }
+        // RFC 7617 §2's example.
+        let aladdin = ConnectRequest::new("10.0.0.1", 9001)
+            .credentials(Credentials::new("Aladdin", "open sesame"))
+            .headers(&[("User-Agent", "rfc6455")]);
+        assert_eq!(
+            write(&aladdin).unwrap(),
+            "CONNECT 10.0.0.1:9001 HTTP/1.1\r\nHost: 10.0.0.1:9001\r\n\
+             Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\
+             User-Agent: rfc6455\r\n\r\n"
+        );
+        assert!(aladdin.sends_credentials());
+        assert!(!ConnectRequest::new("h", 1).sends_credentials());
+        // Another scheme as an extra header, when no Basic credentials are set.
+        let bearer = ConnectRequest::new("h", 1).headers(&[("proxy-authorization", "Bearer x")]);
+        assert!(bearer.sends_credentials());
+        assert!(
+            write(&bearer)
+                .unwrap()
+                .contains("\r\nproxy-authorization: Bearer x\r\n")
+        );
+        assert_eq!(bearer.response_parser().credentials_sent, true);
+        assert_eq!(ConnectRequest::new("[::1]", 1).host(), "::1");
+    }
+
+    #[test]
+    fn base64_group_by_group_equals_whole() {
+        let password = "p\u{e9}ss-word-with-length";
+        for len in 0..password.len() {
+            let Some(password) = password.get(..len) else {
+                continue;
+            };
+            let user_pass = std::format!("user:{password}");
+            let mut whole = [0u8; 64];
+            let n = STANDARD.encode_slice(&user_pass, &mut whole).unwrap();
+            let mut buf = [0u8; 64];
+            let mut w = Writer::new(&mut buf);
+            Credentials::new("user", password).write_base64(&mut w);
+            let m = w.finish().unwrap();
+            assert_eq!(&buf[..m], &whole[..n], "{user_pass:?}");
+        }
+    }
+
+    #[test]
+    fn buffer_too_small_reports_the_size() {
+        let request =
+            ConnectRequest::new("example.com", 443).credentials(Credentials::new("u", "p"));
+        let full = write(&request).unwrap();
+        let mut buf = [0u8; 128];
+        for size in 0..full.len() {
+            assert_eq!(
+                request.write(&mut buf[..size]),
+                Err(RequestError::BufferTooSmall { needed: full.len() })
+            );
+        }
+        assert_eq!(request.write(&mut buf[..full.len()]), Ok(full.len()));
+    }
+
+    #[test]
+    fn rejects_bad_requests() {
+        use RequestError::*;
+        let c = |u, p| ConnectRequest::new("h", 1).credentials(Credentials::new(u, p));
+        for (request, error) in [
+            (ConnectRequest::new("", 1), InvalidHost),
+            (ConnectRequest::new("a b", 1), InvalidHost),
+            (ConnectRequest::new("h\r\nX: y", 1), InvalidHost),
+            (ConnectRequest::new("[::1", 1), InvalidHost),
+            (ConnectRequest::new("h", 0), InvalidPort),
+            (c("a:b", "p"), InvalidCredentials),
+            (c("a", "p\r\n"), InvalidCredentials),
+            (c("a\0", "p"), InvalidCredentials),
+            (
+                c("a", "p").headers(&[("Proxy-Authorization", "Basic x")]),
+                InvalidHeader,
+            ),
+            (
+                ConnectRequest::new("h", 1).headers(&[("Host", "x")]),
+                InvalidHeader,
+            ),
+            (
+                ConnectRequest::new("h", 1).headers(&[("X", "a\nb")]),
+                InvalidHeader,
+            ),
+            (
+                ConnectRequest::new("h", 1).headers(&[("X Y", "a")]),
+                InvalidHeader,
+            ),
+        ] {
+            assert_eq!(write(&request), Err(error), "{request:?}");
+        }
+        // Empty user names and passwords are allowed by RFC 7617.
+        assert!(write(&c("", "")).unwrap().contains("Basic Og==\r\n"));
+        assert_eq!(
+            InvalidCredentials.to_string(),
+            "invalid proxy credentials: the user name contains ':' or a control character is used"
+        );
+        assert_eq!(
+            BufferTooSmall { needed: 70 }.to_string(),
+            "buffer too small for the CONNECT request (70 bytes needed)"
+        );
+    }
+
+    /// Feeds `answer` whole, byte by byte and followed by tunnel bytes; every way must agree.
+    /// Returns the outcome as text: `ok <consumed>` or the error's message and status.
+    fn outcome(request: &ConnectRequest<'_>, answer: &[u8]) -> String {
+        let show = |r: Result<Status<usize>, ProxyError<'_>>| match r {
+            Ok(Status::Complete(n)) => std::format!("ok {n}"),
+            Ok(Status::Partial) => "partial".to_string(),
+            Err(e) => std::format!("{:?} {:?}: {e}", e.kind(), e.status()),
+        };
+        let whole = {
+            let mut headers = [EMPTY_HEADER; 64];
+            show(request.response_parser().parse(answer, &mut headers))
+        };
+        let mut with_tunnel: Vec<u8> = answer.to_vec();
+        with_tunnel.extend_from_slice(b"\x16\x03\x01 tunnel bytes\r\n\r\n");
+        let trailing = {
+            let mut headers = [EMPTY_HEADER; 64];
+            show(request.response_parser().parse(&with_tunnel, &mut headers))
+        };
+        assert_eq!(whole, trailing, "trailing bytes changed the outcome");
+        let mut parser = request.response_parser();
+        let mut byte_by_byte = "partial".to_string();
+        for end in 1..=answer.len() {
+            let mut headers = [EMPTY_HEADER; 64];
+            byte_by_byte = show(parser.parse(&answer[..end], &mut headers));
+            if byte_by_byte != "partial" {
+                assert_eq!(end, answer.len(), "finished early: {byte_by_byte}");
+            }
+        }
+        assert_eq!(whole, byte_by_byte, "byte by byte differs");
+        whole
+    }
+
+    #[test]
+    fn any_2xx_opens_the_tunnel() {
+        let r = ConnectRequest::new("example.com", 443);
+        for answer in [
+            &b"HTTP/1.1 200 Connection established\r\n\r\n"[..],
+            b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n",
+            b"HTTP/1.1 204 \r\n\r\n",
+            b"HTTP/1.1 299 Whatever\r\nContent-Length: 12\r\n\r\n",
+            b"HTTP/1.1 200 OK\n\n",
+            b"\r\nHTTP/1.1 200 OK\r\n\r\n",
+        ] {
+            assert_eq!(outcome(&r, answer), std::format!("ok {}", answer.len()));
+        }
+        // Interim responses are skipped.
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nA: b\r\n\r\n\
+                        HTTP/1.1 200 OK\r\n\r\n";
+        assert_eq!(outcome(&r, interim), std::format!("ok {}", interim.len()));
+        let interim_then_407 = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407 No\r\n\r\n";
+        assert!(outcome(&r, interim_then_407).starts_with("AuthenticationRequired"));
+    }
+
+    #[test]
+    fn errors_are_precise() {
+        let plain = ConnectRequest::new("example.com", 443);
+        let basic = plain.credentials(Credentials::new("u", "wrong"));
+        let v6 = ConnectRequest::new("::1", 9001);
+        let challenge =
+            b"HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"tinyproxy\"\r\n\r\n";
+        for (request, answer, expected) in [
+            (
+                &plain,
+                &challenge[..],
+                "AuthenticationRequired Some(407): proxy authentication required (407): no \
+                 credentials were sent, the proxy asks for Basic",
+            ),
+            (
+                &basic,
+                challenge,
+                "AuthenticationRequired Some(407): proxy authentication required (407): the \
+                 proxy rejected the credentials sent, the proxy asks for Basic",
+            ),
+            (
+                &basic,
+                b"HTTP/1.1 407 x\r\nproxy-authenticate:   Negotiate\r\nProxy-Authenticate: Basic\r\n\r\n",
+                "AuthenticationRequired Some(407): proxy authentication required (407): the \
+                 proxy rejected the credentials sent, the proxy asks for Negotiate",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 407 x\r\n\r\n",
+                "AuthenticationRequired Some(407): proxy authentication required (407): no \
+                 credentials were sent, and the proxy sent no Proxy-Authenticate challenge",
+            ),
+            (
+                &plain,
+                b"HTTP/1.0 403 Access violation\r\n\r\n",
+                "Forbidden Some(403): proxy forbids a tunnel to example.com:443 (403): it \
+                 refuses this destination or port",
+            ),
+            (
+                &v6,
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 3\r\n\r\n",
+                "Refused Some(502): proxy could not reach [::1]:9001 (502 Bad Gateway)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 504 Gateway Timeout\r\n\r\n",
+                "Refused Some(504): proxy timed out connecting to example.com:443 (504 Gateway \
+                 Timeout)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 503 \r\n\r\n",
+                "Refused Some(503): proxy is unable to open a tunnel to example.com:443 now (503)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 405 Method Not Allowed\r\n\r\n",
+                "Refused Some(405): proxy does not support the CONNECT method (405 Method Not \
+                 Allowed)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 400 Bad Request\r\n\r\n",
+                "Refused Some(400): proxy rejected the CONNECT request as malformed (400 Bad \
+                 Request)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n",
+                "Refused Some(302): proxy answered CONNECT to example.com:443 with a redirect, \
+                 which is not followed (302 Found)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                "Refused Some(101): proxy answered CONNECT to example.com:443 with an \
+                 unexpected informational status (101 Switching Protocols)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 500 Internal Server Error\r\n\r\n",
+                "Refused Some(500): proxy refused a tunnel to example.com:443 (500 Internal \
+                 Server Error)",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 2000 OK\r\n\r\n",
+                "MalformedResponse None: proxy's answer to CONNECT is not a valid HTTP/1.x \
+                 response",
+            ),
+            (
+                &plain,
+                b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+                "MalformedResponse None: proxy's answer to CONNECT is not a valid HTTP/1.x \
+                 response",
+            ),
+            (
+                &plain,
+                b"HTTP/2 200\r\n\r\n",
+                "MalformedResponse None: proxy's answer to CONNECT is not a valid HTTP/1.x \
+                 response",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
+                "MalformedResponse None: proxy's answer to CONNECT is not a valid HTTP/1.x \
+                 response",
+            ),
+        ] {
+            assert_eq!(outcome(request, answer), expected, "{:?}", String::from_utf8_lossy(answer));
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let mut parser = ConnectRequest::new("h", 1).response_parser();
+        let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while big.len() <= 8 * 1024 {
+            big.extend_from_slice(b"X-Padding: ");
+            big.extend_from_slice(&[b'x'; 200]);
+            big.extend_from_slice(b"\r\n");
+        }
+        let mut headers = [EMPTY_HEADER; 64];
+        let error = parser.parse(&big, &mut headers).unwrap_err();
+        assert_eq!(error, ProxyError::ResponseTooLarge { limit: 8192 });
+        assert_eq!(
+            error.to_string(),
+            "proxy's response head exceeds the 8192-byte limit"
+        );
+
+        let mut parser = ConnectRequest::new("h", 1)
+            .response_parser()
+            .limits(HeadLimits {
+                max_size: 1024,
+                max_headers: 2,
+            });
+        let mut headers = [EMPTY_HEADER; 64];
+        let error = parser
+            .parse(
+                b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+                &mut headers,
+            )
+            .unwrap_err();
+        assert_eq!(error, ProxyError::TooManyHeaders { limit: 2 });
+        assert_eq!(
+            error.to_string(),
+            "proxy's response has more than 2 header fields"
+        );
+        // The caller's header array is a limit too.
+        let mut parser = ConnectRequest::new("h", 1).response_parser();
+        let mut headers = [EMPTY_HEADER; 1];
+        let error = parser
+            .parse(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", &mut headers)
+            .unwrap_err();
+        assert_eq!(error.kind(), ProxyErrorKind::TooManyHeaders);
+    }
+
+    #[test]
+    fn closed_before_answering() {
+        let parser = ConnectRequest::new("h", 1).response_parser();
+        assert_eq!(
+            parser.eof(0).to_string(),
+            "proxy closed the connection before answering the CONNECT request"
+        );
+        assert_eq!(
+            parser.eof(17).to_string(),
+            "proxy closed the connection in the middle of its answer (17 bytes received)"
+        );
+        assert_eq!(parser.eof(0).kind(), ProxyErrorKind::Closed);
+        assert_eq!(parser.eof(0).status(), None);
+    }
+}
