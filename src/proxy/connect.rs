@@ -335,11 +335,15 @@ pub enum ProxyErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyError<'a> {
-    /// 407: the proxy wants credentials, or rejected the ones sent.
+    /// 407: the proxy wants credentials, or rejected the ones sent. Also a 401 with a
+    /// challenge, which some proxies send for wrong credentials (tinyproxy 1.11 does).
     AuthenticationRequired {
+        /// 407, or 401.
+        status: u16,
         /// Whether the request carried `Proxy-Authorization` (so they were wrong).
         credentials_sent: bool,
-        /// The scheme of the first `Proxy-Authenticate` challenge (e.g. `Basic`), if any.
+        /// The scheme of the first `Proxy-Authenticate` challenge (e.g. `Basic`), or of the
+        /// first `WWW-Authenticate` on a 401, if any.
         scheme: Option<&'a str>,
     },
     /// 403: the proxy refuses this destination or port (e.g. a `CONNECT` port allow-list).
@@ -384,7 +388,7 @@ impl ProxyError<'_> {
     /// The proxy's status code, for the variants that come from one.
     pub const fn status(&self) -> Option<u16> {
         match self {
-            ProxyError::AuthenticationRequired { .. } => Some(407),
+            ProxyError::AuthenticationRequired { status, .. } => Some(*status),
             ProxyError::Forbidden { .. } => Some(403),
             ProxyError::Refused { status, .. } => Some(*status),
             _ => None,
@@ -409,10 +413,11 @@ impl fmt::Display for ProxyError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             ProxyError::AuthenticationRequired {
+                status,
                 credentials_sent,
                 scheme,
             } => {
-                f.write_str("proxy authentication required (407): ")?;
+                write!(f, "proxy authentication required ({status}): ")?;
                 f.write_str(if credentials_sent {
                     "the proxy rejected the credentials sent"
                 } else {
@@ -449,6 +454,7 @@ impl fmt::Display for ProxyError<'_> {
                         f,
                         "proxy answered CONNECT to {to} with an unexpected informational status"
                     )?,
+                    500..=599 => write!(f, "proxy failed to open a tunnel to {to}")?,
                     _ => write!(f, "proxy refused a tunnel to {to}")?,
                 }
                 if reason.is_empty() {
@@ -583,13 +589,23 @@ impl<'a> ResponseParser<'a> {
         let reason = resp.reason.unwrap_or("");
         let headers: &'b [Header<'b>] = resp.headers;
         let (host, port): (&'b str, u16) = (self.host, self.port);
+        let challenge = |name| crate::handshake::find_header(headers, name);
+        let (proxy_challenge, www_challenge) = (
+            challenge("proxy-authenticate"),
+            challenge("www-authenticate"),
+        );
+        let auth_required = |scheme: Option<&'b [u8]>| ProxyError::AuthenticationRequired {
+            status,
+            credentials_sent: self.credentials_sent,
+            scheme: scheme.and_then(challenge_scheme),
+        };
         match status {
             200..=299 => Ok(Status::Complete(end)),
-            407 => Err(ProxyError::AuthenticationRequired {
-                credentials_sent: self.credentials_sent,
-                scheme: crate::handshake::find_header(headers, "proxy-authenticate")
-                    .and_then(challenge_scheme),
-            }),
+            407 => Err(auth_required(proxy_challenge)),
+            // A proxy has no business answering CONNECT with 401 unless it means 407.
+            401 if proxy_challenge.is_some() || www_challenge.is_some() => {
+                Err(auth_required(proxy_challenge.or(www_challenge)))
+            }
             403 => Err(ProxyError::Forbidden { host, port }),
             _ => Err(ProxyError::Refused {
                 status,
@@ -893,8 +909,19 @@ mod tests {
             (
                 &plain,
                 b"HTTP/1.1 500 Internal Server Error\r\n\r\n",
-                "Refused Some(500): proxy refused a tunnel to example.com:443 (500 Internal \
-                 Server Error)",
+                "Refused Some(500): proxy failed to open a tunnel to example.com:443 (500 \
+                 Internal Server Error)",
+            ),
+            (
+                &basic,
+                b"HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Tinyproxy\"\r\n\r\n",
+                "AuthenticationRequired Some(401): proxy authentication required (401): the \
+                 proxy rejected the credentials sent, the proxy asks for Basic",
+            ),
+            (
+                &plain,
+                b"HTTP/1.1 401 Unauthorized\r\n\r\n",
+                "Refused Some(401): proxy refused a tunnel to example.com:443 (401 Unauthorized)",
             ),
             (
                 &plain,
