@@ -649,7 +649,7 @@ fn challenge_scheme(value: &[u8]) -> Option<&str> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use crate::handshake::EMPTY_HEADER;
@@ -694,7 +694,7 @@ mod tests {
                 .unwrap()
                 .contains("\r\nproxy-authorization: Bearer x\r\n")
         );
-        assert_eq!(bearer.response_parser().credentials_sent, true);
+        assert!(bearer.response_parser().credentials_sent);
         assert_eq!(ConnectRequest::new("[::1]", 1).host(), "::1");
     }
 

@@ -15,7 +15,7 @@
 //!
 //! # With `std`
 //!
-//! - [`ProxyUrl`]: `http://[user:pass@]host[:port]`.
+//! - [`ProxyUrl`] parses `http://[user:pass@]host[:port]`.
 //! - [`proxy_for`] / [`proxy_for_with`]: the proxy for a `ws://` or `wss://` destination from
 //!   `ws_proxy`, `http_proxy`, `wss_proxy`, `https_proxy` and `no_proxy`, the way Python's
 //!   `websockets` chooses it.
