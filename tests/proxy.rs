@@ -513,3 +513,76 @@ mod async_tunnel {
         tokio::time::timeout(TIMEOUT, work).await.unwrap();
     }
 }
+
+/// Any chunking of a proxy's answer gives the same outcome as feeding it whole; no input
+/// panics or reports more bytes consumed than given.
+mod props {
+    use proptest::prelude::*;
+    use rfc6455::Status;
+    use rfc6455::handshake::{EMPTY_HEADER, HeadLimits};
+    use rfc6455::proxy::{ConnectRequest, Credentials};
+
+    const ANSWERS: &[&[u8]] = &[
+        b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy/1.11.1\r\n\r\n\x16\x03",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nGET",
+        b"HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n\r\n",
+        b"HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Tinyproxy\"\r\n\r\n<html>",
+        b"HTTP/1.1 403 Access violation\r\nContent-Length: 2\r\n\r\nno",
+        b"HTTP/1.1 500 Unable to connect\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBroken\r\n\r\n",
+    ];
+
+    /// The outcome as text, feeding `input` cut at `cuts`.
+    fn outcome(input: &[u8], cuts: &[usize], limits: HeadLimits) -> String {
+        let request =
+            ConnectRequest::new("example.com", 443).credentials(Credentials::new("u", "p"));
+        let mut parser = request.response_parser().limits(limits);
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        cuts.push(input.len());
+        cuts.sort_unstable();
+        let mut buf = Vec::new();
+        let mut start = 0;
+        for cut in cuts {
+            buf.extend_from_slice(&input[start..cut]);
+            start = cut;
+            let mut headers = [EMPTY_HEADER; 64];
+            match parser.parse(&buf, &mut headers) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(n)) => {
+                    assert!(n <= buf.len());
+                    return format!("ok {n}");
+                }
+                Err(e) => return e.to_string(),
+            }
+        }
+        parser.eof(buf.len()).to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_does_not_matter(
+            which in 0..ANSWERS.len(),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let input = ANSWERS[which];
+            prop_assert_eq!(
+                outcome(input, &cuts, HeadLimits::DEFAULT),
+                outcome(input, &[], HeadLimits::DEFAULT)
+            );
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            prefix in proptest::sample::select(vec![&b""[..], b"HTTP/1.1 ", b"HTTP/1.1 200 OK\r\n"]),
+            input in proptest::collection::vec(any::<u8>(), 0..300),
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+            max_size in 16usize..512,
+            max_headers in 0usize..8,
+        ) {
+            let mut bytes = prefix.to_vec();
+            bytes.extend_from_slice(&input);
+            let limits = HeadLimits { max_size, max_headers };
+            prop_assert_eq!(outcome(&bytes, &cuts, limits), outcome(&bytes, &[], limits));
+        }
+    }
+}
