@@ -586,3 +586,28 @@ mod props {
         }
     }
 }
+
+#[test]
+fn silent_proxy_times_out_with_a_clear_message() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    // Accepts, reads, never answers; holds the connection until the test is done.
+    let silent = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = stream.read(&mut [0u8; 1024]);
+        thread::sleep(Duration::from_millis(500));
+    });
+    let mut stream = tcp(&addr);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let error = proxy::tunnel(&mut stream, "example.com", 443, None).unwrap_err();
+    println!("[silent_proxy_times_out_with_a_clear_message] observed: {error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("timed out waiting for the proxy's answer to CONNECT: "),
+        "{error}"
+    );
+    silent.join().unwrap();
+}

@@ -87,6 +87,17 @@ impl fmt::Display for TunnelError {
             TunnelError::Connect { proxy, error } => {
                 write!(f, "could not connect to the proxy {proxy}: {error}")
             }
+            TunnelError::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                write!(
+                    f,
+                    "timed out waiting for the proxy's answer to CONNECT: {e}"
+                )
+            }
             TunnelError::Io(e) => write!(f, "I/O error while talking to the proxy: {e}"),
             TunnelError::Request(e) => e.fmt(f),
             TunnelError::Proxy { message, .. } => f.write_str(message),
