@@ -106,6 +106,7 @@ pub mod handshake;
 pub mod limits;
 pub mod mask;
 pub mod opcode;
+pub mod proxy;
 pub mod raw;
 pub mod role;
 pub mod status;

@@ -152,7 +152,7 @@ const fn default_port(secure: bool) -> u16 {
 
 /// A reg-name (unreserved, sub-delims, pct-encoded) or, when it holds a `:`, an IPv6 literal
 /// (hex digits, `:` and `.` for an embedded IPv4).
-fn valid_host(host: &str) -> bool {
+pub(crate) fn valid_host(host: &str) -> bool {
     if host.is_empty() {
         return false;
     }

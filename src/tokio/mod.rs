@@ -73,7 +73,10 @@
 // The std layer: std paths are the point here.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+use std::string::ToString;
+
 mod handshake;
+pub mod proxy;
 mod socket;
 mod split;
 
@@ -173,9 +176,27 @@ impl From<Config> for Options {
 async fn proxy_dial(
     host: &str,
     port: u16,
-    _secure: bool,
-    _proxy: Proxy<'_>,
+    secure: bool,
+    proxy: Proxy<'_>,
 ) -> Result<(::tokio::net::TcpStream, std::vec::Vec<u8>), Error> {
-    let stream = ::tokio::net::TcpStream::connect((host, port)).await?;
-    Ok((stream, std::vec::Vec::new()))
+    let chosen = match proxy {
+        Proxy::None => None,
+        Proxy::FromEnv => {
+            crate::proxy::proxy_for(secure, host, port).map_err(|e| Error::Proxy(e.to_string()))?
+        }
+        Proxy::Url(url) => Some(
+            crate::proxy::ProxyUrl::parse(url)
+                .map_err(|e| Error::Proxy(std::format!("invalid proxy URL: {e}")))?,
+        ),
+    };
+    match chosen {
+        None => Ok((
+            ::tokio::net::TcpStream::connect((host, port)).await?,
+            std::vec::Vec::new(),
+        )),
+        Some(p) => proxy::connect(&p, host, port).await.map_err(|e| match e {
+            crate::proxy::TunnelError::Io(e) => Error::Io(e),
+            e => Error::Proxy(e.to_string()),
+        }),
+    }
 }
