@@ -53,7 +53,7 @@ where
 /// # drop(ws); Ok(()) }
 /// ```
 pub async fn accept_with<S, F>(
-    mut stream: S,
+    stream: S,
     options: impl Into<Options>,
     callback: F,
 ) -> Result<WebSocket<S>, Error>
@@ -61,10 +61,21 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
 {
-    let options = options.into();
-    // Boxed: the handshake's buffers live only as long as the handshake, not in the future of
-    // every connection's task.
-    let handshake = Box::pin(server_handshake(&mut stream, options, callback));
+    // Boxed: the handshake's buffers, timer and refusal path live only as long as the
+    // handshake, not in the future of every connection's task.
+    Box::pin(accept_inner(stream, options.into(), callback)).await
+}
+
+async fn accept_inner<S, F>(
+    mut stream: S,
+    options: Options,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
+{
+    let handshake = server_handshake(&mut stream, options, callback);
     let outcome = match deadline(options.handshake_timeout, handshake).await {
         Some(outcome) => outcome,
         None => {
@@ -253,7 +264,7 @@ pub async fn connect_with(
         stream.set_nodelay(true)?;
         client_handshake(stream, leftover, url, options).await
     };
-    deadline(options.options.handshake_timeout, Box::pin(dial))
+    Box::pin(deadline(options.options.handshake_timeout, dial))
         .await
         .unwrap_or(Err(Error::HandshakeTimeout))
 }
@@ -268,8 +279,8 @@ pub async fn client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let handshake = Box::pin(client_handshake(stream, Vec::new(), url, options));
-    deadline(options.options.handshake_timeout, handshake)
+    let handshake = client_handshake(stream, Vec::new(), url, options);
+    Box::pin(deadline(options.options.handshake_timeout, handshake))
         .await
         .unwrap_or(Err(Error::HandshakeTimeout))
 }
