@@ -713,3 +713,153 @@ fn nothing_new_goes_out_after_the_peers_close_while_closing() {
     assert_eq!(drain_output(&mut c), [0, 0, 0, b'a', b'b']);
     assert!(matches!(drain_events(&mut c)[..], [Event::Closed(_)]));
 }
+
+/// Every rule the first two header bytes decide fails the connection as soon as those two
+/// bytes are in, whole or one at a time: a peer that sends them and stops cannot hold the
+/// connection open waiting for an extended length or a masking key that will never come.
+/// RFC 6455 §5.2 (reserved opcodes, RSV bits without an extension), §5.1 (the mask bit for
+/// the role), §5.5 (control frames are not fragmented), §5.4 (fragmentation order).
+#[test]
+fn a_header_known_bad_after_two_bytes_fails_at_once() {
+    use rfc6455::frame::FrameDecoder;
+    let op = |bits| OpCode::new(bits).unwrap();
+    // (receiver, bytes before the header, the two header bytes, the error)
+    let cases: &[(Role, &[u8], [u8; 2], ProtocolError)] = &[
+        // To a client: a masked frame would need 4 more key bytes.
+        (Role::Client, &[], [0x82, 0x80], ProtocolError::MaskedFrame),
+        (Role::Client, &[], [0x82, 0xFE], ProtocolError::MaskedFrame),
+        // To a server: an unmasked frame with a 16-bit length.
+        (
+            Role::Server,
+            &[],
+            [0x82, 0x7E],
+            ProtocolError::UnmaskedFrame,
+        ),
+        // Reserved opcodes, with lengths still to come.
+        (
+            Role::Client,
+            &[],
+            [0x83, 0x7E],
+            ProtocolError::ReservedOpcode(op(3)),
+        ),
+        (
+            Role::Client,
+            &[],
+            [0x87, 0x7F],
+            ProtocolError::ReservedOpcode(op(7)),
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x8B, 0x80],
+            ProtocolError::ReservedOpcode(op(0xB)),
+        ),
+        // RSV bits without an extension, on data and control frames.
+        (
+            Role::Client,
+            &[],
+            [0xC2, 0x7F],
+            ProtocolError::ReservedBits(0b100),
+        ),
+        (
+            Role::Server,
+            &[],
+            [0xA9, 0x80],
+            ProtocolError::ReservedBits(0b010),
+        ),
+        // A control frame without FIN.
+        (
+            Role::Client,
+            &[],
+            [0x09, 0x7E],
+            ProtocolError::FragmentedControlFrame,
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x08, 0x80],
+            ProtocolError::FragmentedControlFrame,
+        ),
+        // A continuation with no message to continue.
+        (
+            Role::Client,
+            &[],
+            [0x80, 0x7E],
+            ProtocolError::UnexpectedContinuation,
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x80, 0x80],
+            ProtocolError::UnexpectedContinuation,
+        ),
+        // A new data frame inside a fragmented message (an empty unfinished text first).
+        (
+            Role::Client,
+            &[0x01, 0x00],
+            [0x82, 0x7E],
+            ProtocolError::ExpectedContinuation,
+        ),
+        (
+            Role::Server,
+            &[0x01, 0x80, 0, 0, 0, 0],
+            [0x81, 0x80],
+            ProtocolError::ExpectedContinuation,
+        ),
+        // A continuation with RSV bits.
+        (
+            Role::Client,
+            &[0x01, 0x00],
+            [0xC0, 0x7E],
+            ProtocolError::ReservedBits(0b100),
+        ),
+    ];
+    for &(role, before, two, error) in cases {
+        let what = format!("{role:?} {before:02x?} then {two:02x?}");
+        // The decoder alone.
+        let mut decoder = FrameDecoder::new(role);
+        let mut input = [before, &two[..]].concat();
+        let len = input.len();
+        let mut pos = 0;
+        let result = loop {
+            match decoder.decode(&mut input[pos..]) {
+                Err(e) => break Err(e),
+                Ok(d) if d.consumed == 0 || pos + d.consumed == len => break Ok(()),
+                Ok(d) => pos += d.consumed,
+            }
+        };
+        assert_eq!(result, Err(error), "{what}: decoder");
+        // A connection, fed the two bytes whole and byte by byte.
+        for split in [false, true] {
+            let mut conn = match role {
+                Role::Client => zero_key_client(),
+                Role::Server => server(Config::default()),
+            };
+            conn.receive(before);
+            assert_eq!(drain_events(&mut conn), Vec::new(), "{what}");
+            if split {
+                conn.receive(&two[..1]);
+                assert_eq!(drain_events(&mut conn), Vec::new(), "{what}: one byte");
+                conn.receive(&two[1..]);
+            } else {
+                conn.receive(&two);
+            }
+            let events = drain_events(&mut conn);
+            let info = closed(&events);
+            assert_eq!(info.cause, CloseCause::Protocol(error), "{what}");
+            assert_eq!(info.code, CloseCode::PROTOCOL_ERROR, "{what}");
+            // The close frame on the wire: 1002 and the rule's reason (a client masks it, here
+            // with a zero key).
+            let payload = [&1002u16.to_be_bytes()[..], error.reason().as_bytes()].concat();
+            let expected = match role {
+                Role::Server => [&[0x88, payload.len() as u8][..], &payload].concat(),
+                Role::Client => [
+                    &[0x88, 0x80 | payload.len() as u8, 0, 0, 0, 0][..],
+                    &payload,
+                ]
+                .concat(),
+            };
+            assert_eq!(drain_output(&mut conn), expected, "{what}");
+        }
+    }
+}
