@@ -778,6 +778,7 @@ fn every_rejection_fits_256_bytes_and_has_its_status() {
         InvalidExtensions,
         UnexpectedBody,
         Forbidden,
+        RequestTimeout,
     ];
     for e in all {
         let mut out = [0u8; 256];

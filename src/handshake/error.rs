@@ -83,6 +83,10 @@ pub enum HandshakeError {
     /// The application refuses the request's `Origin` (§4.2.2, §10.2). 403. Never produced
     /// by the parser; for the application's own checks.
     Forbidden,
+    /// The request head did not arrive completely within the server's handshake deadline
+    /// (RFC 9110 §15.5.9). 408. Never produced by the parser, which has no clock; for
+    /// adapters (the blocking adapter's `ServerOptions::handshake_timeout`).
+    RequestTimeout,
 }
 
 impl HandshakeError {
@@ -95,6 +99,7 @@ impl HandshakeError {
             HttpVersionNotSupported => 505,
             MissingUpgrade | MissingVersion | UnsupportedVersion => 426,
             Forbidden => 403,
+            RequestTimeout => 408,
             TlsHandshake
             | NotHttp
             | MalformedRequest
@@ -121,6 +126,7 @@ impl HandshakeError {
         match self.status() {
             403 => "Forbidden",
             405 => "Method Not Allowed",
+            408 => "Request Timeout",
             426 => "Upgrade Required",
             431 => "Request Header Fields Too Large",
             505 => "HTTP Version Not Supported",
@@ -168,6 +174,7 @@ impl HandshakeError {
             InvalidExtensions => "malformed Sec-WebSocket-Extensions header\n",
             UnexpectedBody => "request body not allowed in a WebSocket handshake\n",
             Forbidden => "origin not allowed\n",
+            RequestTimeout => "request head not received within the handshake deadline\n",
         }
     }
 
