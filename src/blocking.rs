@@ -577,14 +577,18 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// A reset or broken pipe once the connection has closed is the peer ending the transport
-    /// early (e.g. a server that closes right after its close frame): treat it as the end.
-    /// Any other error, or one while the connection is open, is returned.
+    /// early (e.g. a server that closes right after its close frame): treat it as the end. So
+    /// is `UnexpectedEof`, which TLS streams return when the peer ends the TCP stream without
+    /// a `close_notify`: after the close frames, the WebSocket closing handshake already
+    /// proved that nothing was truncated. Any other error, or one while the connection is
+    /// open, is returned.
     fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
         let benign = matches!(
             e.kind(),
             io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
                 | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
         );
         if benign && self.conn.state() == State::Closed {
             self.transport_gone = true;

@@ -347,3 +347,74 @@ fn the_handshake_deadline_defaults_to_ten_seconds() {
     let from_config: blocking::ServerOptions = Config::default().into();
     assert_eq!(from_config, blocking::ServerOptions::new());
 }
+
+/// An in-memory stream: reads hand out `incoming`, then fail with `UnexpectedEof`, as a TLS
+/// stream (rustls, native-tls) does when the peer ends TCP without a `close_notify`.
+struct EofAfter {
+    incoming: std::io::Cursor<Vec<u8>>,
+    written: Vec<u8>,
+}
+
+impl Read for EofAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.incoming.read(buf)? {
+            0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for EofAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn eof_after(incoming: &[u8]) -> blocking::WebSocket<EofAfter> {
+    let stream = EofAfter {
+        incoming: std::io::Cursor::new(incoming.to_vec()),
+        written: Vec::new(),
+    };
+    let conn =
+        rfc6455::Connection::with_mask_source(rfc6455::Role::Client, Config::default(), || [0; 4]);
+    blocking::WebSocket::from_connection(stream, conn)
+}
+
+/// Once the close handshake is complete (RFC 6455 §7.1.1: the server ends the TCP connection
+/// first), a TLS stream that ends without `close_notify` reports `UnexpectedEof`: that is the
+/// end of the stream, like a reset there, not an error.
+#[test]
+fn unexpected_eof_after_a_clean_close_is_the_end_of_the_stream() {
+    // We close; the server echoes and ends the stream.
+    let mut ws = eof_after(&[0x88, 0x02, 0x03, 0xE8]);
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    match ws.read().unwrap() {
+        Some(Event::Closed(info)) => assert!(info.is_clean()),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ws.read(), Ok(None)), "the end, not an error");
+    // The server closes; we echo, then the stream ends.
+    let mut ws = eof_after(&[0x88, 0x02, 0x03, 0xE9]);
+    match ws.read().unwrap() {
+        Some(Event::Closed(info)) => assert!(info.is_clean()),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ws.read(), Ok(None)));
+    assert_eq!(
+        ws.get_ref().written,
+        [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE9],
+        "our echo went out"
+    );
+    // While the connection is open it is still an error: the stream was cut short.
+    let mut ws = eof_after(&[0x81, 0x01, b'a']);
+    assert_eq!(ws.read().unwrap(), Some(Event::Message(Message::from("a"))));
+    match ws.read() {
+        Err(blocking::Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
+        other => panic!("{other:?}"),
+    }
+}
