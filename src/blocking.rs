@@ -5,6 +5,12 @@
 //! keepalive) fire when a read returns `WouldBlock` or `TimedOut`, so give sockets a read
 //! timeout (e.g. `TcpStream::set_read_timeout`) if you use them.
 //!
+//! The opening handshake has a total deadline ([`ServerOptions::handshake_timeout`],
+//! [`ClientOptions::handshake_timeout`], 10 s by default), so that a peer sending its head one
+//! byte at a time cannot hold the connection: a read timeout alone restarts with every byte.
+//! The deadline is checked each time a read returns, so the stream also needs a read timeout
+//! for it to apply to a peer that sends nothing at all.
+//!
 //! ```no_run
 //! use std::net::TcpListener;
 //! use rfc6455::blocking;
@@ -70,6 +76,11 @@ pub enum Error {
     Url(String),
     /// A command was refused (see [`SendError`]).
     Send(SendError),
+    /// The opening handshake did not complete within the handshake deadline
+    /// ([`ServerOptions::handshake_timeout`], [`ClientOptions::handshake_timeout`]). A server
+    /// answered `408 Request Timeout` ([`HandshakeError::RequestTimeout`]) before returning
+    /// this.
+    HandshakeTimeout,
 }
 
 impl fmt::Display for Error {
@@ -94,6 +105,7 @@ impl fmt::Display for Error {
             }
             Error::Url(e) => write!(f, "invalid URL: {e}"),
             Error::Send(e) => write!(f, "{e}"),
+            Error::HandshakeTimeout => f.write_str("opening handshake not completed in time"),
         }
     }
 }
@@ -176,12 +188,73 @@ impl Accept {
     }
 }
 
+/// The default for [`ServerOptions::handshake_timeout`] and
+/// [`ClientOptions::handshake_timeout`]: 10 s.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a server runs its side, for [`accept_with`]. A [`Config`] converts into it (with the
+/// default handshake deadline), so `accept_with(stream, config, callback)` also works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// The connection's configuration.
+    pub config: Config,
+    /// The most time the whole request head may take to arrive, counted from the call to
+    /// [`accept_with`]; then the server answers `408 Request Timeout` and returns
+    /// [`Error::HandshakeTimeout`]. `None`: no deadline. Default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    ///
+    /// Checked each time a read returns (with bytes or with a read timeout): give the stream a
+    /// read timeout (`TcpStream::set_read_timeout`), or a client that sends nothing blocks the
+    /// read, and the deadline, forever.
+    pub handshake_timeout: Option<Duration>,
+}
+
+impl ServerOptions {
+    /// The defaults: default config, a 10 s handshake deadline.
+    pub fn new() -> Self {
+        ServerOptions::default()
+    }
+
+    /// Set the configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Set the handshake deadline (`None`: none).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            config: Config::default(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+        }
+    }
+}
+
+impl From<Config> for ServerOptions {
+    fn from(config: Config) -> Self {
+        ServerOptions::new().config(config)
+    }
+}
+
 /// What a client asks for in its handshake.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions<'a> {
     /// The connection's configuration.
     pub config: Config,
+    /// The most time the handshake may take, from the call to [`connect_with`] until the
+    /// server's whole response head has arrived; then [`Error::HandshakeTimeout`]. `None`: no
+    /// deadline. Default [`DEFAULT_HANDSHAKE_TIMEOUT`]. Checked each time a read returns, like
+    /// [`ServerOptions::handshake_timeout`]: the stream needs a read timeout too.
+    pub handshake_timeout: Option<Duration>,
     /// Subprotocols to offer, in order of preference.
     pub protocols: &'a [&'a str],
     /// Extra request headers (e.g. `Authorization`).
@@ -191,8 +264,21 @@ pub struct ClientOptions<'a> {
     pub deflate: Option<DeflateConfig>,
 }
 
+impl Default for ClientOptions<'_> {
+    fn default() -> Self {
+        ClientOptions {
+            config: Config::default(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            protocols: &[],
+            headers: &[],
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        }
+    }
+}
+
 impl<'a> ClientOptions<'a> {
-    /// The defaults: default config, no subprotocol, no extension.
+    /// The defaults: default config, a 10 s handshake deadline, no subprotocol, no extension.
     pub fn new() -> Self {
         ClientOptions::default()
     }
@@ -200,6 +286,12 @@ impl<'a> ClientOptions<'a> {
     /// Set the configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Set the handshake deadline (`None`: none).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -253,31 +345,48 @@ pub struct WebSocket<S> {
 }
 
 /// Server: read and validate the opening handshake on `stream`, answer 101, and return the
-/// WebSocket. A bad request gets the precise HTTP rejection and [`Error::Handshake`].
+/// WebSocket. A bad request gets the precise HTTP rejection and [`Error::Handshake`]; a request
+/// head that takes longer than [`DEFAULT_HANDSHAKE_TIMEOUT`] gets `408 Request Timeout` and
+/// [`Error::HandshakeTimeout`] (see [`ServerOptions::handshake_timeout`]: the stream needs a
+/// read timeout).
 pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
-    accept_with(stream, Config::default(), |_| Ok(Accept::default()))
+    accept_with(stream, ServerOptions::default(), |_| Ok(Accept::default()))
 }
 
-/// Server: like [`accept`], with a config and a callback that inspects the request (path,
-/// origin, subprotocols, headers) and accepts or rejects it.
-#[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+/// Server: like [`accept`], with options (a [`ServerOptions`], or just a [`Config`]) and a
+/// callback that inspects the request (path, origin, subprotocols, headers) and accepts or
+/// rejects it.
 pub fn accept_with<S, F>(
     mut stream: S,
-    mut config: Config,
+    options: impl Into<ServerOptions>,
     callback: F,
 ) -> Result<WebSocket<S>, Error>
 where
     S: Read + Write,
     F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
 {
+    let options = options.into();
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+    let mut config = options.config;
+    let deadline = Deadline::start(options.handshake_timeout);
     let mut parser = RequestParser::new();
     let mut buf = Vec::with_capacity(1024);
     let mut callback = Some(callback);
     let mut out = vec![0u8; 2048];
     let leftover = loop {
-        read_more(&mut stream, &mut buf)?;
+        // After every read that leaves the head incomplete (bytes that do not finish it, or a
+        // read timeout), the deadline applies; a head that is complete is answered as usual.
+        let read = read_more(&mut stream, &mut buf);
+        let timed_out = matches!(&read, Err(Error::Io(e)) if is_timeout(e));
+        if timed_out && deadline.passed() {
+            return Err(request_timeout(&mut stream, &mut out));
+        }
+        read?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
+            Ok(Status::Partial) if deadline.passed() => {
+                return Err(request_timeout(&mut stream, &mut out));
+            }
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(request)) => {
                 let decide = callback.take().expect("the request completes once");
@@ -348,6 +457,7 @@ pub fn connect_with<S: Read + Write>(
 ) -> Result<(WebSocket<S>, Response), Error> {
     #[allow(unused_mut)]
     let mut config = options.config;
+    let deadline = Deadline::start(options.handshake_timeout);
     let url = Url::parse(url).map_err(|e| Error::Url(e.to_string()))?;
     let request = ClientRequest::from_url(&url, Key::random())
         .protocols(options.protocols)
@@ -367,9 +477,16 @@ pub fn connect_with<S: Read + Write>(
     let mut parser = request.response_parser();
     let mut buf = Vec::with_capacity(1024);
     let (response, leftover) = loop {
-        read_more(&mut stream, &mut buf)?;
+        // As in `accept_with`: the deadline is checked after every read that leaves the
+        // response head incomplete.
+        let read = read_more(&mut stream, &mut buf);
+        if matches!(&read, Err(Error::Io(e)) if is_timeout(e)) && deadline.passed() {
+            return Err(Error::HandshakeTimeout);
+        }
+        read?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
+            Ok(Status::Partial) if deadline.passed() => return Err(Error::HandshakeTimeout),
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(accepted)) => {
                 #[cfg(feature = "deflate")]
@@ -460,14 +577,18 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// A reset or broken pipe once the connection has closed is the peer ending the transport
-    /// early (e.g. a server that closes right after its close frame): treat it as the end.
-    /// Any other error, or one while the connection is open, is returned.
+    /// early (e.g. a server that closes right after its close frame): treat it as the end. So
+    /// is `UnexpectedEof`, which TLS streams return when the peer ends the TCP stream without
+    /// a `close_notify`: after the close frames, the WebSocket closing handshake already
+    /// proved that nothing was truncated. Any other error, or one while the connection is
+    /// open, is returned.
     fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
         let benign = matches!(
             e.kind(),
             io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
                 | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
         );
         if benign && self.conn.state() == State::Closed {
             self.transport_gone = true;
@@ -545,6 +666,29 @@ impl<S: Read + Write> WebSocket<S> {
 
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+}
+
+/// The server's answer when the handshake deadline passed: `408 Request Timeout`, written as
+/// well as the stream allows (it is being dropped anyway), then [`Error::HandshakeTimeout`].
+fn request_timeout<S: Write>(stream: &mut S, out: &mut Vec<u8>) -> Error {
+    if let Ok(n) = write_growing(out, |o| HandshakeError::RequestTimeout.write_response(o)) {
+        let _ = stream.write_all(&out[..n]).and_then(|()| stream.flush());
+    }
+    Error::HandshakeTimeout
+}
+
+/// A handshake's total deadline, from when it started.
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// Starts now; `None` (or a timeout too large to represent): never passes.
+    fn start(timeout: Option<Duration>) -> Self {
+        Deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
+    }
+
+    fn passed(&self) -> bool {
+        self.0.is_some_and(|d| Instant::now() >= d)
     }
 }
 
