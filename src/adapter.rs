@@ -71,7 +71,7 @@ impl fmt::Display for Error {
                 message,
             } => write!(f, "invalid handshake response: {message}"),
             Error::Url(e) => write!(f, "invalid URL: {e}"),
-            Error::HandshakeTimeout => f.write_str("the opening handshake timed out"),
+            Error::HandshakeTimeout => f.write_str("opening handshake not completed in time"),
             Error::Proxy(e) => write!(f, "proxy: {e}"),
             Error::Send(e) => write!(f, "{e}"),
             Error::StreamingMode => {
@@ -267,9 +267,9 @@ pub(crate) fn answer_invalid(error: HandshakeError) -> (Vec<u8>, Error) {
     }
 }
 
-/// The answer to a request that did not complete within the handshake timeout.
+/// The answer to a request that did not complete within the handshake timeout: `408`.
 pub(crate) fn answer_timeout() -> Vec<u8> {
-    rejection(408, "the opening handshake did not complete in time").into_bytes()
+    answer_invalid(HandshakeError::RequestTimeout).0
 }
 
 /// The client's request bytes for `request`.

@@ -33,160 +33,28 @@
 
 use std::boxed::Box;
 use std::io::{self, Read, Write};
-use std::string::{String, ToString};
+use std::string::ToString;
 use std::time::{Duration, Instant};
+use std::vec;
 use std::vec::Vec;
-use std::{fmt, vec};
 
+use crate::adapter::{
+    ServerAnswer, answer_invalid, answer_request, answer_timeout, client_accepted,
+    client_request_bytes, is_end_of_transport, is_timeout,
+};
 use crate::close::CloseCode;
 use crate::connection::{Config, Connection, State};
-use crate::error::SendError;
 use crate::event::{Event, Message};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateConfig;
-use crate::handshake::{
-    AcceptOptions, ClientRequest, EMPTY_HEADER, HandshakeError, Key, Request, RequestParser, Url,
-};
+use crate::handshake::{ClientRequest, EMPTY_HEADER, Key, Request, RequestParser, Url};
 use crate::role::Role;
 use crate::status::Status;
 
 /// The size of the adapter's read buffer.
 const READ_BUF: usize = 64 * 1024;
 
-/// What can go wrong in the blocking adapter.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// The stream failed.
-    Io(io::Error),
-    /// (Server) the client's request was not a valid handshake; the precise HTTP rejection
-    /// was written before this was returned.
-    Handshake(HandshakeError),
-    /// (Server) the application's callback rejected the request with this status; the
-    /// response was written.
-    Rejected(u16),
-    /// (Client) the server's answer was not a valid 101, or not a 101 at all.
-    ClientHandshake {
-        /// The HTTP status, when the server answered with something other than 101.
-        status: Option<u16>,
-        /// What was wrong.
-        message: String,
-    },
-    /// (Client) the URL is not a `ws://` or `wss://` URL.
-    Url(String),
-    /// A command was refused (see [`SendError`]).
-    Send(SendError),
-    /// The opening handshake did not complete within the handshake deadline
-    /// ([`ServerOptions::handshake_timeout`], [`ClientOptions::handshake_timeout`]). A server
-    /// answered `408 Request Timeout` ([`HandshakeError::RequestTimeout`]) before returning
-    /// this.
-    HandshakeTimeout,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Handshake(e) => write!(f, "handshake rejected: {e}"),
-            Error::Rejected(status) => {
-                write!(f, "handshake rejected by the application ({status})")
-            }
-            Error::ClientHandshake {
-                status: Some(s),
-                message,
-            } => {
-                write!(f, "server answered {s}: {message}")
-            }
-            Error::ClientHandshake {
-                status: None,
-                message,
-            } => {
-                write!(f, "invalid handshake response: {message}")
-            }
-            Error::Url(e) => write!(f, "invalid URL: {e}"),
-            Error::Send(e) => write!(f, "{e}"),
-            Error::HandshakeTimeout => f.write_str("opening handshake not completed in time"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Handshake(e) => Some(e),
-            Error::Send(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl Error {
-    /// Whether this is a read timeout (`WouldBlock` or `TimedOut`): nothing is wrong, call
-    /// [`WebSocket::read`] again.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Io(e) if is_timeout(e))
-    }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<SendError> for Error {
-    fn from(e: SendError) -> Self {
-        Error::Send(e)
-    }
-}
-
-/// The server's answer to a request, from the [`accept_with`] callback.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Accept {
-    /// The chosen subprotocol (must be one the client offered).
-    pub protocol: Option<String>,
-    /// Extra response headers.
-    pub headers: Vec<(String, String)>,
-    /// Accept permessage-deflate, if the client offers it acceptably, with these settings
-    /// (feature `deflate`).
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<DeflateConfig>,
-}
-
-impl Accept {
-    /// Accept with no subprotocol, no extension, no extra header.
-    pub fn new() -> Self {
-        Accept::default()
-    }
-
-    /// Choose a subprotocol.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocol = Some(protocol.into());
-        self
-    }
-
-    /// Add a response header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Negotiate permessage-deflate when the client offers it.
-    #[cfg(feature = "deflate")]
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.deflate = Some(config);
-        self
-    }
-}
+pub use crate::adapter::{Accept, Error, Reject, Response};
 
 /// The default for [`ServerOptions::handshake_timeout`] and
 /// [`ClientOptions::handshake_timeout`]: 10 s.
@@ -315,24 +183,6 @@ impl<'a> ClientOptions<'a> {
     }
 }
 
-/// A refusal from the [`accept_with`] callback: an HTTP status and a one-line reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// The HTTP status, e.g. 403 or 404.
-    pub status: u16,
-    /// The reason, sent as the body.
-    pub reason: String,
-}
-
-/// What a client learned from the server's 101.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Response {
-    /// The subprotocol the server chose, if any.
-    pub protocol: Option<String>,
-    /// All response headers.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
-
 /// A WebSocket over a blocking stream, after the handshake.
 #[derive(Debug)]
 pub struct WebSocket<S> {
@@ -366,74 +216,47 @@ where
     F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
 {
     let options = options.into();
-    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
     let mut config = options.config;
     let deadline = Deadline::start(options.handshake_timeout);
     let mut parser = RequestParser::new();
     let mut buf = Vec::with_capacity(1024);
     let mut callback = Some(callback);
-    let mut out = vec![0u8; 2048];
     let leftover = loop {
         // After every read that leaves the head incomplete (bytes that do not finish it, or a
         // read timeout), the deadline applies; a head that is complete is answered as usual.
         let read = read_more(&mut stream, &mut buf);
         let timed_out = matches!(&read, Err(Error::Io(e)) if is_timeout(e));
         if timed_out && deadline.passed() {
-            return Err(request_timeout(&mut stream, &mut out));
+            return Err(request_timeout(&mut stream));
         }
         read?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
             Ok(Status::Partial) if deadline.passed() => {
-                return Err(request_timeout(&mut stream, &mut out));
+                return Err(request_timeout(&mut stream));
             }
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(request)) => {
                 let decide = callback.take().expect("the request completes once");
-                match decide(&request) {
-                    Ok(accept) => {
-                        let extra: Vec<(&str, &str)> = accept
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), v.as_str()))
-                            .collect();
-                        let mut options = AcceptOptions::new().headers(&extra);
-                        if let Some(p) = &accept.protocol {
-                            options = options.protocol(p);
-                        }
-                        #[cfg(feature = "deflate")]
-                        let negotiated =
-                            accept.deflate.and_then(|d| d.accept(request.extensions()));
-                        #[cfg(feature = "deflate")]
-                        if let Some((deflate, response)) = &negotiated {
-                            options = options.extensions(response);
-                            config.deflate = Some(*deflate);
-                        }
-                        let n = write_growing(&mut out, |o| request.write_accept(&options, o))
-                            .map_err(|e| {
-                                Error::Io(io::Error::new(
-                                    io::ErrorKind::InvalidInput,
-                                    e.to_string(),
-                                ))
-                            })?;
-                        stream.write_all(&out[..n])?;
+                match answer_request(&request, decide(&request), config) {
+                    ServerAnswer::Upgrade(response, negotiated) => {
+                        stream.write_all(&response)?;
                         stream.flush()?;
+                        config = negotiated;
                         break buf[request.consumed()..].to_vec();
                     }
-                    Err(reject) => {
-                        let response = rejection(reject.status, &reject.reason);
-                        stream.write_all(response.as_bytes())?;
+                    ServerAnswer::Refuse(response, error) => {
+                        stream.write_all(&response)?;
                         stream.flush()?;
-                        return Err(Error::Rejected(reject.status));
+                        return Err(error);
                     }
                 }
             }
             Err(error) => {
-                let n = write_growing(&mut out, |o| error.write_response(o))
-                    .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
-                stream.write_all(&out[..n])?;
+                let (response, error) = answer_invalid(error);
+                stream.write_all(&response)?;
                 stream.flush()?;
-                return Err(Error::Handshake(error));
+                return Err(error);
             }
         }
     };
@@ -455,8 +278,6 @@ pub fn connect_with<S: Read + Write>(
     url: &str,
     options: &ClientOptions<'_>,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    #[allow(unused_mut)]
-    let mut config = options.config;
     let deadline = Deadline::start(options.handshake_timeout);
     let url = Url::parse(url).map_err(|e| Error::Url(e.to_string()))?;
     let request = ClientRequest::from_url(&url, Key::random())
@@ -469,14 +290,12 @@ pub fn connect_with<S: Read + Write>(
         Some(offer) => request.extensions(offer),
         None => request,
     };
-    let mut out = vec![0u8; 1024];
-    let n = write_growing(&mut out, |o| request.write(o)).map_err(|e| Error::Url(e.to_string()))?;
-    stream.write_all(&out[..n])?;
+    stream.write_all(&client_request_bytes(&request)?)?;
     stream.flush()?;
 
     let mut parser = request.response_parser();
     let mut buf = Vec::with_capacity(1024);
-    let (response, leftover) = loop {
+    let (response, config, leftover) = loop {
         // As in `accept_with`: the deadline is checked after every read that leaves the
         // response head incomplete.
         let read = read_more(&mut stream, &mut buf);
@@ -489,23 +308,13 @@ pub fn connect_with<S: Read + Write>(
             Ok(Status::Partial) if deadline.passed() => return Err(Error::HandshakeTimeout),
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(accepted)) => {
-                #[cfg(feature = "deflate")]
-                if let Some(deflate) = options.deflate {
-                    config.deflate = deflate.negotiated(accepted.extensions()).map_err(|e| {
-                        Error::ClientHandshake {
-                            status: None,
-                            message: e.to_string(),
-                        }
-                    })?;
-                }
-                let response = Response {
-                    protocol: accepted.protocol().map(str::to_string),
-                    headers: accepted
-                        .headers()
-                        .map(|(k, v)| (k.to_string(), v.to_vec()))
-                        .collect(),
-                };
-                break (response, buf[accepted.consumed()..].to_vec());
+                let (response, config) = client_accepted(
+                    &accepted,
+                    options.config,
+                    #[cfg(feature = "deflate")]
+                    options.deflate,
+                )?;
+                break (response, config, buf[accepted.consumed()..].to_vec());
             }
             Err(e) => {
                 return Err(Error::ClientHandshake {
@@ -583,14 +392,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// proved that nothing was truncated. Any other error, or one while the connection is
     /// open, is returned.
     fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
-        let benign = matches!(
-            e.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
-        );
-        if benign && self.conn.state() == State::Closed {
+        if is_end_of_transport(&e) && self.conn.state() == State::Closed {
             self.transport_gone = true;
             self.conn.receive_eof();
             Ok(())
@@ -671,10 +473,10 @@ impl<S: Read + Write> WebSocket<S> {
 
 /// The server's answer when the handshake deadline passed: `408 Request Timeout`, written as
 /// well as the stream allows (it is being dropped anyway), then [`Error::HandshakeTimeout`].
-fn request_timeout<S: Write>(stream: &mut S, out: &mut Vec<u8>) -> Error {
-    if let Ok(n) = write_growing(out, |o| HandshakeError::RequestTimeout.write_response(o)) {
-        let _ = stream.write_all(&out[..n]).and_then(|()| stream.flush());
-    }
+fn request_timeout<S: Write>(stream: &mut S) -> Error {
+    let _ = stream
+        .write_all(&answer_timeout())
+        .and_then(|()| stream.flush());
     Error::HandshakeTimeout
 }
 
@@ -707,39 +509,4 @@ fn read_more<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error> {
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// Run a writer into `out`, doubling `out` while it is too small (up to 64 KiB).
-fn write_growing<E>(
-    out: &mut Vec<u8>,
-    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
-) -> Result<usize, E> {
-    loop {
-        match write(out) {
-            Err(_) if out.len() < 64 * 1024 => {
-                let len = out.len() * 2;
-                out.resize(len, 0);
-            }
-            result => return result,
-        }
-    }
-}
-
-/// A complete rejection response for an application's refusal.
-fn rejection(status: u16, reason: &str) -> String {
-    let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
-    let phrase = match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
-    std::format!(
-        "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}\n",
-        reason.len() + 1
-    )
 }

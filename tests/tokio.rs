@@ -546,3 +546,34 @@ async fn a_protocol_error_closes_with_its_code() {
         "close frame with 1002"
     );
 }
+
+#[tokio::test]
+async fn a_tls_client_hello_on_the_plain_port_gets_400_at_once() {
+    let (listener, url) = tcp_listener().await;
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_string();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        accept(stream).await
+    });
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    // The first bytes of a TLS ClientHello (a record of type 22, version 3.1), and no more:
+    // the server must not wait for the end of an HTTP head that never comes.
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    timeout(Duration::from_secs(3), stream.read_to_string(&mut answer))
+        .await
+        .expect("answered at once, not after the handshake timeout")
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("TLS"), "{answer}");
+    assert!(matches!(server.await.unwrap(), Err(Error::Handshake(_))));
+}
