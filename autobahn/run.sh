@@ -7,15 +7,19 @@
 #   bash autobahn/run.sh --bless    same, but first write the observed verdicts into
 #                                   autobahn/expected.json (review the diff before committing)
 #
-# Roles:
-#   server  kosoku -m fuzzingclient drives examples/echo_server   -> target/autobahn/server/
+# Roles and adapters (AUTOBAHN_ADAPTER=blocking, the default, or tokio):
+#   server  kosoku -m fuzzingclient drives examples/echo_server     -> target/autobahn/server/
+#           (tokio: examples/tokio_echo                             -> target/autobahn/tokio/server/)
 #   client  examples/autobahn_client drives kosoku -m fuzzingserver -> target/autobahn/client/
+#           (tokio: examples/tokio_autobahn_client                  -> target/autobahn/tokio/client/)
+# Both adapters are held to the same golden file: they drive the same state machine.
 #
 # Environment (all optional):
 #   AUTOBAHN_SERVER_BIN / AUTOBAHN_CLIENT_BIN  use these binaries instead of building the
 #                         examples (each skips its own `cargo build`); same CLI contract:
 #                         `echo_server ADDR` printing `listening on ws://ADDR` once bound,
 #                         `autobahn_client URL AGENT` running getCaseCount/runCase/updateReports
+#   AUTOBAHN_ADAPTER      blocking (default) | tokio: which adapter's examples to build and run
 #   AUTOBAHN_ONLY         server | client: run one role only
 #   AUTOBAHN_SERVER_PORT  echo server port (default: the port in fuzzingclient.json)
 #   AUTOBAHN_CLIENT_PORT  fuzzingserver port (default: the port in fuzzingserver.json; 0 = any)
@@ -30,8 +34,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 HERE=$ROOT/autobahn
-REPORTS=$ROOT/target/autobahn
-VENV=$REPORTS/venv
+ADAPTER=${AUTOBAHN_ADAPTER:-blocking}
+case $ADAPTER in
+  blocking) REPORTS=$ROOT/target/autobahn; SERVER_EXAMPLE=echo_server; CLIENT_EXAMPLE=autobahn_client; FEATURES=deflate ;;
+  tokio) REPORTS=$ROOT/target/autobahn/tokio; SERVER_EXAMPLE=tokio_echo; CLIENT_EXAMPLE=tokio_autobahn_client; FEATURES=tokio,deflate ;;
+  *) echo "run.sh: AUTOBAHN_ADAPTER must be blocking or tokio, not $ADAPTER" >&2; exit 2 ;;
+esac
+VENV=$ROOT/target/autobahn/venv
 KOSOKU_VERSION=0.1.0
 GOLDEN=$HERE/expected.json
 
@@ -96,7 +105,7 @@ wait_pid() {
 setup_kosoku() {
   if [[ ! -x $VENV/bin/python ]]; then
     log "creating virtualenv $VENV"
-    mkdir -p "$REPORTS"
+    mkdir -p "$(dirname "$VENV")"
     if ! python3 -m venv "$VENV" 2>/dev/null; then
       rm -rf "$VENV"
       log "python3 -m venv failed; installing python3-venv"
@@ -117,15 +126,15 @@ setup_bins() {
   SERVER_BIN=${AUTOBAHN_SERVER_BIN:-}
   CLIENT_BIN=${AUTOBAHN_CLIENT_BIN:-}
   if [[ $ONLY != client && -z $SERVER_BIN ]]; then
-    examples+=(--example echo_server); SERVER_BIN=$target_dir/release/examples/echo_server
+    examples+=(--example "$SERVER_EXAMPLE"); SERVER_BIN=$target_dir/release/examples/$SERVER_EXAMPLE
   fi
   if [[ $ONLY != server && -z $CLIENT_BIN ]]; then
-    examples+=(--example autobahn_client); CLIENT_BIN=$target_dir/release/examples/autobahn_client
+    examples+=(--example "$CLIENT_EXAMPLE"); CLIENT_BIN=$target_dir/release/examples/$CLIENT_EXAMPLE
   fi
   if ((${#examples[@]})); then
-    log "cargo build --release --features deflate ${examples[*]}"
+    log "cargo build --release --features $FEATURES ${examples[*]}"
     local t0; t0=$(now)
-    timeout "$BUILD_TIMEOUT" cargo build --release --features deflate "${examples[@]}"
+    timeout "$BUILD_TIMEOUT" cargo build --release --features "$FEATURES" "${examples[@]}"
     log "build took $(since "$t0") s"
   fi
 }
@@ -242,9 +251,9 @@ if [[ $ONLY != client ]]; then run_server_suite || FAILED=1; fi
 if [[ $ONLY != server ]]; then run_client_suite || FAILED=1; fi
 
 echo
-for line in "${SUMMARY[@]}"; do echo "autobahn $line"; done
+for line in "${SUMMARY[@]}"; do echo "autobahn ($ADAPTER) $line"; done
 if ((FAILED)); then
-  echo "autobahn: FAIL after $(since "$T0") s (reports: $REPORTS/{server,client}/index.html)"
+  echo "autobahn ($ADAPTER): FAIL after $(since "$T0") s (reports: $REPORTS/{server,client}/index.html)"
   exit 1
 fi
-echo "autobahn: PASS after $(since "$T0") s"
+echo "autobahn ($ADAPTER): PASS after $(since "$T0") s"

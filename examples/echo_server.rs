@@ -7,6 +7,18 @@
 //! Accepts the upgrade on any path and echoes every text and binary message. With
 //! `--features deflate` it also negotiates permessage-deflate. A bad upgrade
 //! gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/`).
+//!
+//! # Threads
+//!
+//! One thread per connection, and nothing here caps how many: every open WebSocket keeps its
+//! thread for as long as the peer keeps it open (no keepalive is configured, so a silent peer
+//! is kept too). What is bounded is how long a client that never becomes a WebSocket holds a
+//! thread: the adapter's handshake deadline (`blocking::DEFAULT_HANDSHAKE_TIMEOUT`, 10 s for
+//! the whole request head, then `408 Request Timeout`), enforced through the 10 s read timeout
+//! set below (the deadline is checked when a read returns, so a client that sends nothing is
+//! dropped by the read timeout). After a close, the close timeout (5 s) and the linger
+//! (0.5 s) bound the rest. A server facing untrusted clients should also cap concurrent
+//! connections (e.g. count them before spawning) and set `Config::keepalive`.
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -41,7 +53,9 @@ fn serve(stream: TcpStream) {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let _ = stream.set_nodelay(true);
-    // A client that never finishes its request is dropped after 10 s.
+    // A client that never finishes its request is dropped after the 10 s handshake deadline
+    // (408), checked when a read returns; the read timeout makes reads return (and drops a
+    // client that sends nothing after 10 s).
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     // Negotiate permessage-deflate when built with the `deflate` feature.
     #[allow(unused_mut)]

@@ -5,6 +5,12 @@
 //! keepalive) fire when a read returns `WouldBlock` or `TimedOut`, so give sockets a read
 //! timeout (e.g. `TcpStream::set_read_timeout`) if you use them.
 //!
+//! The opening handshake has a total deadline ([`ServerOptions::handshake_timeout`],
+//! [`ClientOptions::handshake_timeout`], 10 s by default), so that a peer sending its head one
+//! byte at a time cannot hold the connection: a read timeout alone restarts with every byte.
+//! The deadline is checked each time a read returns, so the stream also needs a read timeout
+//! for it to apply to a peer that sends nothing at all.
+//!
 //! ```no_run
 //! use std::net::TcpListener;
 //! use rfc6455::blocking;
@@ -27,161 +33,96 @@
 
 use std::boxed::Box;
 use std::io::{self, Read, Write};
-use std::string::{String, ToString};
+use std::string::ToString;
 use std::time::{Duration, Instant};
+use std::vec;
 use std::vec::Vec;
-use std::{fmt, vec};
 
+use crate::adapter::{
+    ServerAnswer, answer_invalid, answer_request, answer_timeout, client_accepted,
+    client_request_bytes, is_end_of_transport, is_timeout,
+};
 use crate::close::CloseCode;
 use crate::connection::{Config, Connection, State};
-use crate::error::SendError;
 use crate::event::{Event, Message};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateConfig;
-use crate::handshake::{
-    AcceptOptions, ClientRequest, EMPTY_HEADER, HandshakeError, Key, Request, RequestParser, Url,
-};
+use crate::handshake::{ClientRequest, EMPTY_HEADER, Key, Request, RequestParser, Url};
 use crate::role::Role;
 use crate::status::Status;
 
 /// The size of the adapter's read buffer.
 const READ_BUF: usize = 64 * 1024;
 
-/// What can go wrong in the blocking adapter.
-#[derive(Debug)]
+pub use crate::adapter::{Accept, Error, Reject, Response};
+
+/// The default for [`ServerOptions::handshake_timeout`] and
+/// [`ClientOptions::handshake_timeout`]: 10 s.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a server runs its side, for [`accept_with`]. A [`Config`] converts into it (with the
+/// default handshake deadline), so `accept_with(stream, config, callback)` also works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Error {
-    /// The stream failed.
-    Io(io::Error),
-    /// (Server) the client's request was not a valid handshake; the precise HTTP rejection
-    /// was written before this was returned.
-    Handshake(HandshakeError),
-    /// (Server) the application's callback rejected the request with this status; the
-    /// response was written.
-    Rejected(u16),
-    /// (Client) the server's answer was not a valid 101, or not a 101 at all.
-    ClientHandshake {
-        /// The HTTP status, when the server answered with something other than 101.
-        status: Option<u16>,
-        /// What was wrong.
-        message: String,
-    },
-    /// (Client) the URL is not a `ws://` or `wss://` URL.
-    Url(String),
-    /// A command was refused (see [`SendError`]).
-    Send(SendError),
+pub struct ServerOptions {
+    /// The connection's configuration.
+    pub config: Config,
+    /// The most time the whole request head may take to arrive, counted from the call to
+    /// [`accept_with`]; then the server answers `408 Request Timeout` and returns
+    /// [`Error::HandshakeTimeout`]. `None`: no deadline. Default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    ///
+    /// Checked each time a read returns (with bytes or with a read timeout): give the stream a
+    /// read timeout (`TcpStream::set_read_timeout`), or a client that sends nothing blocks the
+    /// read, and the deadline, forever.
+    pub handshake_timeout: Option<Duration>,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Handshake(e) => write!(f, "handshake rejected: {e}"),
-            Error::Rejected(status) => {
-                write!(f, "handshake rejected by the application ({status})")
-            }
-            Error::ClientHandshake {
-                status: Some(s),
-                message,
-            } => {
-                write!(f, "server answered {s}: {message}")
-            }
-            Error::ClientHandshake {
-                status: None,
-                message,
-            } => {
-                write!(f, "invalid handshake response: {message}")
-            }
-            Error::Url(e) => write!(f, "invalid URL: {e}"),
-            Error::Send(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(e) => Some(e),
-            Error::Handshake(e) => Some(e),
-            Error::Send(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl Error {
-    /// Whether this is a read timeout (`WouldBlock` or `TimedOut`): nothing is wrong, call
-    /// [`WebSocket::read`] again.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Io(e) if is_timeout(e))
-    }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
-    }
-}
-
-impl From<SendError> for Error {
-    fn from(e: SendError) -> Self {
-        Error::Send(e)
-    }
-}
-
-/// The server's answer to a request, from the [`accept_with`] callback.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Accept {
-    /// The chosen subprotocol (must be one the client offered).
-    pub protocol: Option<String>,
-    /// Extra response headers.
-    pub headers: Vec<(String, String)>,
-    /// Accept permessage-deflate, if the client offers it acceptably, with these settings
-    /// (feature `deflate`).
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<DeflateConfig>,
-}
-
-impl Accept {
-    /// Accept with no subprotocol, no extension, no extra header.
+impl ServerOptions {
+    /// The defaults: default config, a 10 s handshake deadline.
     pub fn new() -> Self {
-        Accept::default()
+        ServerOptions::default()
     }
 
-    /// Choose a subprotocol.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-        self.protocol = Some(protocol.into());
+    /// Set the configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
         self
     }
 
-    /// Add a response header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+    /// Set the handshake deadline (`None`: none).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
+}
 
-    /// Negotiate permessage-deflate when the client offers it.
-    #[cfg(feature = "deflate")]
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.deflate = Some(config);
-        self
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            config: Config::default(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+        }
+    }
+}
+
+impl From<Config> for ServerOptions {
+    fn from(config: Config) -> Self {
+        ServerOptions::new().config(config)
     }
 }
 
 /// What a client asks for in its handshake.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions<'a> {
     /// The connection's configuration.
     pub config: Config,
+    /// The most time the handshake may take, from the call to [`connect_with`] until the
+    /// server's whole response head has arrived; then [`Error::HandshakeTimeout`]. `None`: no
+    /// deadline. Default [`DEFAULT_HANDSHAKE_TIMEOUT`]. Checked each time a read returns, like
+    /// [`ServerOptions::handshake_timeout`]: the stream needs a read timeout too.
+    pub handshake_timeout: Option<Duration>,
     /// Subprotocols to offer, in order of preference.
     pub protocols: &'a [&'a str],
     /// Extra request headers (e.g. `Authorization`).
@@ -191,8 +132,21 @@ pub struct ClientOptions<'a> {
     pub deflate: Option<DeflateConfig>,
 }
 
+impl Default for ClientOptions<'_> {
+    fn default() -> Self {
+        ClientOptions {
+            config: Config::default(),
+            handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            protocols: &[],
+            headers: &[],
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        }
+    }
+}
+
 impl<'a> ClientOptions<'a> {
-    /// The defaults: default config, no subprotocol, no extension.
+    /// The defaults: default config, a 10 s handshake deadline, no subprotocol, no extension.
     pub fn new() -> Self {
         ClientOptions::default()
     }
@@ -200,6 +154,12 @@ impl<'a> ClientOptions<'a> {
     /// Set the configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Set the handshake deadline (`None`: none).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -223,24 +183,6 @@ impl<'a> ClientOptions<'a> {
     }
 }
 
-/// A refusal from the [`accept_with`] callback: an HTTP status and a one-line reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// The HTTP status, e.g. 403 or 404.
-    pub status: u16,
-    /// The reason, sent as the body.
-    pub reason: String,
-}
-
-/// What a client learned from the server's 101.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Response {
-    /// The subprotocol the server chose, if any.
-    pub protocol: Option<String>,
-    /// All response headers.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
-
 /// A WebSocket over a blocking stream, after the handshake.
 #[derive(Debug)]
 pub struct WebSocket<S> {
@@ -253,78 +195,68 @@ pub struct WebSocket<S> {
 }
 
 /// Server: read and validate the opening handshake on `stream`, answer 101, and return the
-/// WebSocket. A bad request gets the precise HTTP rejection and [`Error::Handshake`].
+/// WebSocket. A bad request gets the precise HTTP rejection and [`Error::Handshake`]; a request
+/// head that takes longer than [`DEFAULT_HANDSHAKE_TIMEOUT`] gets `408 Request Timeout` and
+/// [`Error::HandshakeTimeout`] (see [`ServerOptions::handshake_timeout`]: the stream needs a
+/// read timeout).
 pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
-    accept_with(stream, Config::default(), |_| Ok(Accept::default()))
+    accept_with(stream, ServerOptions::default(), |_| Ok(Accept::default()))
 }
 
-/// Server: like [`accept`], with a config and a callback that inspects the request (path,
-/// origin, subprotocols, headers) and accepts or rejects it.
-#[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+/// Server: like [`accept`], with options (a [`ServerOptions`], or just a [`Config`]) and a
+/// callback that inspects the request (path, origin, subprotocols, headers) and accepts or
+/// rejects it.
 pub fn accept_with<S, F>(
     mut stream: S,
-    mut config: Config,
+    options: impl Into<ServerOptions>,
     callback: F,
 ) -> Result<WebSocket<S>, Error>
 where
     S: Read + Write,
     F: FnOnce(&Request<'_>) -> Result<Accept, Reject>,
 {
+    let options = options.into();
+    let mut config = options.config;
+    let deadline = Deadline::start(options.handshake_timeout);
     let mut parser = RequestParser::new();
     let mut buf = Vec::with_capacity(1024);
     let mut callback = Some(callback);
-    let mut out = vec![0u8; 2048];
     let leftover = loop {
-        read_more(&mut stream, &mut buf)?;
+        // After every read that leaves the head incomplete (bytes that do not finish it, or a
+        // read timeout), the deadline applies; a head that is complete is answered as usual.
+        let read = read_more(&mut stream, &mut buf);
+        let timed_out = matches!(&read, Err(Error::Io(e)) if is_timeout(e));
+        if timed_out && deadline.passed() {
+            return Err(request_timeout(&mut stream));
+        }
+        read?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
+            Ok(Status::Partial) if deadline.passed() => {
+                return Err(request_timeout(&mut stream));
+            }
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(request)) => {
                 let decide = callback.take().expect("the request completes once");
-                match decide(&request) {
-                    Ok(accept) => {
-                        let extra: Vec<(&str, &str)> = accept
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), v.as_str()))
-                            .collect();
-                        let mut options = AcceptOptions::new().headers(&extra);
-                        if let Some(p) = &accept.protocol {
-                            options = options.protocol(p);
-                        }
-                        #[cfg(feature = "deflate")]
-                        let negotiated =
-                            accept.deflate.and_then(|d| d.accept(request.extensions()));
-                        #[cfg(feature = "deflate")]
-                        if let Some((deflate, response)) = &negotiated {
-                            options = options.extensions(response);
-                            config.deflate = Some(*deflate);
-                        }
-                        let n = write_growing(&mut out, |o| request.write_accept(&options, o))
-                            .map_err(|e| {
-                                Error::Io(io::Error::new(
-                                    io::ErrorKind::InvalidInput,
-                                    e.to_string(),
-                                ))
-                            })?;
-                        stream.write_all(&out[..n])?;
+                match answer_request(&request, decide(&request), config) {
+                    ServerAnswer::Upgrade(response, negotiated) => {
+                        stream.write_all(&response)?;
                         stream.flush()?;
+                        config = negotiated;
                         break buf[request.consumed()..].to_vec();
                     }
-                    Err(reject) => {
-                        let response = rejection(reject.status, &reject.reason);
-                        stream.write_all(response.as_bytes())?;
+                    ServerAnswer::Refuse(response, error) => {
+                        stream.write_all(&response)?;
                         stream.flush()?;
-                        return Err(Error::Rejected(reject.status));
+                        return Err(error);
                     }
                 }
             }
             Err(error) => {
-                let n = write_growing(&mut out, |o| error.write_response(o))
-                    .map_err(|e| Error::Io(io::Error::other(e.to_string())))?;
-                stream.write_all(&out[..n])?;
+                let (response, error) = answer_invalid(error);
+                stream.write_all(&response)?;
                 stream.flush()?;
-                return Err(Error::Handshake(error));
+                return Err(error);
             }
         }
     };
@@ -346,8 +278,7 @@ pub fn connect_with<S: Read + Write>(
     url: &str,
     options: &ClientOptions<'_>,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    #[allow(unused_mut)]
-    let mut config = options.config;
+    let deadline = Deadline::start(options.handshake_timeout);
     let url = Url::parse(url).map_err(|e| Error::Url(e.to_string()))?;
     let request = ClientRequest::from_url(&url, Key::random())
         .protocols(options.protocols)
@@ -359,36 +290,31 @@ pub fn connect_with<S: Read + Write>(
         Some(offer) => request.extensions(offer),
         None => request,
     };
-    let mut out = vec![0u8; 1024];
-    let n = write_growing(&mut out, |o| request.write(o)).map_err(|e| Error::Url(e.to_string()))?;
-    stream.write_all(&out[..n])?;
+    stream.write_all(&client_request_bytes(&request)?)?;
     stream.flush()?;
 
     let mut parser = request.response_parser();
     let mut buf = Vec::with_capacity(1024);
-    let (response, leftover) = loop {
-        read_more(&mut stream, &mut buf)?;
+    let (response, config, leftover) = loop {
+        // As in `accept_with`: the deadline is checked after every read that leaves the
+        // response head incomplete.
+        let read = read_more(&mut stream, &mut buf);
+        if matches!(&read, Err(Error::Io(e)) if is_timeout(e)) && deadline.passed() {
+            return Err(Error::HandshakeTimeout);
+        }
+        read?;
         let mut headers = [EMPTY_HEADER; 64];
         match parser.parse(&buf, &mut headers) {
+            Ok(Status::Partial) if deadline.passed() => return Err(Error::HandshakeTimeout),
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(accepted)) => {
-                #[cfg(feature = "deflate")]
-                if let Some(deflate) = options.deflate {
-                    config.deflate = deflate.negotiated(accepted.extensions()).map_err(|e| {
-                        Error::ClientHandshake {
-                            status: None,
-                            message: e.to_string(),
-                        }
-                    })?;
-                }
-                let response = Response {
-                    protocol: accepted.protocol().map(str::to_string),
-                    headers: accepted
-                        .headers()
-                        .map(|(k, v)| (k.to_string(), v.to_vec()))
-                        .collect(),
-                };
-                break (response, buf[accepted.consumed()..].to_vec());
+                let (response, config) = client_accepted(
+                    &accepted,
+                    options.config,
+                    #[cfg(feature = "deflate")]
+                    options.deflate,
+                )?;
+                break (response, config, buf[accepted.consumed()..].to_vec());
             }
             Err(e) => {
                 return Err(Error::ClientHandshake {
@@ -460,16 +386,13 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// A reset or broken pipe once the connection has closed is the peer ending the transport
-    /// early (e.g. a server that closes right after its close frame): treat it as the end.
-    /// Any other error, or one while the connection is open, is returned.
+    /// early (e.g. a server that closes right after its close frame): treat it as the end. So
+    /// is `UnexpectedEof`, which TLS streams return when the peer ends the TCP stream without
+    /// a `close_notify`: after the close frames, the WebSocket closing handshake already
+    /// proved that nothing was truncated. Any other error, or one while the connection is
+    /// open, is returned.
     fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
-        let benign = matches!(
-            e.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-        );
-        if benign && self.conn.state() == State::Closed {
+        if is_end_of_transport(&e) && self.conn.state() == State::Closed {
             self.transport_gone = true;
             self.conn.receive_eof();
             Ok(())
@@ -548,6 +471,29 @@ impl<S: Read + Write> WebSocket<S> {
     }
 }
 
+/// The server's answer when the handshake deadline passed: `408 Request Timeout`, written as
+/// well as the stream allows (it is being dropped anyway), then [`Error::HandshakeTimeout`].
+fn request_timeout<S: Write>(stream: &mut S) -> Error {
+    let _ = stream
+        .write_all(&answer_timeout())
+        .and_then(|()| stream.flush());
+    Error::HandshakeTimeout
+}
+
+/// A handshake's total deadline, from when it started.
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// Starts now; `None` (or a timeout too large to represent): never passes.
+    fn start(timeout: Option<Duration>) -> Self {
+        Deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
+    }
+
+    fn passed(&self) -> bool {
+        self.0.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
 /// Read the next piece of a handshake head and append it to `buf`; the stream ending first
 /// is an error.
 fn read_more<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error> {
@@ -563,39 +509,4 @@ fn read_more<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error> {
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// Run a writer into `out`, doubling `out` while it is too small (up to 64 KiB).
-fn write_growing<E>(
-    out: &mut Vec<u8>,
-    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
-) -> Result<usize, E> {
-    loop {
-        match write(out) {
-            Err(_) if out.len() < 64 * 1024 => {
-                let len = out.len() * 2;
-                out.resize(len, 0);
-            }
-            result => return result,
-        }
-    }
-}
-
-/// A complete rejection response for an application's refusal.
-fn rejection(status: u16, reason: &str) -> String {
-    let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
-    let phrase = match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
-    std::format!(
-        "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}\n",
-        reason.len() + 1
-    )
 }

@@ -152,7 +152,12 @@ enum MaskSource {
 pub enum State {
     /// Messages flow both ways.
     Open,
-    /// We sent a close frame and wait for the peer's. Messages still arrive; none can be sent.
+    /// We sent a close frame and wait for the peer's. Messages still arrive; none can be sent
+    /// (RFC 6455 §5.5.1 forbids data frames after a Close). Control frames still can: a ping
+    /// from the peer is answered with a pong (§5.5.2 excuses only an endpoint that *received*
+    /// a Close), and [`Connection::ping`] and [`Connection::pong`] still work. Once the peer's
+    /// close arrives (or the connection fails), nothing more is sent: pings and pongs not yet
+    /// started on the wire are dropped.
     Closing,
     /// [`Event::Closed`] has been reported. Drain the output, then end the transport once
     /// [`Connection::is_terminated`] says so.
@@ -657,6 +662,11 @@ impl Connection {
     }
 
     /// Send a ping (payload at most 125 bytes).
+    ///
+    /// Allowed while [`State::Open`] and also while [`State::Closing`]: RFC 6455 §5.5.1
+    /// forbids only data frames after our close frame, so the ping may follow it on the wire.
+    /// Refused with [`SendError::Closing`] once the close handshake is over (the peer's close
+    /// arrived after ours) or [`Event::Closed`] was polled.
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.check_control(payload.len())?;
         self.queue_control(OpCode::PING, payload);
@@ -665,6 +675,8 @@ impl Connection {
 
     /// Send an unsolicited pong (payload at most 125 bytes), e.g. as a unidirectional
     /// heartbeat.
+    ///
+    /// Allowed in the same states as [`ping`](Self::ping): also while [`State::Closing`].
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.check_control(payload.len())?;
         self.queue_control(OpCode::PONG, payload);
@@ -697,8 +709,15 @@ impl Connection {
         Ok(())
     }
 
+    /// Pings and pongs may follow our close frame (RFC 6455 §5.5.1 forbids only data frames
+    /// after it), until the close handshake is over or `Closed` was polled.
     fn check_control(&self, len: usize) -> Result<(), SendError> {
-        self.check_open()?;
+        if self.closed_delivered || (self.close_sent && self.closed) {
+            return Err(SendError::Closing);
+        }
+        if self.role.masks_outgoing() && matches!(self.mask, MaskSource::None) {
+            return Err(SendError::NoMaskSource);
+        }
         if len > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(len));
         }
@@ -891,6 +910,18 @@ impl Connection {
         self.control_out.push_back((frame, is_pong));
     }
 
+    /// Drop the pings and pongs not yet started on the wire (a partly written one is kept:
+    /// the frame must be finished).
+    fn drop_unsent_control(&mut self) {
+        let keep = usize::from(self.writing == Some(Queue::Control));
+        while self.control_out.len() > keep {
+            if let Some((frame, is_pong)) = self.control_out.pop_back() {
+                self.queued -= frame.len();
+                self.pending_pongs -= usize::from(is_pong);
+            }
+        }
+    }
+
     fn send_close_frame(&mut self, payload: ClosePayload<'_>) -> Result<(), SendError> {
         let mut buf = [0u8; MAX_CONTROL_PAYLOAD];
         let len = payload.encode(&mut buf).unwrap_or(0);
@@ -951,7 +982,9 @@ impl Connection {
                     ..
                 } => self.on_compressed_data(pos, len, kind, start, end),
                 Received::Ping(payload) => {
-                    if self.config.auto_pong && !self.close_sent {
+                    // Also while Closing: only a *received* close excuses the pong (RFC 6455
+                    // §5.5.2), and input stops being read as soon as one arrives.
+                    if self.config.auto_pong {
                         self.queue_control(OpCode::PONG, &payload);
                     }
                     self.events.push_back(Event::Ping(payload));
@@ -1165,6 +1198,12 @@ impl Connection {
         }
         self.closed = true;
         self.assembly = BytesMut::new();
+        if self.close_sent {
+            // Our close frame is queued or sent and the connection is over: pings and pongs
+            // queued since (answers to pings that came before the peer's close) are pointless
+            // now, and a server is about to end the transport (RFC 6455 §7.1.1).
+            self.drop_unsent_control();
+        }
         self.events.push_back(Event::Closed(CloseInfo {
             code,
             reason: reason.into(),

@@ -148,7 +148,9 @@ mod tests {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendError {
-    /// We already sent a close frame (or the connection failed): nothing more may be sent.
+    /// We already sent a close frame (or the connection failed): no more messages may be sent.
+    /// Pings and pongs are refused only once the close handshake is over or `Closed` was
+    /// polled (see `State::Closing`).
     Closing,
     /// A ping, pong or close payload over 125 bytes (close: a reason over 123 bytes).
     ControlPayloadTooLong(usize),

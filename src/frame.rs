@@ -310,6 +310,9 @@ struct Message {
 /// [`Role`]: masking (§5.1), RSV bits without an extension, reserved opcodes (§5.2), control
 /// frame rules (§5.5), fragmentation order (§5.4), UTF-8 (§8.1), close payloads (§5.5.1), and
 /// the configured [`Limits`] — all checked on the header, before any payload is accepted. The
+/// rules that the first two header bytes decide (opcode, RSV bits, FIN of a control frame, the
+/// mask bit, fragmentation order) fail as soon as those two bytes are in, without waiting for
+/// the extended length or the masking key; the length rules wait for the whole header. The
 /// first violation is returned as a [`ProtocolError`] and the decoder stays failed.
 ///
 /// About 190 bytes, no heap.
@@ -421,11 +424,7 @@ impl FrameDecoder {
             match self.state {
                 State::Failed(e) => return Err(e),
                 State::Header => match self.read_header(input, &mut pos) {
-                    Ok(Some(header)) => {
-                        if let Err(e) = self.start_frame(header) {
-                            return Err(self.fail(e));
-                        }
-                    }
+                    Ok(Some(header)) => self.start_frame(header),
                     Ok(None) => {
                         return Ok(Decoded {
                             consumed: pos,
@@ -501,7 +500,16 @@ impl FrameDecoder {
         error
     }
 
-    /// Read a header, from `input` directly when it is all there, else through `header_buf`.
+    /// Read a header, from `input` directly when it is all there, else through `header_buf`,
+    /// and apply every header rule to it.
+    ///
+    /// The rules of the first two bytes ([`check_first_two`]: opcode, RSV, FIN, mask bit,
+    /// fragmentation order) are applied as soon as those two bytes are in, so that a peer
+    /// cannot hold the connection open with the start of a header already known to be
+    /// invalid. The length rules ([`check_length`]) wait for the complete header.
+    ///
+    /// [`check_first_two`]: Self::check_first_two
+    /// [`check_length`]: Self::check_length
     fn read_header(
         &mut self,
         input: &[u8],
@@ -509,8 +517,12 @@ impl FrameDecoder {
     ) -> Result<Option<FrameHeader>, ProtocolError> {
         let rest = &input[*pos..];
         if self.header_len == 0 {
+            if let [b0, b1, ..] = *rest {
+                self.check_first_two(b0, b1)?;
+            }
             return match FrameHeader::decode(rest)? {
                 Status::Complete((header, len)) => {
+                    self.check_length(header.opcode, header.payload_len)?;
                     *pos += len;
                     Ok(Some(header))
                 }
@@ -519,6 +531,7 @@ impl FrameDecoder {
                     self.header_buf[..rest.len()].copy_from_slice(rest);
                     self.header_len = rest.len() as u8;
                     *pos = input.len();
+                    self.check_partial_header()?;
                     Ok(None)
                 }
             };
@@ -526,8 +539,13 @@ impl FrameDecoder {
         let have = usize::from(self.header_len);
         let take = (MAX_HEADER_LEN - have).min(rest.len());
         self.header_buf[have..have + take].copy_from_slice(&rest[..take]);
-        match FrameHeader::decode(&self.header_buf[..have + take])? {
+        let buffered = &self.header_buf[..have + take];
+        if let [b0, b1, ..] = *buffered {
+            self.check_first_two(b0, b1)?;
+        }
+        match FrameHeader::decode(buffered)? {
             Status::Complete((header, len)) => {
+                self.check_length(header.opcode, header.payload_len)?;
                 *pos += len - have;
                 self.header_len = 0;
                 Ok(Some(header))
@@ -535,75 +553,118 @@ impl FrameDecoder {
             Status::Partial => {
                 self.header_len = (have + take) as u8;
                 *pos += take;
+                self.check_partial_header()?;
                 Ok(None)
             }
         }
     }
 
-    /// Apply every header rule, then set up the state for the payload.
-    fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
-        let op = header.opcode;
+    /// The rules a partial header in `header_buf` already decides: those of its first two
+    /// bytes.
+    fn check_partial_header(&self) -> Result<(), ProtocolError> {
+        match self.header_buf[..usize::from(self.header_len)] {
+            [b0, b1, ..] => self.check_first_two(b0, b1),
+            _ => Ok(()),
+        }
+    }
+
+    /// The header rules that the first two bytes decide, in this order: reserved opcode
+    /// (§5.2), masking for our role (§5.1); for a control frame RSV bits (§5.2) and FIN
+    /// (§5.5); for a data frame the fragmentation order (§5.4), then RSV bits without an
+    /// extension that allows them (§5.2).
+    ///
+    /// A control frame's 126 or 127 length code is not rejected here: a length field longer
+    /// than necessary is accepted (see [`FrameHeader::decode`]), so `7E 00 05` may still
+    /// announce 5 bytes. [`check_length`](Self::check_length) decides on the whole header.
+    #[inline]
+    fn check_first_two(&self, b0: u8, b1: u8) -> Result<(), ProtocolError> {
+        let op = OpCode::from_low_bits(b0);
+        let rsv = (b0 >> 4) & 0b111;
         if op.is_reserved() {
             return Err(ProtocolError::ReservedOpcode(op));
         }
-        match (self.role.expects_masked_incoming(), header.mask.is_some()) {
+        match (self.role.expects_masked_incoming(), b1 & 0x80 != 0) {
             (true, false) => return Err(ProtocolError::UnmaskedFrame),
             (false, true) => return Err(ProtocolError::MaskedFrame),
             _ => {}
         }
-        let limits = &self.config.limits;
         if op.is_control() {
-            if header.rsv != 0 {
-                return Err(ProtocolError::ReservedBits(header.rsv));
+            if rsv != 0 {
+                return Err(ProtocolError::ReservedBits(rsv));
             }
-            if !header.fin {
+            if b0 & 0x80 == 0 {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
-            if header.payload_len > MAX_CONTROL_PAYLOAD as u64 {
-                return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
+            return Ok(());
+        }
+        match (op, self.message.is_some()) {
+            (OpCode::CONTINUATION, false) => Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::CONTINUATION, true) if rsv != 0 => Err(ProtocolError::ReservedBits(rsv)),
+            (OpCode::CONTINUATION, true) => Ok(()),
+            (_, true) => Err(ProtocolError::ExpectedContinuation),
+            (_, false) if rsv & !self.config.allowed_rsv != 0 => {
+                Err(ProtocolError::ReservedBits(rsv))
             }
+            (_, false) => Ok(()),
+        }
+    }
+
+    /// The header rules that the payload length decides, for a frame that passed
+    /// [`check_first_two`](Self::check_first_two): at most 125 bytes for a control frame
+    /// (§5.5); the configured frame, message and fragment limits for a data frame (§10.4).
+    #[inline]
+    fn check_length(&self, op: OpCode, len: u64) -> Result<(), ProtocolError> {
+        if op.is_control() {
+            if len > MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ProtocolError::ControlFrameTooLong(len));
+            }
+            return Ok(());
+        }
+        let limits = &self.config.limits;
+        let (size, frames) = match self.message {
+            Some(m) if op == OpCode::CONTINUATION => (m.size, m.frames),
+            _ => (0, 0),
+        };
+        if len > limits.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge {
+                len,
+                max: limits.max_frame_size,
+            });
+        }
+        if size.saturating_add(len) > limits.max_message_size {
+            return Err(ProtocolError::MessageTooLarge {
+                max: limits.max_message_size,
+            });
+        }
+        if frames >= limits.max_fragments {
+            return Err(ProtocolError::TooManyFragments {
+                max: limits.max_fragments,
+            });
+        }
+        Ok(())
+    }
+
+    /// Set up the state for the payload of a header that [`read_header`](Self::read_header)
+    /// checked.
+    fn start_frame(&mut self, header: FrameHeader) {
+        let op = header.opcode;
+        if op.is_control() {
             self.state = State::Control;
         } else {
-            let message = match (op, self.message) {
-                (OpCode::CONTINUATION, None) => return Err(ProtocolError::UnexpectedContinuation),
-                (OpCode::CONTINUATION, Some(_)) if header.rsv != 0 => {
-                    return Err(ProtocolError::ReservedBits(header.rsv));
-                }
-                (OpCode::CONTINUATION, Some(m)) => m,
-                (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
-                (_, None) => {
-                    if header.rsv & !self.config.allowed_rsv != 0 {
-                        return Err(ProtocolError::ReservedBits(header.rsv));
-                    }
-                    Message {
-                        opcode: op,
-                        rsv: header.rsv,
-                        size: 0,
-                        frames: 0,
-                        unstarted: true,
-                    }
-                }
+            let message = match self.message {
+                Some(m) if op == OpCode::CONTINUATION => m,
+                _ => Message {
+                    opcode: op,
+                    rsv: header.rsv,
+                    size: 0,
+                    frames: 0,
+                    unstarted: true,
+                },
             };
-            if header.payload_len > limits.max_frame_size {
-                return Err(ProtocolError::FrameTooLarge {
-                    len: header.payload_len,
-                    max: limits.max_frame_size,
-                });
-            }
-            let size = message.size.saturating_add(header.payload_len);
-            if size > limits.max_message_size {
-                return Err(ProtocolError::MessageTooLarge {
-                    max: limits.max_message_size,
-                });
-            }
-            if message.frames >= limits.max_fragments {
-                return Err(ProtocolError::TooManyFragments {
-                    max: limits.max_fragments,
-                });
-            }
             self.message = Some(Message {
-                size,
-                frames: message.frames + 1,
+                size: message.size.saturating_add(header.payload_len),
+                // Below `max_fragments` (a u32), checked by `check_length`.
+                frames: message.frames.saturating_add(1),
                 ..message
             });
             self.state = State::Data { frame_start: true };
@@ -611,7 +672,6 @@ impl FrameDecoder {
         self.header = header;
         self.remaining = header.payload_len;
         self.mask_offset = 0;
-        Ok(())
     }
 
     fn data_chunk<'a>(

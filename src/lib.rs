@@ -8,9 +8,10 @@
 //!
 //! | layer | needs | what |
 //! |---|---|---|
-//! | 0 | nothing (`no_std`, no allocator) | [`frame`] header codec and incremental [`FrameDecoder`], [`mask`], incremental [`utf8`], [`close`] codes, [`handshake`] parsing and writing (and [`h2`] for RFC 8441), [`raw`] frames for conformance tools |
+//! | 0 | nothing (`no_std`, no allocator) | [`frame`] header codec and incremental [`FrameDecoder`], [`mask`], incremental [`utf8`], [`close`] codes, [`handshake`] parsing and writing (and [`h2`] for RFC 8441), [`proxy`] `CONNECT` requests and answers, [`raw`] frames for conformance tools |
 //! | 1 | `alloc` | [`Connection`]: the state machine, owned [`Event`]s, limits, timers, auto-replies |
-//! | 2 | `std` | [`blocking`]: the handshake and a message loop over any `Read + Write` |
+//! | 2 | `std` | [`blocking`]: the handshake and a message loop over any `Read + Write`; proxy URLs and the environment's proxy rules |
+//! | 2 | `tokio` | `tokio`: an async `WebSocket` over any `AsyncRead + AsyncWrite`, split halves, backpressure, timers on tokio's clock, `connect` through proxies |
 //!
 //! # The driving loop
 //!
@@ -66,6 +67,7 @@
 //! | `alloc` | via `std` | [`Connection`] and its events (pulls `bytes`) |
 //! | `deflate` | no | permessage-deflate (RFC 7692): [`extension::deflate`] |
 //! | `http` | no | conversions with the `http` crate's `Request` / `Response` |
+//! | `tokio` | no | the async adapter `tokio` (pulls `tokio`, `futures-core`, `futures-sink`) |
 //!
 //! With `--no-default-features` the crate is `#![no_std]` with no allocator: frames, masking,
 //! UTF-8, close codes and the handshake.
@@ -86,6 +88,8 @@ extern crate alloc;
 extern crate std;
 
 #[cfg(feature = "std")]
+mod adapter;
+#[cfg(feature = "std")]
 pub mod blocking;
 pub mod close;
 #[cfg(feature = "alloc")]
@@ -104,6 +108,7 @@ pub mod handshake;
 pub mod limits;
 pub mod mask;
 pub mod opcode;
+pub mod proxy;
 pub mod raw;
 pub mod role;
 pub mod status;
@@ -123,3 +128,8 @@ pub use limits::Limits;
 pub use opcode::OpCode;
 pub use role::Role;
 pub use status::Status;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

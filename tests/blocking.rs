@@ -4,8 +4,10 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{self, Accept, Reject};
 use rfc6455::{CloseCause, CloseCode, Config, Event, Message};
@@ -197,4 +199,222 @@ fn a_server_that_resets_after_its_close_frame_ends_the_connection_quietly() {
     assert_eq!(events[0], Event::Message(Message::from("12")));
     assert!(matches!(&events[1], Event::Closed(info) if info.is_clean()));
     server.join().unwrap();
+}
+
+/// Write `bytes` to `stream` one at a time, `pause` apart, until they run out, `stop` is set or
+/// the peer is gone.
+fn trickle(
+    mut stream: TcpStream,
+    bytes: Vec<u8>,
+    pause: Duration,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for b in bytes {
+            if stop.load(Ordering::SeqCst) || stream.write_all(&[b]).is_err() {
+                return;
+            }
+            thread::sleep(pause);
+        }
+    })
+}
+
+/// Read until the peer ends the stream (or resets it after its answer).
+fn read_answer(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A request head trickled one byte every 50 ms would never end the handshake with only the
+/// 10 s read timeout (it restarts with every byte). The total deadline drops it: the server
+/// answers `408 Request Timeout` (RFC 9110 §15.5.9) and returns `Error::HandshakeTimeout`.
+#[test]
+fn a_request_trickled_byte_by_byte_gets_408_at_the_handshake_deadline() {
+    let (listener, addr) = listener();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let start = Instant::now();
+        let options = blocking::ServerOptions::new()
+            .config(Config::default())
+            .handshake_timeout(Some(Duration::from_millis(300)));
+        let result = blocking::accept_with(stream, options, |_| Ok(Accept::new()));
+        (result.map(|_| ()), start.elapsed())
+    });
+    let mut client = TcpStream::connect(&addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = trickle(
+        client.try_clone().unwrap(),
+        request.to_vec(),
+        Duration::from_millis(50),
+        stop.clone(),
+    );
+    let answer = read_answer(&mut client);
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    let (result, elapsed) = server.join().unwrap();
+    assert!(
+        matches!(result, Err(blocking::Error::HandshakeTimeout)),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nConnection: close\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nrequest head not received within the handshake deadline\n"),
+        "{answer}"
+    );
+}
+
+/// The same deadline on the client: a server trickling its 101 is given up on with
+/// `Error::HandshakeTimeout`.
+#[test]
+fn a_response_trickled_byte_by_byte_times_the_client_out() {
+    let (listener, addr) = listener();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_stop = stop.clone();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 1024];
+        let mut len = 0;
+        while !request[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            len += stream.read(&mut request[len..]).unwrap();
+        }
+        let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                         Connection: Upgrade\r\n\r\n";
+        trickle(
+            stream,
+            response.to_vec(),
+            Duration::from_millis(50),
+            server_stop,
+        )
+        .join()
+        .unwrap();
+    });
+    let stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let options =
+        blocking::ClientOptions::new().handshake_timeout(Some(Duration::from_millis(300)));
+    let start = Instant::now();
+    let result = blocking::connect_with(stream, &format!("ws://{addr}/"), &options).map(|_| ());
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+    assert!(
+        matches!(result, Err(blocking::Error::HandshakeTimeout)),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}
+
+/// Defaults: 10 s for both sides, and a `Config` alone still works as the server's options.
+#[test]
+fn the_handshake_deadline_defaults_to_ten_seconds() {
+    assert_eq!(blocking::DEFAULT_HANDSHAKE_TIMEOUT, Duration::from_secs(10));
+    assert_eq!(
+        blocking::ServerOptions::new().handshake_timeout,
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        blocking::ClientOptions::new().handshake_timeout,
+        Some(Duration::from_secs(10))
+    );
+    let from_config: blocking::ServerOptions = Config::default().into();
+    assert_eq!(from_config, blocking::ServerOptions::new());
+}
+
+/// An in-memory stream: reads hand out `incoming`, then fail with `UnexpectedEof`, as a TLS
+/// stream (rustls, native-tls) does when the peer ends TCP without a `close_notify`.
+struct EofAfter {
+    incoming: std::io::Cursor<Vec<u8>>,
+    written: Vec<u8>,
+}
+
+impl Read for EofAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.incoming.read(buf)? {
+            0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for EofAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn eof_after(incoming: &[u8]) -> blocking::WebSocket<EofAfter> {
+    let stream = EofAfter {
+        incoming: std::io::Cursor::new(incoming.to_vec()),
+        written: Vec::new(),
+    };
+    let conn =
+        rfc6455::Connection::with_mask_source(rfc6455::Role::Client, Config::default(), || [0; 4]);
+    blocking::WebSocket::from_connection(stream, conn)
+}
+
+/// Once the close handshake is complete (RFC 6455 §7.1.1: the server ends the TCP connection
+/// first), a TLS stream that ends without `close_notify` reports `UnexpectedEof`: that is the
+/// end of the stream, like a reset there, not an error.
+#[test]
+fn unexpected_eof_after_a_clean_close_is_the_end_of_the_stream() {
+    // We close; the server echoes and ends the stream.
+    let mut ws = eof_after(&[0x88, 0x02, 0x03, 0xE8]);
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    match ws.read().unwrap() {
+        Some(Event::Closed(info)) => assert!(info.is_clean()),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ws.read(), Ok(None)), "the end, not an error");
+    // The server closes; we echo, then the stream ends.
+    let mut ws = eof_after(&[0x88, 0x02, 0x03, 0xE9]);
+    match ws.read().unwrap() {
+        Some(Event::Closed(info)) => assert!(info.is_clean()),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ws.read(), Ok(None)));
+    assert_eq!(
+        ws.get_ref().written,
+        [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE9],
+        "our echo went out"
+    );
+    // While the connection is open it is still an error: the stream was cut short.
+    let mut ws = eof_after(&[0x81, 0x01, b'a']);
+    assert_eq!(ws.read().unwrap(), Some(Event::Message(Message::from("a"))));
+    match ws.read() {
+        Err(blocking::Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
+        other => panic!("{other:?}"),
+    }
 }

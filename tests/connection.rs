@@ -620,3 +620,246 @@ fn pongs_sent_in_time_are_never_coalesced() {
     c.receive(&sent);
     assert_eq!(drain_events(&mut c).len(), 200);
 }
+
+/// A client whose masking key is all zeros, so its frames on the wire can be written out.
+fn zero_key_client() -> Connection {
+    Connection::with_mask_source(Role::Client, Config::default(), || [0; 4])
+}
+
+/// RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+/// response, unless it already received a Close frame." Having *sent* one is no excuse, and
+/// §5.5.1 forbids only data frames after our close: the pong follows our close frame.
+#[test]
+fn a_ping_while_closing_is_answered_after_our_close_frame() {
+    let mut c = zero_key_client();
+    c.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(
+        drain_output(&mut c),
+        [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8],
+        "our close frame"
+    );
+    c.receive(&[0x89, 0x00]);
+    assert_eq!(c.state(), State::Closing);
+    assert_eq!(drain_events(&mut c), vec![Event::Ping(Bytes::new())]);
+    assert_eq!(drain_output(&mut c), [0x8A, 0x80, 0, 0, 0, 0], "the pong");
+    // The application may still ping and pong (control frames), never send data.
+    c.ping(b"p").unwrap();
+    c.pong(b"q").unwrap();
+    assert_eq!(c.send_text("late"), Err(SendError::Closing));
+    assert_eq!(
+        drain_output(&mut c),
+        [0x89, 0x81, 0, 0, 0, 0, b'p', 0x8A, 0x81, 0, 0, 0, 0, b'q']
+    );
+    // The peer's close ends it: nothing more goes out, and pings are refused.
+    c.receive(&[0x88, 0x02, 0x03, 0xE8]);
+    let events = drain_events(&mut c);
+    assert_eq!(
+        closed(&events).cause,
+        CloseCause::Clean {
+            initiated_locally: true
+        }
+    );
+    assert_eq!(c.ping(b""), Err(SendError::Closing));
+    assert_eq!(c.pong(b""), Err(SendError::Closing));
+    assert_eq!(drain_output(&mut c), Vec::<u8>::new());
+}
+
+/// The same for a server, in exact unmasked bytes. A pong queued while our close frame is
+/// not yet written goes first, like every control frame between frames: a pong before our
+/// close is as valid as one after it.
+#[test]
+fn a_server_answers_a_ping_while_closing() {
+    let mut s = server(Config::default());
+    s.close(CloseCode::GOING_AWAY, "").unwrap();
+    s.receive(&masked(RawFrame::new(OpCode::PING, b"hi")));
+    assert_eq!(
+        drain_output(&mut s),
+        [0x8A, 0x02, b'h', b'i', 0x88, 0x02, 0x03, 0xE9],
+        "the pong, then our unwritten close"
+    );
+    s.receive(&masked(RawFrame::new(OpCode::PING, b"again")));
+    assert_eq!(
+        drain_output(&mut s),
+        [&[0x8A, 0x05][..], b"again"].concat(),
+        "after our written close"
+    );
+}
+
+/// RFC 6455 §5.5.2 excuses the pong once a close frame was received, and after both close
+/// frames the server ends the transport (§7.1.1): a ping that arrives together with the
+/// peer's close gets no pong, and a pong the application queued is dropped, unless it is
+/// partly written (a frame is always finished).
+#[test]
+fn nothing_new_goes_out_after_the_peers_close_while_closing() {
+    let mut c = zero_key_client();
+    c.close(CloseCode::NORMAL, "").unwrap();
+    drain_output(&mut c);
+    c.receive(&[0x89, 0x01, b'z', 0x88, 0x02, 0x03, 0xE8]);
+    let events = drain_events(&mut c);
+    assert_eq!(events[0], Event::Ping(Bytes::from_static(b"z")));
+    assert!(matches!(events[1], Event::Closed(_)));
+    assert_eq!(c.pending_transmit(), 0);
+    assert_eq!(drain_output(&mut c), Vec::<u8>::new());
+
+    // A pong partly written when the peer's close arrives is finished; a queued one is not.
+    let mut c = zero_key_client();
+    c.close(CloseCode::NORMAL, "").unwrap();
+    drain_output(&mut c);
+    c.pong(b"ab").unwrap();
+    c.pong(b"cd").unwrap();
+    assert_eq!(c.poll_transmit().map(<[u8]>::len), Some(8));
+    c.advance_transmit(3);
+    c.receive(&[0x88, 0x00]);
+    assert_eq!(drain_output(&mut c), [0, 0, 0, b'a', b'b']);
+    assert!(matches!(drain_events(&mut c)[..], [Event::Closed(_)]));
+}
+
+/// Every rule the first two header bytes decide fails the connection as soon as those two
+/// bytes are in, whole or one at a time: a peer that sends them and stops cannot hold the
+/// connection open waiting for an extended length or a masking key that will never come.
+/// RFC 6455 §5.2 (reserved opcodes, RSV bits without an extension), §5.1 (the mask bit for
+/// the role), §5.5 (control frames are not fragmented), §5.4 (fragmentation order).
+#[test]
+fn a_header_known_bad_after_two_bytes_fails_at_once() {
+    use rfc6455::frame::FrameDecoder;
+    let op = |bits| OpCode::new(bits).unwrap();
+    // (receiver, bytes before the header, the two header bytes, the error)
+    let cases: &[(Role, &[u8], [u8; 2], ProtocolError)] = &[
+        // To a client: a masked frame would need 4 more key bytes.
+        (Role::Client, &[], [0x82, 0x80], ProtocolError::MaskedFrame),
+        (Role::Client, &[], [0x82, 0xFE], ProtocolError::MaskedFrame),
+        // To a server: an unmasked frame with a 16-bit length.
+        (
+            Role::Server,
+            &[],
+            [0x82, 0x7E],
+            ProtocolError::UnmaskedFrame,
+        ),
+        // Reserved opcodes, with lengths still to come.
+        (
+            Role::Client,
+            &[],
+            [0x83, 0x7E],
+            ProtocolError::ReservedOpcode(op(3)),
+        ),
+        (
+            Role::Client,
+            &[],
+            [0x87, 0x7F],
+            ProtocolError::ReservedOpcode(op(7)),
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x8B, 0x80],
+            ProtocolError::ReservedOpcode(op(0xB)),
+        ),
+        // RSV bits without an extension, on data and control frames.
+        (
+            Role::Client,
+            &[],
+            [0xC2, 0x7F],
+            ProtocolError::ReservedBits(0b100),
+        ),
+        (
+            Role::Server,
+            &[],
+            [0xA9, 0x80],
+            ProtocolError::ReservedBits(0b010),
+        ),
+        // A control frame without FIN.
+        (
+            Role::Client,
+            &[],
+            [0x09, 0x7E],
+            ProtocolError::FragmentedControlFrame,
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x08, 0x80],
+            ProtocolError::FragmentedControlFrame,
+        ),
+        // A continuation with no message to continue.
+        (
+            Role::Client,
+            &[],
+            [0x80, 0x7E],
+            ProtocolError::UnexpectedContinuation,
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x80, 0x80],
+            ProtocolError::UnexpectedContinuation,
+        ),
+        // A new data frame inside a fragmented message (an empty unfinished text first).
+        (
+            Role::Client,
+            &[0x01, 0x00],
+            [0x82, 0x7E],
+            ProtocolError::ExpectedContinuation,
+        ),
+        (
+            Role::Server,
+            &[0x01, 0x80, 0, 0, 0, 0],
+            [0x81, 0x80],
+            ProtocolError::ExpectedContinuation,
+        ),
+        // A continuation with RSV bits.
+        (
+            Role::Client,
+            &[0x01, 0x00],
+            [0xC0, 0x7E],
+            ProtocolError::ReservedBits(0b100),
+        ),
+    ];
+    for &(role, before, two, error) in cases {
+        let what = format!("{role:?} {before:02x?} then {two:02x?}");
+        // The decoder alone.
+        let mut decoder = FrameDecoder::new(role);
+        let mut input = [before, &two[..]].concat();
+        let len = input.len();
+        let mut pos = 0;
+        let result = loop {
+            match decoder.decode(&mut input[pos..]) {
+                Err(e) => break Err(e),
+                Ok(d) if d.consumed == 0 || pos + d.consumed == len => break Ok(()),
+                Ok(d) => pos += d.consumed,
+            }
+        };
+        assert_eq!(result, Err(error), "{what}: decoder");
+        // A connection, fed the two bytes whole and byte by byte.
+        for split in [false, true] {
+            let mut conn = match role {
+                Role::Client => zero_key_client(),
+                Role::Server => server(Config::default()),
+            };
+            conn.receive(before);
+            assert_eq!(drain_events(&mut conn), Vec::new(), "{what}");
+            if split {
+                conn.receive(&two[..1]);
+                assert_eq!(drain_events(&mut conn), Vec::new(), "{what}: one byte");
+                conn.receive(&two[1..]);
+            } else {
+                conn.receive(&two);
+            }
+            let events = drain_events(&mut conn);
+            let info = closed(&events);
+            assert_eq!(info.cause, CloseCause::Protocol(error), "{what}");
+            assert_eq!(info.code, CloseCode::PROTOCOL_ERROR, "{what}");
+            // The close frame on the wire: 1002 and the rule's reason (a client masks it, here
+            // with a zero key).
+            let payload = [&1002u16.to_be_bytes()[..], error.reason().as_bytes()].concat();
+            let expected = match role {
+                Role::Server => [&[0x88, payload.len() as u8][..], &payload].concat(),
+                Role::Client => [
+                    &[0x88, 0x80 | payload.len() as u8, 0, 0, 0, 0][..],
+                    &payload,
+                ]
+                .concat(),
+            };
+            assert_eq!(drain_output(&mut conn), expected, "{what}");
+        }
+    }
+}

@@ -423,6 +423,39 @@ fn response_validation() {
             response(&["HTTP/1.1 1O1 Switching Protocols"]),
             error(ClientError::MalformedResponse),
         ),
+        // A ws:// client talking to a TLS port: the server's TLS stack answers the plain-text
+        // request with an alert record (15 03 0x), refused on its first two bytes.
+        (
+            "TLS alert",
+            vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46],
+            error(ClientError::TlsResponse),
+        ),
+        (
+            "TLS handshake record",
+            vec![0x16, 0x03],
+            error(ClientError::TlsResponse),
+        ),
+        (
+            "TLS alert after an empty line",
+            vec![b'\r', b'\n', 0x15, 0x03],
+            error(ClientError::TlsResponse),
+        ),
+        ("binary", vec![0x00, 0x01], error(ClientError::NotHttp)),
+        (
+            "0x15 without 03",
+            vec![0x15, b'H'],
+            error(ClientError::NotHttp),
+        ),
+        (
+            "SSH banner",
+            b"SSH-2.0-OpenSSH_9.6\r\n".to_vec(),
+            error(ClientError::NotHttp),
+        ),
+        (
+            "not HTTP/",
+            response(&["HTTX/1.1 101 Switching Protocols"]),
+            error(ClientError::MalformedResponse),
+        ),
     ];
     for (name, input, expected) in rows {
         let mut outcome = run(&parser, &input);

@@ -487,6 +487,39 @@ fn table_of_requests() {
             TOO_LARGE,
             "too large",
         ),
+        // Bytes that cannot begin a request: refused on the first bytes (see
+        // bytes_that_cannot_begin_a_request_are_refused_at_once for the exact answers).
+        (
+            "TLS ClientHello (wss:// to a ws:// port)",
+            CLIENT_HELLO.to_vec(),
+            BAD,
+            "TLS handshake on a plain-text port",
+        ),
+        (
+            "TLS ClientHello after an empty line",
+            [b"\r\n", CLIENT_HELLO].concat(),
+            BAD,
+            "wss://",
+        ),
+        ("binary", vec![0, 0, 0, 0], BAD, "not an HTTP request"),
+        (
+            "leading space",
+            base_with(&[], &[]).replacen(b"GET", b" GET"),
+            BAD,
+            "not an HTTP request",
+        ),
+        (
+            "0x16 not followed by 03",
+            vec![0x16, b'G'],
+            BAD,
+            "not an HTTP request",
+        ),
+        (
+            "NUL in the method",
+            base_with(&[], &[]).replacen(b"GET", b"GE\0T"),
+            BAD,
+            "malformed HTTP request",
+        ),
     ];
 
     for (name, input, status, body) in &rows {
@@ -719,6 +752,8 @@ fn accept_writer_rejects_bad_headers_and_small_buffers() {
 fn every_rejection_fits_256_bytes_and_has_its_status() {
     use HandshakeError::*;
     let all = [
+        TlsHandshake,
+        NotHttp,
         MalformedRequest,
         RequestTooLarge,
         TooManyHeaders,
@@ -743,6 +778,7 @@ fn every_rejection_fits_256_bytes_and_has_its_status() {
         InvalidExtensions,
         UnexpectedBody,
         Forbidden,
+        RequestTimeout,
     ];
     for e in all {
         let mut out = [0u8; 256];
@@ -871,4 +907,98 @@ fn endless_headers_hit_the_count_limit() {
     assert_eq!(buf.len(), 16 + 65 * 6);
     assert_eq!(parser.bytes_examined(), buf.len() as u64);
     assert_eq!(parser.httparse_calls(), 0);
+}
+
+/// The start of a TLS 1.2/1.3 ClientHello, as `openssl s_client` or a browser sends it for
+/// `wss://`: a handshake record (16), version 03 01, length, ClientHello (01)...
+const CLIENT_HELLO: &[u8] = &[
+    0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03, 0x5A, 0x8B, 0x00, 0x20,
+];
+
+/// A request must start with a method token (RFC 9110 §9.1, RFC 9112 §3), after optional empty
+/// lines (RFC 9112 §2.2). A TLS ClientHello on the plain-text port, or any byte that cannot
+/// start a token, is answered at once with a precise 400: the parser does not wait for the end
+/// of a head that will never come. Exact status line and reason; decided on as few bytes as
+/// possible (the two bytes of a TLS record header, or one byte otherwise). The `\r\n{` row:
+/// `{` is not a `tchar` (RFC 9110 §5.6.2).
+#[test]
+fn bytes_that_cannot_begin_a_request_are_refused_at_once() {
+    let tls = "TLS handshake on a plain-text port: the client used wss:// or https:// against \
+               a ws:// server";
+    let not_http = "not an HTTP request";
+    let rows: &[(&[u8], HandshakeError, &str)] = &[
+        (&[0x16, 0x03], HandshakeError::TlsHandshake, tls),
+        (b"\r\n\x16\x03", HandshakeError::TlsHandshake, tls),
+        (b"\n\n\x16\x03", HandshakeError::TlsHandshake, tls),
+        (&[0x16, 0x00], HandshakeError::NotHttp, not_http),
+        (&[0x00], HandshakeError::NotHttp, not_http),
+        (&[0x80], HandshakeError::NotHttp, not_http),
+        (b" ", HandshakeError::NotHttp, not_http),
+        (b"\t", HandshakeError::NotHttp, not_http),
+        (b"/", HandshakeError::NotHttp, not_http),
+        (b"\r\n{", HandshakeError::NotHttp, not_http),
+    ];
+    for &(input, error, reason) in rows {
+        // Fed whole: refused on exactly these bytes.
+        let mut parser = RequestParser::new();
+        let mut headers = [EMPTY_HEADER; 4];
+        assert_eq!(
+            parser.parse(input, &mut headers).map(|_| ()),
+            Err(error),
+            "{input:02x?}"
+        );
+        // Byte by byte: nothing before the last byte, then the same error, again and again.
+        let mut parser = RequestParser::new();
+        for end in 1..input.len() {
+            let mut headers = [EMPTY_HEADER; 4];
+            assert!(
+                matches!(
+                    parser.parse(&input[..end], &mut headers),
+                    Ok(Status::Partial)
+                ),
+                "{input:02x?} at {end}"
+            );
+        }
+        for _ in 0..2 {
+            let mut headers = [EMPTY_HEADER; 4];
+            assert_eq!(
+                parser.parse(input, &mut headers).map(|_| ()),
+                Err(error),
+                "{input:02x?}"
+            );
+        }
+        assert_eq!(error.status(), 400);
+        assert_eq!(error.reason(), reason);
+        let answer = answer_to(Err(error));
+        assert_eq!(answer.status_line(), BAD);
+        assert_eq!(answer.body(), format!("{reason}\n"));
+        assert!(answer.has_header("Connection: close"));
+    }
+    // The first byte of a TLS record alone is not yet decided: 16 could start other binary
+    // data, told apart by the next byte.
+    let mut parser = RequestParser::new();
+    let mut headers = [EMPTY_HEADER; 4];
+    assert!(matches!(
+        parser.parse(&[0x16], &mut headers),
+        Ok(Status::Partial)
+    ));
+    // Only bytes within the size limit are judged: the answer never depends on chunking.
+    let tiny = HeadLimits {
+        max_size: 1,
+        max_headers: 4,
+    };
+    for chunk in [1, 2] {
+        let answer = feed(&[0x16, 0x03], chunk, tiny).unwrap();
+        assert_eq!(answer.error, Some(HandshakeError::RequestTooLarge));
+    }
+    // Leading empty lines alone are not an error (RFC 9112 §2.2), nor is a first byte that
+    // can start a method: the rest of the request line is judged on the complete head.
+    for input in [&b"\r\n\r\n"[..], b"GET\0", b"G("] {
+        let mut parser = RequestParser::new();
+        let mut headers = [EMPTY_HEADER; 4];
+        assert!(matches!(
+            parser.parse(input, &mut headers),
+            Ok(Status::Partial)
+        ));
+    }
 }

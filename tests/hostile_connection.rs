@@ -744,12 +744,15 @@ fn hostile_handshakes() {
         (with("Host:", "Host\0:"), H::MalformedRequest),
         (with("GET /chat", "GET  /chat"), H::MalformedRequest),
         (with("/chat", "/ch at"), H::MalformedRequest),
-        ("\0\0\0\0\r\n\r\n".into(), H::MalformedRequest),
+        // Bytes that cannot begin a request: refused on the first bytes, with the precise
+        // reason (these three were MalformedRequest when only httparse decided, on the whole
+        // head).
+        ("\0\0\0\0\r\n\r\n".into(), H::NotHttp),
         (
             "\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03\r\n\r\n".into(),
-            H::MalformedRequest,
+            H::TlsHandshake,
         ),
-        (" GET / HTTP/1.1\r\n\r\n".into(), H::MalformedRequest),
+        (" GET / HTTP/1.1\r\n\r\n".into(), H::NotHttp),
         (
             "GET / HTTP/1.1\r\n: empty-name\r\n\r\n".into(),
             H::MalformedRequest,

@@ -6,7 +6,7 @@ use core::fmt;
 use super::Header;
 use super::accept::{AcceptKey, Key};
 use super::error::{ClientError, RejectedResponse, WriteError};
-use super::head::{HeadLimits, HeadScanner, ScanError};
+use super::head::{HeadLimits, HeadScanner, ScanError, StartCheck, StartError, StartKind};
 use super::header::{
     ExtensionIter, ExtensionOffer, ascii_str, is_token, is_visible_ascii, list_contains, trim_ows,
     valid_extension_list,
@@ -152,7 +152,7 @@ const fn default_port(secure: bool) -> u16 {
 
 /// A reg-name (unreserved, sub-delims, pct-encoded) or, when it holds a `:`, an IPv6 literal
 /// (hex digits, `:` and `.` for an embedded IPv4).
-fn valid_host(host: &str) -> bool {
+pub(crate) fn valid_host(host: &str) -> bool {
     if host.is_empty() {
         return false;
     }
@@ -424,6 +424,7 @@ impl<'a> ClientRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct ResponseParser<'a> {
     scanner: HeadScanner,
+    start: StartCheck,
     accept: AcceptKey,
     protocols: &'a [&'a str],
     extensions: &'a str,
@@ -434,6 +435,7 @@ impl<'a> ResponseParser<'a> {
     pub fn new(key: Key) -> Self {
         ResponseParser {
             scanner: HeadScanner::new(HeadLimits::DEFAULT),
+            start: StartCheck::new(StartKind::Response),
             accept: key.accept(),
             protocols: &[],
             extensions: "",
@@ -461,6 +463,7 @@ impl<'a> ResponseParser<'a> {
     /// Forgets all progress.
     pub fn reset(&mut self) {
         self.scanner.reset();
+        self.start.reset();
     }
 
     /// Total bytes examined looking for the end of the head, over all calls.
@@ -475,11 +478,22 @@ impl<'a> ResponseParser<'a> {
 
     /// Parses and validates the response in `buf`. A non-101 status is
     /// [`ClientError::Rejected`], with its headers and length for redirects and bodies.
+    ///
+    /// Bytes that cannot begin a response are refused as soon as they arrive: a TLS record
+    /// ([`ClientError::TlsResponse`], on its first two bytes), a first byte other than the `H`
+    /// of `HTTP/` ([`ClientError::NotHttp`]).
     pub fn parse<'b>(
         &mut self,
         buf: &'b [u8],
         headers: &'b mut [Header<'b>],
     ) -> Result<Status<Accepted<'b>>, ClientError<'b>> {
+        // Within the size limit only, so that the limit error and this one never depend on
+        // how the bytes were chunked.
+        let limited = &buf[..buf.len().min(self.scanner.limits.max_size)];
+        self.start.check(limited).map_err(|e| match e {
+            StartError::Tls => ClientError::TlsResponse,
+            StartError::NotHttp => ClientError::NotHttp,
+        })?;
         let head_len = match self.scanner.scan(buf) {
             Ok(Status::Partial) => return Ok(Status::Partial),
             Ok(Status::Complete(len)) => len,

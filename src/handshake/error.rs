@@ -13,12 +13,23 @@ use super::write::Writer;
 /// [`write_response`](Self::write_response) writes the whole HTTP response.
 ///
 /// When a request breaks several rules, the parser reports the first of this order (the most
-/// useful answer first): size limits, malformed HTTP, method, HTTP version, `Host`, `Upgrade`,
+/// useful answer first): bytes that cannot begin an HTTP request (decided on the first bytes,
+/// see [`TlsHandshake`](Self::TlsHandshake) and [`NotHttp`](Self::NotHttp)), size limits,
+/// malformed HTTP, method, HTTP version, `Host`, `Upgrade`,
 /// `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, then the optional headers. So the
 /// `curl -H "Connection: Upgrade" -H "Upgrade: websocket"` probe is told about the missing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HandshakeError {
+    /// A TLS handshake on a plain-text port: the request starts with `16 03` (a TLS record
+    /// header), so the client used `wss://` or `https://` against a `ws://` server. 400, as
+    /// soon as those two bytes are in (the plain-text answer is for people and logs; a TLS
+    /// client will report a protocol error).
+    TlsHandshake,
+    /// Bytes that cannot begin an HTTP request: after any empty lines (RFC 9112 §2.2), the
+    /// first byte is not a `tchar`, so it cannot start a method token (RFC 9110 §9.1). 400,
+    /// on that first byte.
+    NotHttp,
     /// Not parseable as HTTP/1.x (bad request line, header name, line ending, obs-fold). 400.
     MalformedRequest,
     /// The request head is longer than the configured limit. 431.
@@ -72,6 +83,10 @@ pub enum HandshakeError {
     /// The application refuses the request's `Origin` (§4.2.2, §10.2). 403. Never produced
     /// by the parser; for the application's own checks.
     Forbidden,
+    /// The request head did not arrive completely within the server's handshake deadline
+    /// (RFC 9110 §15.5.9). 408. Never produced by the parser, which has no clock; for
+    /// adapters (the blocking adapter's `ServerOptions::handshake_timeout`).
+    RequestTimeout,
 }
 
 impl HandshakeError {
@@ -84,7 +99,10 @@ impl HandshakeError {
             HttpVersionNotSupported => 505,
             MissingUpgrade | MissingVersion | UnsupportedVersion => 426,
             Forbidden => 403,
-            MalformedRequest
+            RequestTimeout => 408,
+            TlsHandshake
+            | NotHttp
+            | MalformedRequest
             | Http10
             | MissingHost
             | DuplicateHost
@@ -108,6 +126,7 @@ impl HandshakeError {
         match self.status() {
             403 => "Forbidden",
             405 => "Method Not Allowed",
+            408 => "Request Timeout",
             426 => "Upgrade Required",
             431 => "Request Header Fields Too Large",
             505 => "HTTP Version Not Supported",
@@ -126,6 +145,11 @@ impl HandshakeError {
     pub(crate) fn body(&self) -> &'static str {
         use HandshakeError::*;
         match self {
+            TlsHandshake => {
+                "TLS handshake on a plain-text port: the client used wss:// or https:// \
+                 against a ws:// server\n"
+            }
+            NotHttp => "not an HTTP request\n",
             MalformedRequest => "malformed HTTP request\n",
             RequestTooLarge => "request header section too large\n",
             TooManyHeaders => "too many request header fields\n",
@@ -150,6 +174,7 @@ impl HandshakeError {
             InvalidExtensions => "malformed Sec-WebSocket-Extensions header\n",
             UnexpectedBody => "request body not allowed in a WebSocket handshake\n",
             Forbidden => "origin not allowed\n",
+            RequestTimeout => "request head not received within the handshake deadline\n",
         }
     }
 
@@ -254,6 +279,13 @@ impl<'a> RejectedResponse<'a> {
 pub enum ClientError<'a> {
     /// The server answered with a status other than 101.
     Rejected(RejectedResponse<'a>),
+    /// The server answered with TLS: the response starts with a TLS record header (`15 03`,
+    /// an alert, or `16 03`), so the server expects `wss://` (TLS) on this port. Decided on
+    /// those two bytes.
+    TlsResponse,
+    /// Bytes that cannot begin an HTTP response: after any empty lines, the first byte is not
+    /// the `H` of `HTTP/`. Decided on that byte.
+    NotHttp,
     /// Not parseable as an HTTP/1.x response.
     MalformedResponse,
     /// The response head is longer than the configured limit.
@@ -288,6 +320,8 @@ impl ClientError<'_> {
         use ClientError::*;
         match self {
             Rejected(_) => "server did not switch protocols",
+            TlsResponse => "the server answered with TLS: use wss:// for this server",
+            NotHttp => "not an HTTP response",
             MalformedResponse => "malformed HTTP response",
             ResponseTooLarge => "response header section too large",
             TooManyHeaders => "too many response header fields",

@@ -1,5 +1,6 @@
 //! Finding the end of an HTTP/1 head incrementally, within size and line-count limits.
 
+use super::header::is_tchar;
 use crate::status::Status;
 
 /// Limits on an HTTP head (request or response), checked while bytes arrive.
@@ -144,6 +145,104 @@ impl HeadScanner {
     }
 }
 
+/// What the first bytes of a head showed, when they cannot begin the expected start line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartError {
+    /// A TLS record (`16 03`, a handshake; on a response also `15 03`, an alert) where
+    /// HTTP/1 was expected: the peer speaks TLS on this connection.
+    Tls,
+    /// The first byte (after empty lines) cannot begin the start line.
+    NotHttp,
+}
+
+/// Which start line a [`StartCheck`] expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartKind {
+    /// A request line, which begins with a method token (RFC 9110 §9.1, RFC 9112 §3).
+    Request,
+    /// A status line, which begins with `HTTP/` (RFC 9112 §4).
+    Response,
+}
+
+/// Checks the first byte of a head as it arrives, so that bytes that cannot be HTTP/1 (a TLS
+/// handshake sent to a plain-text port, a binary protocol) are refused at once instead of
+/// waiting for the end of a head that never comes. Leading empty lines are skipped (RFC 9112
+/// §2.2); each byte is examined once over all calls.
+///
+/// Only the first byte is judged (and, for a possible TLS record, the one after it): a start
+/// line that begins well but breaks later is left to the parser once the head is complete,
+/// after the size limits, as [`HandshakeError`](super::HandshakeError) documents.
+#[derive(Debug, Clone)]
+pub(crate) struct StartCheck {
+    kind: StartKind,
+    /// Bytes of the buffer examined so far (the empty lines skipped).
+    checked: usize,
+    done: bool,
+    error: Option<StartError>,
+}
+
+impl StartCheck {
+    pub(crate) const fn new(kind: StartKind) -> Self {
+        StartCheck {
+            kind,
+            checked: 0,
+            done: false,
+            error: None,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        *self = StartCheck::new(self.kind);
+    }
+
+    /// Examines the new bytes of `buf`, which must begin with the bytes of the previous calls.
+    /// The same error is returned by every later call.
+    pub(crate) fn check(&mut self, buf: &[u8]) -> Result<(), StartError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if buf.len() < self.checked {
+            // Contract broken (the buffer shrank): start over rather than trust stale state.
+            self.reset();
+        }
+        while !self.done && self.checked < buf.len() {
+            let i = self.checked;
+            let b = buf[i];
+            if b == b'\r' || b == b'\n' {
+                self.checked += 1;
+                continue;
+            }
+            let tls_first = match self.kind {
+                StartKind::Request => b == 0x16,
+                StartKind::Response => b == 0x15 || b == 0x16,
+            };
+            if tls_first {
+                // A TLS record's version follows: `03 0x`. Wait for that one byte to tell TLS
+                // from other binary data (a TLS peer sends the whole record header at once).
+                return match buf.get(i + 1) {
+                    None => Ok(()),
+                    Some(0x03) => Err(self.fail(StartError::Tls)),
+                    Some(_) => Err(self.fail(StartError::NotHttp)),
+                };
+            }
+            let ok = match self.kind {
+                StartKind::Request => is_tchar(b),
+                StartKind::Response => b == b'H',
+            };
+            if !ok {
+                return Err(self.fail(StartError::NotHttp));
+            }
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: StartError) -> StartError {
+        self.error = Some(e);
+        e
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +264,26 @@ mod tests {
             Ok(Status::Complete(21))
         );
         assert_eq!(s.examined, 21);
+    }
+
+    #[test]
+    fn start_check_examines_each_byte_once() {
+        let mut c = StartCheck::new(StartKind::Request);
+        assert_eq!(c.check(b"\r\n"), Ok(()));
+        assert_eq!(c.checked, 2);
+        assert_eq!(c.check(b"\r\n\r\nGET"), Ok(()));
+        assert!(c.done);
+        assert_eq!(c.check(b"\r\n\r\nGET\0\0"), Ok(()));
+        let mut c = StartCheck::new(StartKind::Response);
+        assert_eq!(c.check(&[0x15]), Ok(()));
+        assert_eq!(c.check(&[0x15, 0x03]), Err(StartError::Tls));
+        assert_eq!(
+            c.check(b"HTTP/1.1"),
+            Err(StartError::Tls),
+            "the same error again"
+        );
+        let mut c = StartCheck::new(StartKind::Response);
+        assert_eq!(c.check(b"\nX"), Err(StartError::NotHttp));
     }
 
     #[test]

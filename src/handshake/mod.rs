@@ -34,16 +34,17 @@
 mod accept;
 mod client;
 mod error;
-mod head;
+pub(crate) mod head;
 pub(crate) mod header;
 mod server;
-mod write;
+pub(crate) mod write;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
 pub use accept::{AcceptKey, GUID, Key, accept_key};
+pub(crate) use client::valid_host;
 pub use client::{Accepted, ClientRequest, ResponseParser, Url, UrlError};
 pub use error::{ClientError, HandshakeError, RejectedResponse, WriteError};
 pub use head::HeadLimits;

@@ -4,7 +4,7 @@
 use super::Header;
 use super::accept::{AcceptKey, Key};
 use super::error::{HandshakeError, WriteError};
-use super::head::{HeadLimits, HeadScanner, ScanError};
+use super::head::{HeadLimits, HeadScanner, ScanError, StartCheck, StartError, StartKind};
 use super::header::{
     ExtensionIter, ExtensionOffer, ascii_str, is_token, is_visible_ascii, list_contains,
     list_elements, trim_ows, valid_extension_list, valid_protocol_list,
@@ -66,6 +66,7 @@ use crate::status::Status;
 #[derive(Debug, Clone)]
 pub struct RequestParser {
     scanner: HeadScanner,
+    start: StartCheck,
 }
 
 impl Default for RequestParser {
@@ -84,6 +85,7 @@ impl RequestParser {
     pub const fn with_limits(limits: HeadLimits) -> Self {
         RequestParser {
             scanner: HeadScanner::new(limits),
+            start: StartCheck::new(StartKind::Request),
         }
     }
 
@@ -95,6 +97,7 @@ impl RequestParser {
     /// Forgets all progress, to parse a new request from a new buffer.
     pub fn reset(&mut self) {
         self.scanner.reset();
+        self.start.reset();
     }
 
     /// Total bytes examined while looking for the end of the head, over all calls. Each byte
@@ -116,12 +119,23 @@ impl RequestParser {
     /// [`HandshakeError::write_response`] and close. Calling again after `Complete` or `Err`
     /// gives the same result.
     ///
+    /// Bytes that cannot begin a request are refused as soon as they arrive, without waiting
+    /// for the end of the head: a TLS handshake ([`HandshakeError::TlsHandshake`], on its
+    /// first two bytes), a first byte that cannot start a method ([`HandshakeError::NotHttp`]).
+    ///
     /// At most `min(headers.len(), limits.max_headers)` headers are stored.
     pub fn parse<'b>(
         &mut self,
         buf: &'b [u8],
         headers: &'b mut [Header<'b>],
     ) -> Result<Status<Request<'b>>, HandshakeError> {
+        // Within the size limit only, so that the limit error and this one never depend on
+        // how the bytes were chunked.
+        let limited = &buf[..buf.len().min(self.scanner.limits.max_size)];
+        self.start.check(limited).map_err(|e| match e {
+            StartError::Tls => HandshakeError::TlsHandshake,
+            StartError::NotHttp => HandshakeError::NotHttp,
+        })?;
         let head_len = match self.scanner.scan(buf) {
             Ok(Status::Partial) => return Ok(Status::Partial),
             Ok(Status::Complete(len)) => len,

@@ -1,0 +1,459 @@
+//! The WebSocket over an async stream: the poll functions both the whole socket and its split
+//! halves use.
+
+use std::boxed::Box;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::vec::Vec;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::{Instant, Sleep, sleep_until};
+use bytes::Bytes;
+
+use super::Options;
+use crate::adapter::{Error, is_end_of_transport};
+use crate::close::CloseCode;
+use crate::connection::{Connection, State};
+use crate::event::{CloseInfo, Event, Message};
+use crate::role::Role;
+
+/// Reads while idle go into a buffer of this size on the stack: an idle connection holds no
+/// read buffer.
+pub(super) const SMALL_READ: usize = 4 * 1024;
+
+/// The connection, its stream and the adapter's I/O state.
+pub(super) struct Inner<S> {
+    io: S,
+    conn: Connection,
+    /// The origin of the connection's clock.
+    origin: Instant,
+    /// The connection's next deadline, while it has one.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The heap read buffer while a large frame arrives; empty when idle.
+    big: Vec<u8>,
+    max_read: usize,
+    write_limit: usize,
+    /// Written but not flushed.
+    unflushed: bool,
+    /// The server ended the transport after the close handshake.
+    shut_down: bool,
+    /// The transport failed or ended after the close: nothing more can be read or written.
+    transport_gone: bool,
+    /// How the connection closed, once `Event::Closed` was taken.
+    close_info: Option<CloseInfo>,
+    /// `recv` saw a close that was not clean: returned as `Error::Closed` once the transport is
+    /// done.
+    unclean: Option<CloseInfo>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
+    pub(super) fn new(io: S, conn: Connection, options: &Options) -> Self {
+        Inner {
+            io,
+            conn,
+            origin: Instant::now(),
+            timer: None,
+            big: Vec::new(),
+            max_read: options.max_read_buffer.max(SMALL_READ),
+            write_limit: options.write_buffer_limit,
+            unflushed: false,
+            shut_down: false,
+            transport_gone: false,
+            close_info: None,
+            unclean: None,
+        }
+    }
+
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(super) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(super) fn io(&self) -> &S {
+        &self.io
+    }
+
+    pub(super) fn io_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    pub(super) fn into_parts(self) -> (S, Connection) {
+        (self.io, self.conn)
+    }
+
+    pub(super) fn close_info(&self) -> Option<&CloseInfo> {
+        self.close_info.as_ref()
+    }
+
+    // ------------------------------------------------------------------ output
+
+    /// Write everything queued, then flush.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(bytes) = self.conn.poll_transmit() {
+            match Pin::new(&mut self.io).poll_write(cx, bytes) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.conn.advance_transmit(n);
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.unflushed {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Write what can be written now; `Pending` only means the rest waits for the stream.
+    fn write_some(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        if self.transport_gone {
+            return Ok(());
+        }
+        match self.poll_write_out(cx) {
+            Poll::Ready(Err(e)) => self.transport_error(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Write and flush everything queued.
+    pub(super) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.run_timers(cx);
+        if self.transport_gone {
+            return Poll::Ready(Ok(()));
+        }
+        match ready!(self.poll_write_out(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(self.transport_error(e)),
+        }
+    }
+
+    /// Ready once at most the write buffer limit is queued (backpressure).
+    pub(super) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.run_timers(cx);
+        while self.conn.pending_transmit() > self.write_limit && !self.transport_gone {
+            if let Err(e) = ready!(self.poll_write_out(cx)) {
+                self.transport_error(e)?;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// A reset, a broken pipe or an early end of stream once the connection has closed is the
+    /// peer ending the transport its own way (RFC 6455 §7.1.1 lets either side close TCP; a
+    /// TLS peer may skip `close_notify`): the end, not an error. Anything else, or any error
+    /// while the connection is open, is returned.
+    fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
+        if is_end_of_transport(&e) && self.conn.state() == State::Closed {
+            self.transport_gone = true;
+            self.conn.receive_eof();
+            Ok(())
+        } else {
+            Err(e.into())
+        }
+    }
+
+    // ------------------------------------------------------------------ time
+
+    /// Hand the connection the time and arm the timer for its next deadline.
+    fn run_timers(&mut self, cx: &mut Context<'_>) {
+        // Each round either arms a timer that is pending or fires a deadline that passed; a
+        // fired deadline moves on, so this ends. The bound is a guard, not a rule.
+        for _ in 0..8 {
+            self.conn.handle_timeout(self.origin.elapsed());
+            let Some(at) = self
+                .conn
+                .poll_timeout()
+                .and_then(|d| self.origin.checked_add(d))
+            else {
+                self.timer = None;
+                return;
+            };
+            let timer = self.timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
+            }
+            if timer.as_mut().poll(cx).is_pending() {
+                return;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// Read once into the connection.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.big.is_empty() {
+            let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
+            let mut buf = ReadBuf::uninit(&mut stack);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            let n = buf.filled().len();
+            self.conn.receive(buf.filled());
+            if n == SMALL_READ {
+                // More is coming: read it in larger pieces.
+                self.big = std::vec![0; (2 * SMALL_READ).min(self.max_read)];
+            }
+            Poll::Ready(Ok(n))
+        } else {
+            let mut buf = ReadBuf::new(&mut self.big);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            let n = buf.filled().len();
+            self.conn.receive(&self.big[..n]);
+            if n == self.big.len() {
+                if self.big.len() < self.max_read {
+                    let len = (2 * self.big.len()).min(self.max_read);
+                    self.big.resize(len, 0);
+                }
+            } else if n < SMALL_READ && self.conn.buffered_receive() == 0 {
+                // Traffic slowed and no frame is partly here: back to the idle state.
+                self.big = Vec::new();
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    /// The next event; `None` once the connection is over and the transport is done.
+    pub(super) fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Event>, Error>> {
+        loop {
+            // Time first: a deadline that passed may queue a ping or end the connection.
+            self.run_timers(cx);
+            self.write_some(cx)?;
+            if let Some(event) = self.take_event(cx)? {
+                return Poll::Ready(Ok(Some(event)));
+            }
+            if self.conn.is_terminated() || self.transport_gone {
+                return self.poll_finish(cx).map(|()| Ok(None));
+            }
+            match ready!(self.poll_read(cx)) {
+                Ok(0) => self.conn.receive_eof(),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.transport_error(e)?,
+            }
+        }
+    }
+
+    fn take_event(&mut self, cx: &mut Context<'_>) -> Result<Option<Event>, Error> {
+        let Some(event) = self.conn.poll_event() else {
+            return Ok(None);
+        };
+        if let Event::Closed(info) = &event {
+            self.close_info = Some(info.clone());
+            // Taking `Closed` may have queued our close frame: send it on its way.
+            self.write_some(cx)?;
+        }
+        Ok(Some(event))
+    }
+
+    /// The connection is over: a server ends the transport first (RFC 6455 §7.1.1).
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.conn.role() == Role::Server && !self.shut_down && !self.transport_gone {
+            // Errors do not matter any more: the peer may already be gone.
+            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+            self.shut_down = true;
+        }
+        Poll::Ready(())
+    }
+
+    /// The next whole message: pings and pongs are skipped, a clean close ends with `None`
+    /// once the transport is done, and any other close is `Error::Closed` then.
+    pub(super) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Message>, Error>> {
+        loop {
+            match ready!(self.poll_event(cx))? {
+                Some(Event::Message(message)) => return Poll::Ready(Ok(Some(message))),
+                Some(Event::Ping(_) | Event::Pong(_)) => {}
+                Some(Event::Fragment(_)) => return Poll::Ready(Err(Error::StreamingMode)),
+                Some(Event::Closed(info)) => {
+                    if !info.is_clean() {
+                        self.unclean = Some(info);
+                    }
+                }
+                None => {
+                    return Poll::Ready(match self.unclean.take() {
+                        Some(info) => Err(Error::Closed(info)),
+                        None => Ok(None),
+                    });
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    pub(super) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        Ok(self.conn.send(message)?)
+    }
+
+    pub(super) fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        Ok(self.conn.ping(payload)?)
+    }
+
+    pub(super) fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        Ok(self.conn.close(code, reason)?)
+    }
+
+    /// `Sink::poll_close`: start the close handshake with 1000 if it has not started, and
+    /// write it out. The close completes as the reading side reads on.
+    pub(super) fn poll_close_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.conn.can_send() {
+            self.conn.close(CloseCode::NORMAL, "")?;
+        }
+        self.poll_flush(cx)
+    }
+}
+
+/// A WebSocket over an async stream, after the opening handshake.
+///
+/// Made by [`accept`](super::accept), [`connect`](super::connect), [`client`](super::client),
+/// or [`from_connection`](Self::from_connection) when an HTTP server did the handshake.
+/// See the [module docs](super) for how it drives the connection.
+pub struct WebSocket<S> {
+    pub(super) inner: Inner<S>,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("connection", &self.inner.conn)
+            .field("read_buffer", &self.inner.big.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wrap a stream whose handshake is done (by an HTTP server, say) and its connection.
+    /// Bytes that arrived after the handshake go to `conn.receive` first.
+    pub fn from_connection(stream: S, conn: Connection, options: &Options) -> Self {
+        WebSocket {
+            inner: Inner::new(stream, conn, options),
+        }
+    }
+
+    /// The next whole message. `Ok(None)` after a clean close, once the transport is done;
+    /// [`Error::Closed`] after any other close (protocol error, end of stream, timeout).
+    /// Pings are answered on the way. In streaming mode use [`next_event`](Self::next_event).
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        poll_fn(|cx| self.inner.poll_recv(cx)).await
+    }
+
+    /// The next event of any kind: messages, fragments (streaming mode), pings, pongs and
+    /// [`Event::Closed`]; then `None` once the transport is done. Cancel-safe.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, Error> {
+        poll_fn(|cx| self.inner.poll_event(cx)).await
+    }
+
+    /// Send a message: wait while more than [`Options::write_buffer_limit`] bytes are
+    /// unwritten, queue it, and write until the queue is empty.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.start_send(message.into())?;
+        poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// Queue a message after waiting for room, without waiting for it to be written: many
+    /// small messages then leave in few writes. [`flush`](Self::flush) (or the next `send`,
+    /// or a pending `recv`) writes them.
+    pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.start_send(message.into())
+    }
+
+    /// Write everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// Send a ping (payload at most 125 bytes); its pong arrives as [`Event::Pong`].
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.inner.ping(&payload.into())?;
+        poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// Start the close handshake and write the close frame. Then keep calling
+    /// [`recv`](Self::recv) (late messages still arrive) until it returns `Ok(None)`.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.inner.close(code, reason)?;
+        poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// How the connection closed, once it has.
+    pub fn close_info(&self) -> Option<&CloseInfo> {
+        self.inner.close_info()
+    }
+
+    /// The sans-IO connection.
+    pub fn connection(&self) -> &Connection {
+        self.inner.conn()
+    }
+
+    /// The sans-IO connection, for commands the adapter has no shortcut for (queued bytes are
+    /// written by the next `send`, `flush` or pending `recv`).
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        self.inner.conn_mut()
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        self.inner.io()
+    }
+
+    /// The stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.inner.io_mut()
+    }
+
+    /// Give back the stream and the connection.
+    pub fn into_parts(self) -> (S, Connection) {
+        self.inner.into_parts()
+    }
+
+    /// Split into a reader and a writer that two tasks can own (see the module docs).
+    pub fn split(self) -> (super::ReadHalf<S>, super::WriteHalf<S>) {
+        super::split::split(self)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.poll_recv(cx).map(Result::transpose)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin, M: Into<Message>> futures_sink::Sink<M> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: M) -> Result<(), Error> {
+        self.get_mut().inner.start_send(item.into())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_close_sink(cx)
+    }
+}
