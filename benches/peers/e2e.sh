@@ -5,6 +5,7 @@
 #   benches/peers/e2e.sh [RFC6455_ECHO_BINARY]
 #
 # Without an argument (or $RFC6455_ECHO) it builds the root's `examples/tokio_echo` in release
+# (`--features $RFC6455_FEATURES`, default tokio,deflate: the example's required features)
 # and uses target/release/examples/tokio_echo; with one it uses that binary as is (any server
 # with the examples' CLI contract: `BIN ADDR`, prints `listening on ws://ADDR`). It always
 # builds the peers' servers and the load client (`cargo build --release -p rfc6455-peers`).
@@ -35,13 +36,15 @@ BASE_PORT=${BASE_PORT:-19300}
 THREADS=${THREADS:-1}
 LOG=${LOG:-$TARGET/peers-e2e.log}
 RFC_BIN=${1:-${RFC6455_ECHO:-}}
+# The features examples/tokio_echo requires (its [[example]] required-features).
+RFC6455_FEATURES=${RFC6455_FEATURES:-tokio,deflate}
 
 log() { echo "e2e: $*" >&2; }
 
 T0=$SECONDS
 if [[ -z $RFC_BIN ]]; then
-  log "cargo build --release --example tokio_echo"
-  cargo build --release --example tokio_echo
+  log "cargo build --release --features $RFC6455_FEATURES --example tokio_echo"
+  cargo build --release --features "$RFC6455_FEATURES" --example tokio_echo
   RFC_BIN=$TARGET/release/examples/tokio_echo
 fi
 log "cargo build --release -p rfc6455-peers --bins"

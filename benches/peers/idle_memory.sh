@@ -5,6 +5,7 @@
 #   benches/peers/idle_memory.sh [RFC6455_ECHO_BINARY]
 #
 # Without an argument (or $RFC6455_ECHO) it builds the root's `examples/tokio_echo` in release
+# (`--features $RFC6455_FEATURES`, default tokio,deflate: the example's required features)
 # and uses target/release/examples/tokio_echo; with one it uses that binary as is (same CLI
 # contract as the examples: `BIN ADDR`, prints `listening on ws://ADDR`). It always builds the
 # peers' servers and the `idle_clients` probe (`cargo build --release -p rfc6455-peers`).
@@ -31,13 +32,15 @@ ECHO_SIZE=${ECHO_SIZE:-16}
 BASE_PORT=${BASE_PORT:-19400}
 SERVERS=${SERVERS:-"rfc6455 tokio-tungstenite fastwebsockets tokio-websockets"}
 RFC_BIN=${1:-${RFC6455_ECHO:-}}
+# The features examples/tokio_echo requires (its [[example]] required-features).
+RFC6455_FEATURES=${RFC6455_FEATURES:-tokio,deflate}
 
 log() { echo "idle_memory: $*" >&2; }
 
 T0=$SECONDS
 if [[ -z $RFC_BIN ]]; then
-  log "cargo build --release --example tokio_echo"
-  cargo build --release --example tokio_echo
+  log "cargo build --release --features $RFC6455_FEATURES --example tokio_echo"
+  cargo build --release --features "$RFC6455_FEATURES" --example tokio_echo
   RFC_BIN=$TARGET/release/examples/tokio_echo
 fi
 log "cargo build --release -p rfc6455-peers --bins"
