@@ -7,6 +7,8 @@
 //! A bad upgrade gets the core's precise refusal from the same handler (try
 //! `curl -i http://127.0.0.1:9003/ws`: 426 with `Upgrade: websocket`).
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::any;

@@ -20,6 +20,8 @@
 //! further behind, or does not take a message within 10 s, is dropped, so one slow browser
 //! never stalls the others.
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,8 @@
 //! cargo run --features hyper --example hyper -- 127.0.0.1:9004
 //! ```
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::convert::Infallible;
 
 use hyper::body::Incoming;

@@ -133,7 +133,8 @@ pub use opcode::OpCode;
 pub use role::Role;
 pub use status::Status;
 
-/// The README's code blocks, compiled and run as doctests.
-#[cfg(all(doctest, feature = "tokio"))]
+/// The README's code blocks, compiled and run as doctests (they use the tokio adapter and
+/// the hyper upgrade).
+#[cfg(all(doctest, feature = "hyper"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

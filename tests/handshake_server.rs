@@ -1003,9 +1003,16 @@ fn bytes_that_cannot_begin_a_request_are_refused_at_once() {
     }
 }
 
+/// A request, what `parse` decides (`Ok(())`: a valid request) and the target.
+type TargetCase = (
+    &'static [u8],
+    Result<(), HandshakeError>,
+    Option<&'static str>,
+);
+
 #[test]
 fn the_target_is_available_whatever_parse_decided() {
-    let cases: &[(&[u8], Result<(), HandshakeError>, Option<&str>)] = &[
+    let cases: &[TargetCase] = &[
         // A plain GET: the target lets a server serve a page instead of the 426.
         (
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
