@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -53,6 +53,11 @@ struct Chat {
 }
 
 impl Chat {
+    fn members(&self) -> MutexGuard<'_, BTreeMap<u64, String>> {
+        // A panic while holding the lock leaves the map as consistent as any: keep going.
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn post(&self, kind: &str, name: &str, text: &str) {
         // An error only means that nobody is listening.
         let _ = self.messages.send(format!("{kind}\n{name}\n{text}").into());
@@ -99,7 +104,7 @@ async fn upgrade(
             Ok(ws) => member(ws, id, queue, &chat).await,
             Err(e) => Err(e),
         };
-        let left = chat.members.lock().unwrap().remove(&id);
+        let left = chat.members().remove(&id);
         if let Some(name) = left {
             chat.post("leave", &name, "");
         }
@@ -127,7 +132,7 @@ async fn member(
                     None => {
                         let chosen = clean_name(text.as_str());
                         let here: Vec<String> = {
-                            let mut members = chat.members.lock().unwrap();
+                            let mut members = chat.members();
                             let here = members.values().cloned().collect();
                             members.insert(id, chosen.clone());
                             here
@@ -145,7 +150,8 @@ async fn member(
                     Err(_) => return Err(slow("did not take a message within 10 s")),
                 },
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    let _ = timeout(Duration::from_secs(1), ws.close(CloseCode::POLICY_VIOLATION, "too slow")).await;
+                    let close = ws.close(CloseCode::POLICY_VIOLATION, "too slow");
+                    let _ = timeout(Duration::from_secs(1), close).await;
                     return Err(slow(&format!("fell {missed} messages behind")));
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),

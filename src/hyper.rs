@@ -39,8 +39,8 @@
 //! Only I/O lives here: validation, the refusals, the subprotocol check and the
 //! permessage-deflate negotiation are the same code as
 //! [`tokio::accept_with`](crate::tokio::accept_with)'s. [`Options::handshake_timeout`] and
-//! [`Options::linger`] do not apply (the HTTP server read the request, so its own timeouts do); the rest of
-//! [`Options`] does.
+//! [`Options::linger`] do not apply (the HTTP server read the request, so its own timeouts
+//! do); the rest of [`Options`] does.
 
 // The std layer: std paths are the point here.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
