@@ -5,8 +5,11 @@
 //! ```
 //!
 //! Accepts the upgrade on any path and echoes every text and binary message. With
-//! `--features deflate` it also negotiates permessage-deflate. A bad upgrade
-//! gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/`).
+//! `--features deflate` it also negotiates permessage-deflate. A plain `GET /` (no `Upgrade`
+//! header) gets a small test page that opens a WebSocket back to this server; every other bad
+//! upgrade gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/ws`: 426, or
+//! `curl -i -H "Connection: Upgrade" -H "Upgrade: websocket" http://127.0.0.1:9001/`: 400
+//! naming `Sec-WebSocket-Key`).
 //!
 //! # Threads
 //!
@@ -22,12 +25,27 @@
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{self, Error};
-use rfc6455::{Config, Event};
+use rfc6455::handshake::{EMPTY_HEADER, HandshakeError, RequestParser};
+use rfc6455::{Config, Event, Status};
+
+/// The page a plain `GET /` gets: it opens a WebSocket back to this server and shows the echo.
+const PAGE: &str = r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>rfc6455 echo_server</title></head>
+<body><h1>rfc6455 echo_server</h1><pre id="log"></pre>
+<script>
+"use strict";
+const log = (line) => { document.getElementById("log").textContent += line + "\n"; };
+const ws = new WebSocket("ws://" + location.host + "/");
+ws.onopen = () => { log("open"); ws.send("hello \u{1F980}"); };
+ws.onmessage = (ev) => { log("echo: " + ev.data); ws.close(1000, "done"); };
+ws.onclose = (ev) => log(`closed: code ${ev.code}, clean ${ev.wasClean}`);
+</script></body></html>
+"#;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -64,7 +82,26 @@ fn serve(stream: TcpStream) {
     {
         accept = accept.deflate(rfc6455::extension::deflate::DeflateConfig::default());
     }
-    let mut ws = match blocking::accept_with(&stream, Config::default(), |_| Ok(accept)) {
+    // Read the request head first: a plain `GET /` gets the page, everything else goes to the
+    // adapter (replaying the bytes read), which answers it or refuses it precisely.
+    let head = match read_head(&stream) {
+        Ok(Head::Page) => {
+            let _ = (&stream).write_all(page_response().as_bytes());
+            linger_close(&stream);
+            return;
+        }
+        Ok(Head::Handshake(head)) => head,
+        Err(e) => {
+            eprintln!("{peer}: {e}");
+            linger_close(&stream);
+            return;
+        }
+    };
+    let replay = Replay {
+        head: io::Cursor::new(head),
+        stream: &stream,
+    };
+    let mut ws = match blocking::accept_with(replay, Config::default(), |_| Ok(accept)) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("{peer}: {e}");
@@ -105,6 +142,87 @@ fn serve(stream: TcpStream) {
     }
     // The server ends the TCP connection first (RFC 6455 §7.1.1).
     linger_close(&stream);
+}
+
+/// What a connection's first bytes are.
+enum Head {
+    /// A plain `GET /`: answer with the page.
+    Page,
+    /// Anything else: the bytes read so far, for the adapter.
+    Handshake(Vec<u8>),
+}
+
+/// Read until the request head is complete (or refused), within the handshake deadline.
+fn read_head(mut stream: &TcpStream) -> io::Result<Head> {
+    let deadline = Instant::now() + blocking::DEFAULT_HANDSHAKE_TIMEOUT;
+    let mut parser = RequestParser::new();
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let mut headers = [EMPTY_HEADER; 64];
+        let plain_get = match parser.parse(&buf, &mut headers) {
+            Ok(Status::Partial) => None,
+            // No `Upgrade` header: a well-formed GET (method, version and Host come first).
+            Err(HandshakeError::MissingUpgrade) => Some(true),
+            _ => Some(false),
+        };
+        match plain_get {
+            Some(true) if parser.target(&buf) == Some("/") => return Ok(Head::Page),
+            Some(_) => return Ok(Head::Handshake(buf)),
+            None if Instant::now() >= deadline => {
+                let mut answer = [0u8; 256];
+                let n = HandshakeError::RequestTimeout.write_response(&mut answer);
+                stream.write_all(&answer[..n.map_err(|_| io::ErrorKind::InvalidData)?])?;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request head not complete within the handshake deadline: 408",
+                ));
+            }
+            None => {}
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn page_response() -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{PAGE}",
+        PAGE.len()
+    )
+}
+
+/// The stream, with the bytes already read from it in front.
+struct Replay<'a> {
+    head: io::Cursor<Vec<u8>>,
+    stream: &'a TcpStream,
+}
+
+impl Read for Replay<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.head.read(buf)? {
+            0 => self.stream.read(buf),
+            n => Ok(n),
+        }
+    }
+}
+
+impl Write for Replay<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
 }
 
 /// Close our side, then read until the peer closes (briefly), so that unread bytes do not turn

@@ -16,7 +16,9 @@ use crate::error::SendError;
 use crate::event::CloseInfo;
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateConfig;
-use crate::handshake::{AcceptOptions, Accepted, ClientRequest, HandshakeError, Request};
+use crate::handshake::{
+    AcceptOptions, Accepted, ClientRequest, ExtensionOffer, HandshakeError, Request, WriteError,
+};
 
 /// What can go wrong in an I/O adapter.
 #[derive(Debug)]
@@ -216,11 +218,10 @@ pub(crate) enum ServerAnswer {
 
 /// Decide a complete, valid request with the application's answer: the 101 (with the chosen
 /// subprotocol, extra headers and the negotiated permessage-deflate) or the refusal.
-#[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
 pub(crate) fn answer_request(
     request: &Request<'_>,
     decision: Result<Accept, Reject>,
-    mut config: Config,
+    config: Config,
 ) -> ServerAnswer {
     let accept = match decision {
         Ok(accept) => accept,
@@ -229,6 +230,35 @@ pub(crate) fn answer_request(
             return ServerAnswer::Refuse(response, Error::Rejected(reject.status));
         }
     };
+    let answer = negotiate(&accept, request.extensions(), config, |options| {
+        write_growing(|o| request.write_accept(options, o))
+    });
+    match answer {
+        Ok((response, config)) => ServerAnswer::Upgrade(response, config),
+        // The application's own header values were not valid HTTP.
+        Err(e) => {
+            let response = rejection(500, "the server built an invalid response").into_bytes();
+            ServerAnswer::Refuse(response, invalid_accept(e))
+        }
+    }
+}
+
+/// The error for an [`Accept`] whose headers or subprotocol cannot be sent.
+pub(crate) fn invalid_accept(e: WriteError) -> Error {
+    Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Turn the application's [`Accept`] into the 101's [`AcceptOptions`] (subprotocol, extra
+/// headers, the permessage-deflate answer to the client's `offers`) and the connection's
+/// config, and let `respond` build the 101 from them: bytes for a stream, an
+/// `http::Response` for an HTTP server. One negotiation for every adapter.
+#[cfg_attr(not(feature = "deflate"), allow(unused_mut, unused_variables))]
+pub(crate) fn negotiate<'o, T>(
+    accept: &Accept,
+    offers: impl Iterator<Item = ExtensionOffer<'o>>,
+    mut config: Config,
+    respond: impl FnOnce(&AcceptOptions<'_>) -> Result<T, WriteError>,
+) -> Result<(T, Config), WriteError> {
     let extra: Vec<(&str, &str)> = accept
         .headers
         .iter()
@@ -239,21 +269,13 @@ pub(crate) fn answer_request(
         options = options.protocol(p);
     }
     #[cfg(feature = "deflate")]
-    let negotiated = accept.deflate.and_then(|d| d.accept(request.extensions()));
+    let negotiated = accept.deflate.and_then(|d| d.accept(offers));
     #[cfg(feature = "deflate")]
     if let Some((deflate, response)) = &negotiated {
         options = options.extensions(response);
         config.deflate = Some(*deflate);
     }
-    match write_growing(|o| request.write_accept(&options, o)) {
-        Ok(response) => ServerAnswer::Upgrade(response, config),
-        // The application's own header values were not valid HTTP.
-        Err(e) => {
-            let response = rejection(500, "the server built an invalid response").into_bytes();
-            let error = Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()));
-            ServerAnswer::Refuse(response, error)
-        }
-    }
+    Ok((respond(&options)?, config))
 }
 
 /// The precise HTTP answer to a request that is not a valid opening handshake.
@@ -328,7 +350,7 @@ pub(crate) fn write_growing<E>(
 
 /// A complete rejection response with `status` and a one-line reason as the body.
 pub(crate) fn rejection(status: u16, reason: &str) -> String {
-    let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
+    let body = rejection_body(reason);
     let phrase = match status {
         400 => "Bad Request",
         401 => "Unauthorized",
@@ -341,7 +363,14 @@ pub(crate) fn rejection(status: u16, reason: &str) -> String {
         _ => "Error",
     };
     format!(
-        "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}\n",
-        reason.len() + 1
+        "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
+}
+
+/// A rejection's body: the reason on one line (control characters dropped) and a newline.
+pub(crate) fn rejection_body(reason: &str) -> String {
+    let mut body: String = reason.chars().filter(|c| !c.is_control()).collect();
+    body.push('\n');
+    body
 }

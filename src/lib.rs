@@ -68,6 +68,7 @@
 //! | `deflate` | no | permessage-deflate (RFC 7692): [`extension::deflate`] |
 //! | `http` | no | conversions with the `http` crate's `Request` / `Response` |
 //! | `tokio` | no | the async adapter `tokio` (pulls `tokio`, `futures-core`, `futures-sink`) |
+//! | `hyper` | no | `hyper`: upgrade a hyper 1.x / axum 0.8 request to a `tokio::WebSocket` (implies `tokio`, `http`) |
 //!
 //! With `--no-default-features` the crate is `#![no_std]` with no allocator: frames, masking,
 //! UTF-8, close codes and the handshake.
@@ -105,6 +106,9 @@ pub mod frame;
 pub mod fuzz;
 pub mod h2;
 pub mod handshake;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 pub mod limits;
 pub mod mask;
 pub mod opcode;
@@ -129,7 +133,8 @@ pub use opcode::OpCode;
 pub use role::Role;
 pub use status::Status;
 
-/// The README's code blocks, compiled and run as doctests.
-#[cfg(all(doctest, feature = "tokio"))]
+/// The README's code blocks, compiled and run as doctests (they use the tokio adapter and
+/// the hyper upgrade).
+#[cfg(all(doctest, feature = "hyper"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1002,3 +1002,76 @@ fn bytes_that_cannot_begin_a_request_are_refused_at_once() {
         ));
     }
 }
+
+/// A request, what `parse` decides (`Ok(())`: a valid request) and the target.
+type TargetCase = (
+    &'static [u8],
+    Result<(), HandshakeError>,
+    Option<&'static str>,
+);
+
+#[test]
+fn the_target_is_available_whatever_parse_decided() {
+    let cases: &[TargetCase] = &[
+        // A plain GET: the target lets a server serve a page instead of the 426.
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            Err(HandshakeError::MissingUpgrade),
+            Some("/"),
+        ),
+        (
+            b"\r\nGET /page?q=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\nbody",
+            Err(HandshakeError::MissingUpgrade),
+            Some("/page?q=1"),
+        ),
+        // Other rejections and a valid request: the target too.
+        (
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            Err(HandshakeError::MissingKey),
+            Some("/ws"),
+        ),
+        (
+            b"POST /form HTTP/1.1\r\nHost: x\r\n\r\n",
+            Err(HandshakeError::MethodNotAllowed),
+            Some("/form"),
+        ),
+        (CHROMIUM.as_bytes(), Ok(()), Some("/chat?room=1")),
+        // Refused before the head is complete, or no valid request line: none.
+        (
+            b"\x16\x03\x01\x02\x00",
+            Err(HandshakeError::TlsHandshake),
+            None,
+        ),
+        (
+            b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+            Err(HandshakeError::MalformedRequest),
+            None,
+        ),
+    ];
+    for &(input, expected, target) in cases {
+        for chunk in [input.len(), 1] {
+            let mut parser = RequestParser::new();
+            let mut decided = None;
+            for end in (chunk..input.len() + chunk).step_by(chunk) {
+                let buf = &input[..end.min(input.len())];
+                let mut headers = [EMPTY_HEADER; 64];
+                match parser.parse(buf, &mut headers) {
+                    Ok(Status::Partial) => {
+                        assert_eq!(parser.target(buf), None, "{input:?}: head not complete yet");
+                    }
+                    Ok(Status::Complete(_)) => decided = Some(Ok(())),
+                    Err(e) => decided = Some(Err(e)),
+                }
+                if decided.is_some() {
+                    break;
+                }
+            }
+            assert_eq!(decided, Some(expected), "{input:?} in chunks of {chunk}");
+            assert_eq!(
+                parser.target(input),
+                target,
+                "{input:?} in chunks of {chunk}"
+            );
+        }
+    }
+}

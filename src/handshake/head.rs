@@ -76,6 +76,11 @@ impl HeadScanner {
         *self = HeadScanner::new(self.limits);
     }
 
+    /// The head's length, once [`scan`](Self::scan) found its end.
+    pub(crate) fn head_len(&self) -> Option<usize> {
+        self.head_len
+    }
+
     /// Looks for the blank line ending the head in `buf`, which must begin with the bytes of
     /// the previous calls. `Complete(len)` is the head's length including the blank line.
     pub(crate) fn scan(&mut self, buf: &[u8]) -> Result<Status<usize>, ScanError> {

@@ -173,6 +173,42 @@ impl RequestParser {
     }
 }
 
+impl RequestParser {
+    /// The request target of the head in `buf` (e.g. `/` or `/chat?room=1`), once
+    /// [`parse`](Self::parse) has seen the whole head, whatever it decided; `None` before
+    /// that, or when the request line is not `METHOD SP target SP version` with a visible-ASCII
+    /// target.
+    ///
+    /// For a server that also answers plain HTTP on its WebSocket port:
+    /// [`HandshakeError::MissingUpgrade`] means a well-formed HTTP/1.1 `GET` with a valid
+    /// `Host` and no `Upgrade` header (the method, version and `Host` rules come first), so
+    /// the server can route on the target, e.g. serve a page at `/`, and answer every other
+    /// request with the precise rejection.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{EMPTY_HEADER, HandshakeError, RequestParser};
+    ///
+    /// let buf = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    /// let mut parser = RequestParser::new();
+    /// let mut headers = [EMPTY_HEADER; 16];
+    /// let error = parser.parse(buf, &mut headers).unwrap_err();
+    /// assert_eq!(error, HandshakeError::MissingUpgrade);
+    /// assert_eq!(parser.target(buf), Some("/index.html"));
+    /// ```
+    pub fn target<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
+        let head = buf.get(..self.scanner.head_len()?)?;
+        let start = head.iter().position(|&b| b != b'\r' && b != b'\n')?;
+        let line = head[start..].split(|&b| b == b'\n').next()?;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut parts = line.split(|&b| b == b' ');
+        let (_method, target, _version) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || !is_visible_ascii(target) {
+            return None;
+        }
+        Some(ascii_str(target))
+    }
+}
+
 /// httparse's `Version` error covers both `HTTP/2.0` and garbage: tell them apart.
 fn classify_version(head: &[u8]) -> HandshakeError {
     let start = head

@@ -30,6 +30,9 @@
 //! - [`connect`] dials `ws://host:port/path` itself (through an HTTP `CONNECT` proxy when one
 //!   is configured, see [`Proxy`]); [`client`] runs the handshake over a stream you opened:
 //!   that is how `wss://` works, over your TLS stream (see `examples/wss.rs`).
+//! - Behind hyper 1.x or axum 0.8, the HTTP server reads the request: `rfc6455::hyper`
+//!   (feature `hyper`) decides it with the same rules and gives a `WebSocket` over hyper's
+//!   upgraded connection.
 //! - Both sides give up on a handshake that takes longer than
 //!   [`Options::handshake_timeout`] (10 s by default; a server answers `408`).
 //!

@@ -11,8 +11,9 @@
 #    message, checks each echo, closes with 1000 and checks the close event
 #    (wasClean, code); cdp.py prints one PASS/FAIL line per check.
 # 2. curl probes: a request without Sec-WebSocket-Key gets 400 naming that header,
-#    Sec-WebSocket-Version: 8 gets 426 with `Sec-WebSocket-Version: 13`, a plain GET
-#    gets 400 or 426; each answer comes within 5 s and the server closes the connection.
+#    Sec-WebSocket-Version: 8 gets 426 with `Sec-WebSocket-Version: 13`, a plain GET /
+#    gets echo_server's test page (200), a plain GET /other gets 400 or 426; each answer
+#    comes within 5 s and the server closes the connection.
 #
 # Environment (all optional):
 #   ECHO_SERVER_BIN      use this echo server instead of building examples/echo_server
@@ -117,7 +118,7 @@ probe() {
   local name=$1; shift
   local raw=$OUT/curl-$name.txt
   CURL_RC=0
-  curl -sS -i -N --max-time 5 "$@" "http://$ADDR/" >"$raw" 2>"$OUT/curl-$name.err" || CURL_RC=$?
+  curl -sS -i -N --max-time 5 "$@" "http://$ADDR${PROBE_PATH:-/}" >"$raw" 2>"$OUT/curl-$name.err" || CURL_RC=$?
   STATUS=$(head -n 1 "$raw" | awk '{print $2}')
   HEADERS=$(sed -n '2,/^\r\{0,1\}$/p' "$raw" | tr -d '\r')
   BODY=$(sed '1,/^\r\{0,1\}$/d' "$raw" | tr -d '\r')
@@ -162,15 +163,26 @@ else
   fi
   closes version-8 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n'
 
+  # echo_server answers a plain GET / with its test page; a stand-in server may refuse it.
   probe plain
-  if [[ $CURL_RC == 0 && $STATUS == 400 && -n $BODY ]]; then
-    pass "plain GET: 400 with a reason"
-  elif [[ $CURL_RC == 0 && $STATUS == 426 ]] && grep -Eqi '^Upgrade: *websocket *$' <<<"$HEADERS"; then
-    pass "plain GET: 426 with Upgrade: websocket"
+  if [[ $CURL_RC == 0 && $STATUS == 200 ]] && grep -q 'new WebSocket' <<<"$BODY"; then
+    pass "plain GET /: 200 with the test page"
+  elif [[ $CURL_RC == 0 && ( $STATUS == 400 && -n $BODY || $STATUS == 426 ) ]]; then
+    pass "plain GET /: $STATUS refusal (a server without a test page)"
   else
-    soft_fail "plain GET: want 400 with a reason or 426 with 'Upgrade: websocket', got status '${STATUS:-none}' (curl exit $CURL_RC)"
+    soft_fail "plain GET /: want 200 with the test page, or a 400 / 426 refusal, got status '${STATUS:-none}' (curl exit $CURL_RC)"
   fi
   closes plain 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+
+  PROBE_PATH=/other probe plain-other
+  if [[ $CURL_RC == 0 && $STATUS == 400 && -n $BODY ]]; then
+    pass "plain GET /other: 400 with a reason"
+  elif [[ $CURL_RC == 0 && $STATUS == 426 ]] && grep -Eqi '^Upgrade: *websocket *$' <<<"$HEADERS"; then
+    pass "plain GET /other: 426 with Upgrade: websocket"
+  else
+    soft_fail "plain GET /other: want 400 with a reason or 426 with 'Upgrade: websocket', got status '${STATUS:-none}' (curl exit $CURL_RC)"
+  fi
+  closes plain-other 'GET /other HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
 fi
 
 if kill -0 "$SRV_PID" 2>/dev/null; then
