@@ -9,14 +9,16 @@
 #[path = "../examples/h2/stream.rs"]
 mod stream;
 
+use std::future::poll_fn;
 use std::io;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::ext::Protocol;
 use h2::server::SendResponse;
-use h2::{Ping, Reason, RecvStream};
+use h2::{Ping, Reason, RecvStream, SendStream};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use rfc6455::h2::{
     self as ws_h2, ExtendedConnect, H2ClientError, H2HandshakeError,
@@ -138,6 +140,14 @@ async fn serve_stream(request: Request<RecvStream>, mut respond: SendResponse<By
     };
     let status = answer.status().as_u16();
     let send = respond.send_response(answer, false).unwrap();
+    if path.as_deref() == Some("/sans-io") {
+        let websocket = sans_io_echo(send, request.into_body()).await;
+        return ServerSaw {
+            path,
+            status,
+            websocket: Some(websocket),
+        };
+    }
     let io = H2Stream::new(send, request.into_body());
     let conn = Connection::new(Role::Server, Config::default());
     let mut ws = WebSocket::from_connection(io, conn, &Options::default());
@@ -170,6 +180,88 @@ async fn serve_stream(request: Request<RecvStream>, mut respond: SendResponse<By
             received_end_stream: io.received_end_stream(),
             sent_end_stream: io.sent_end_stream(),
         }),
+    }
+}
+
+/// The server role without the tokio adapter: our `Connection`'s own calls moved onto the
+/// h2 stream by hand. `poll_transmit` bytes go into `send_data` only as far as the granted
+/// flow-control capacity reaches (`reserve_capacity` / `poll_capacity`); DATA goes into
+/// `receive` and its window is released; END_STREAM is `receive_eof`; once the connection
+/// `is_terminated` and everything is written, END_STREAM goes out (RFC 8441 §5). Echoes
+/// messages; no timers (the test's time limit stands in for the close timeout).
+async fn sans_io_echo(mut send: SendStream<Bytes>, mut recv: RecvStream) -> ServerWebSocket {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut close = None;
+    let mut stats = Stats::default();
+    let (mut sent_end, mut received_end) = (false, false);
+    poll_fn(|cx| {
+        loop {
+            let mut progress = false;
+            // Out, within the window.
+            while let Some(bytes) = conn.poll_transmit() {
+                let granted = send.capacity();
+                if granted == 0 {
+                    send.reserve_capacity(bytes.len());
+                    match send.poll_capacity(cx) {
+                        Poll::Ready(Some(Ok(_))) => continue,
+                        Poll::Ready(other) => panic!("stream failed: {other:?}"),
+                        Poll::Pending => {
+                            stats.capacity_waits += 1;
+                            break;
+                        }
+                    }
+                }
+                let chunk = Bytes::copy_from_slice(&bytes[..granted.min(bytes.len())]);
+                let n = chunk.len();
+                send.send_data(chunk, false).unwrap();
+                conn.advance_transmit(n);
+                stats.written += n as u64;
+                progress = true;
+            }
+            if conn.is_terminated() && conn.pending_transmit() == 0 && !sent_end {
+                send.send_data(Bytes::new(), true).unwrap();
+                sent_end = true;
+            }
+            if sent_end && received_end {
+                return Poll::Ready(());
+            }
+            // In, releasing the window as the connection takes the bytes.
+            if !received_end {
+                match recv.poll_data(cx) {
+                    Poll::Ready(Some(Ok(data))) => {
+                        conn.receive(&data);
+                        recv.flow_control().release_capacity(data.len()).unwrap();
+                        stats.read += data.len() as u64;
+                        progress = true;
+                    }
+                    Poll::Ready(None) => {
+                        conn.receive_eof();
+                        received_end = true;
+                        progress = true;
+                    }
+                    Poll::Ready(Some(Err(e))) => panic!("stream failed: {e}"),
+                    Poll::Pending => {}
+                }
+            }
+            while let Some(event) = conn.poll_event() {
+                progress = true;
+                match event {
+                    Event::Message(message) => conn.send(message).unwrap(),
+                    Event::Closed(info) => close = Some(info),
+                    _ => {}
+                }
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
+    ServerWebSocket {
+        close,
+        stats,
+        received_end_stream: received_end,
+        sent_end_stream: sent_end,
     }
 }
 
@@ -367,6 +459,52 @@ async fn websocket_over_an_h2_stream_both_roles() {
              {downstream} bytes ({} capacity waits)",
             client_stats.capacity_waits, server_ws.stats.capacity_waits
         );
+    })
+    .await
+    .expect("the test took too long");
+}
+
+/// RFC 8441 §5 with our `Connection` driven by hand on the server (no adapter): messages both
+/// ways, 1 MiB across the flow-control windows, the close handshake, END_STREAM both ways.
+#[tokio::test]
+async fn sans_io_server_over_an_h2_stream() {
+    tokio::time::timeout(LIMIT, async {
+        let (port, server) = server(true).await;
+        let mut send_request = client(port).await;
+        let (mut ws, response, _) = open(&mut send_request, port, "/sans-io").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = Message::from("sans-IO over HTTP/2");
+        ws.send(text.clone()).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(text));
+        let big: Vec<u8> = (0..MIB).map(|i| (i % 253) as u8).collect();
+        ws.send(Message::from(big.clone())).await.unwrap();
+        match ws.recv().await.unwrap() {
+            Some(Message::Binary(echo)) => assert!(echo[..] == big[..], "1 MiB echo differs"),
+            other => panic!("expected the 1 MiB echo, got {other:?}"),
+        }
+        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), None);
+        assert!(ws.close_info().unwrap().is_clean());
+        let (mut io, _) = ws.into_parts();
+        assert!(io.received_end_stream());
+        io.shutdown().await.unwrap();
+        drop(io);
+        drop(send_request);
+
+        let saw = server.await.unwrap();
+        let server_ws = saw[0].websocket.as_ref().unwrap();
+        let close = server_ws.close.as_ref().unwrap();
+        assert!(close.is_clean(), "{close:?}");
+        assert_eq!(
+            (close.code, close.reason.as_str()),
+            (CloseCode::NORMAL, "bye")
+        );
+        assert!(server_ws.sent_end_stream && server_ws.received_end_stream);
+        let upstream = frame_len(19, true) + frame_len(MIB, true) + frame_len(2 + 3, true);
+        let downstream = frame_len(19, false) + frame_len(MIB, false) + frame_len(2, false);
+        assert_eq!(server_ws.stats.read, upstream);
+        assert_eq!(server_ws.stats.written, downstream);
+        assert!(server_ws.stats.capacity_waits > 0, "{:?}", server_ws.stats);
     })
     .await
     .expect("the test took too long");
