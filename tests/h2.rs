@@ -622,7 +622,12 @@ async fn a_stream_reset_ends_the_transport() {
         assert_eq!(ws.recv().await.unwrap(), Some(Message::from(GREETING)));
         ws.send(Message::from("reset me")).await.unwrap();
         match ws.recv().await {
-            Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+            Err(Error::Io(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+                let h2_error = e.get_ref().unwrap().downcast_ref::<h2::Error>().unwrap();
+                assert!(h2_error.is_reset() && h2_error.is_remote());
+                assert_eq!(h2_error.reason(), Some(Reason::CANCEL));
+            }
             other => panic!("expected the reset, got {other:?}"),
         }
         assert!(!ws.get_ref().received_end_stream());

@@ -43,8 +43,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
 };
+use tokio_rustls::rustls::server::Acceptor;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_rustls::{LazyConfigAcceptor, TlsConnector};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -67,12 +68,12 @@ async fn main() -> Result<()> {
         .with_no_client_auth()
         .with_single_cert(vec![cert.clone()], key)?;
     tls.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let tls = Arc::new(tls);
     let port: u16 = std::env::var("H2_PORT").map_or(Ok(0), |p| p.parse())?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
     println!("listening on https://localhost:{port}/ (WebSocket: wss://localhost:{port}/echo)");
-    let server = tokio::spawn(serve(listener, acceptor));
+    let server = tokio::spawn(serve(listener, tls));
 
     match serve_for {
         Some(duration) => tokio::time::sleep(duration).await,
@@ -93,18 +94,28 @@ fn headers(map: &HeaderMap) -> Vec<Header<'_>> {
         .collect()
 }
 
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor) {
+async fn serve(listener: TcpListener, tls: Arc<ServerConfig>) {
     static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
     while let Ok((tcp, peer)) = listener.accept().await {
         let id = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
-        let acceptor = acceptor.clone();
+        let config = tls.clone();
         tokio::spawn(async move {
             let result = async {
                 tcp.set_nodelay(true)?;
-                let tls = acceptor.accept(tcp).await?;
+                // Say which protocols the client offers before the handshake can fail on them.
+                let start = LazyConfigAcceptor::new(Acceptor::default(), tcp).await?;
+                let offered: Vec<String> = start
+                    .client_hello()
+                    .alpn()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                println!("conn {id}: ClientHello from {peer} offers ALPN {offered:?}");
+                let tls = start.into_stream(config).await?;
                 let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
                 println!(
-                    "conn {id}: TLS from {peer}, ALPN {:?}",
+                    "conn {id}: TLS up, ALPN {:?}",
                     alpn.as_deref().map(String::from_utf8_lossy)
                 );
                 let mut h2 = h2::server::Builder::new()

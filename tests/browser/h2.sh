@@ -13,8 +13,8 @@
 # :protocol websocket on the page's connection, a 200, and the END_STREAM after the close.
 #
 # Control (BROWSER_H2_CONTROL=1): the same page opened as file:// has no HTTP/2 connection to
-# the origin, so Chromium dials wss:// over HTTP/1.1 (ALPN http/1.1), which this h2-only
-# server refuses in TLS: the page must fail with net::ERR_SSL_PROTOCOL_ERROR.
+# the origin, so Chromium dials wss:// on a new TLS connection offering ALPN ["http/1.1"]
+# only, which this h2-only server refuses: the page must fail with ERR_SSL_PROTOCOL_ERROR.
 #
 # Environment: CHROMIUM (default: chromium from PATH), BROWSER_TIMEOUT (default 40 s).
 set -euo pipefail
@@ -84,8 +84,9 @@ if [[ ${BROWSER_H2_CONTROL:-0} == 1 ]]; then
   kill "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
   PID=
-  grep -h 'ERR_SSL_PROTOCOL_ERROR\|NoApplicationProtocol' "$OUT/control-browser.log" "$LOG" || true
-  if grep -q ERR_SSL_PROTOCOL_ERROR "$OUT/control-browser.log" && grep -q NoApplicationProtocol "$LOG"; then
+  grep -h 'ERR_SSL_PROTOCOL_ERROR\|ALPN\|NoApplicationProtocol' "$OUT/control-browser.log" "$LOG" || true
+  if grep -q ERR_SSL_PROTOCOL_ERROR "$OUT/control-browser.log" &&
+    grep -q 'offers ALPN \["http/1.1"\]$' "$LOG" && grep -q NoApplicationProtocol "$LOG"; then
     pass "control: from file://, no HTTP/2 connection to reuse: HTTP/1.1 ALPN, refused"
   else
     fail "control: expected the HTTP/1.1 attempt to be refused"
