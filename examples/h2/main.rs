@@ -12,7 +12,8 @@
 //! certificate for `localhost`, ALPN `h2` only and SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. It
 //! answers `GET /` with tests/browser/echo.html (so a browser holds an HTTP/2 connection to
 //! the origin) and an extended CONNECT to `/echo` with a 200 and a WebSocket echo. It prints
-//! one line per connection, request and WebSocket.
+//! one line per connection, request and WebSocket. `H2_ENABLE_CONNECT=0` leaves the setting
+//! out, to see what a browser does without it.
 //!
 //! Without `--serve`, a client on the same process trusts exactly that certificate, waits for
 //! the server's SETTINGS, refuses to go on unless they enabled extended CONNECT
@@ -118,10 +119,11 @@ async fn serve(listener: TcpListener, tls: Arc<ServerConfig>) {
                     "conn {id}: TLS up, ALPN {:?}",
                     alpn.as_deref().map(String::from_utf8_lossy)
                 );
-                let mut h2 = h2::server::Builder::new()
-                    .enable_connect_protocol()
-                    .handshake::<_, Bytes>(tls)
-                    .await?;
+                let mut builder = h2::server::Builder::new();
+                if std::env::var("H2_ENABLE_CONNECT").as_deref() != Ok("0") {
+                    builder.enable_connect_protocol();
+                }
+                let mut h2 = builder.handshake::<_, Bytes>(tls).await?;
                 while let Some(accepted) = h2.accept().await {
                     let (request, respond) = accepted?;
                     tokio::spawn(async move {

@@ -16,6 +16,10 @@
 # the origin, so Chromium dials wss:// on a new TLS connection offering ALPN ["http/1.1"]
 # only, which this h2-only server refuses: the page must fail with ERR_SSL_PROTOCOL_ERROR.
 #
+# Control (BROWSER_H2_CONTROL=1), without the setting: the page loaded over HTTP/2 from a
+# server that leaves SETTINGS_ENABLE_CONNECT_PROTOCOL out (H2_ENABLE_CONNECT=0): Chromium must
+# not send the extended CONNECT; it dials HTTP/1.1 as above and fails the same way.
+#
 # Environment: CHROMIUM (default: chromium from PATH), BROWSER_TIMEOUT (default 40 s).
 set -euo pipefail
 
@@ -41,7 +45,7 @@ fail() { echo "FAIL $*"; FAILED=$((FAILED + 1)); }
 
 # start_server LOG: start examples/h2 for a while; sets PID and PORT
 start_server() {
-  "$BIN" --serve $((TIMEOUT + 20)) >"$1" 2>&1 &
+  env ${H2_SERVER_ENV:-} "$BIN" --serve $((TIMEOUT + 20)) >"$1" 2>&1 &
   PID=$!
   PORT=
   for _ in $(seq 50); do
@@ -90,6 +94,22 @@ if [[ ${BROWSER_H2_CONTROL:-0} == 1 ]]; then
     pass "control: from file://, no HTTP/2 connection to reuse: HTTP/1.1 ALPN, refused"
   else
     fail "control: expected the HTTP/1.1 attempt to be refused"
+  fi
+
+  LOG=$OUT/control-no-setting.log
+  H2_SERVER_ENV=H2_ENABLE_CONNECT=0 start_server "$LOG"
+  python3 tests/browser/cdp.py "$CHROMIUM" "https://localhost:$PORT/" "wss://localhost:$PORT/echo" \
+    --timeout 15 --flag=--ignore-certificate-errors >"$OUT/control-no-setting-browser.log" 2>&1 || true
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=
+  cat "$LOG"
+  grep -h 'ERR_' "$OUT/control-no-setting-browser.log" || true
+  if grep -q 'GET :protocol None https://localhost:[0-9]*/$' "$LOG" && ! grep -q CONNECT "$LOG" &&
+    grep -q 'offers ALPN \["http/1.1"\]$' "$LOG"; then
+    pass "control: page over HTTP/2 without the setting: no extended CONNECT, an HTTP/1.1 dial"
+  else
+    fail "control: without the setting, expected no CONNECT and an HTTP/1.1 dial"
   fi
 fi
 
