@@ -12,7 +12,9 @@
 //! `Upgrade`; there is no `Sec-WebSocket-Key` / `Sec-WebSocket-Accept`; success is any 2xx
 //! (normally 200), not 101. `Origin`, `Sec-WebSocket-Version`, `Sec-WebSocket-Protocol` and
 //! `Sec-WebSocket-Extensions` keep their RFC 6455 meaning. A server must first advertise
-//! [`SETTINGS_ENABLE_CONNECT_PROTOCOL`] = 1 (with hyper: `enable_connect_protocol()`).
+//! [`SETTINGS_ENABLE_CONNECT_PROTOCOL`] = 1 (with hyper: `enable_connect_protocol()`), and a
+//! client sends the extended CONNECT only after its SETTINGS said so
+//! ([`check_connect_protocol_enabled`]). `examples/h2` runs it all over the `h2` crate.
 //!
 //! ```
 //! use rfc6455::h2::{self, ExtendedConnect};
@@ -330,6 +332,10 @@ pub enum H2ClientError {
     UnofferedProtocol,
     /// The server accepted an extension that was not offered, or sent an invalid list.
     UnofferedExtension,
+    /// The server has not sent `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`: the extended CONNECT
+    /// must not be sent on this connection (RFC 8441 §3). Try another connection, or
+    /// WebSockets over HTTP/1.1.
+    ConnectProtocolNotEnabled,
 }
 
 impl fmt::Display for H2ClientError {
@@ -340,11 +346,27 @@ impl fmt::Display for H2ClientError {
             H2ClientError::UnofferedExtension => {
                 f.write_str("server accepted an extension not offered")
             }
+            H2ClientError::ConnectProtocolNotEnabled => {
+                f.write_str("server did not enable SETTINGS_ENABLE_CONNECT_PROTOCOL")
+            }
         }
     }
 }
 
 impl core::error::Error for H2ClientError {}
+
+/// Client: may an extended CONNECT be sent on this HTTP/2 connection? Only after the server's
+/// SETTINGS carried [`SETTINGS_ENABLE_CONNECT_PROTOCOL`] = 1 (RFC 8441 §3): a server that does
+/// not know the setting would take `:protocol` for a malformed request. `enabled` is what the
+/// HTTP/2 library reports once the server's SETTINGS arrived (h2:
+/// `SendRequest::is_extended_connect_protocol_enabled`).
+pub fn check_connect_protocol_enabled(enabled: bool) -> Result<(), H2ClientError> {
+    if enabled {
+        Ok(())
+    } else {
+        Err(H2ClientError::ConnectProtocolNotEnabled)
+    }
+}
 
 /// Client: the pseudo-headers for an extended CONNECT to `authority` and `path`
 /// (`scheme` is `https` or `http`). Send them with the headers `sec-websocket-version: 13`
@@ -609,6 +631,16 @@ mod tests {
         assert_eq!(
             check_response(200, &ext, &[], ""),
             Err(H2ClientError::UnofferedExtension)
+        );
+    }
+
+    #[test]
+    fn client_waits_for_the_setting() {
+        // RFC 8441 §3: no extended CONNECT before SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+        assert_eq!(check_connect_protocol_enabled(true), Ok(()));
+        assert_eq!(
+            check_connect_protocol_enabled(false),
+            Err(H2ClientError::ConnectProtocolNotEnabled)
         );
     }
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Run tests/browser/echo.html in headless Chromium and print its checks.
 
-usage: cdp.py CHROMIUM PAGE_FILE WS_URL [--timeout SECONDS]
+usage: cdp.py CHROMIUM PAGE WS_URL [--timeout SECONDS] [--flag=--chromium-flag ...]
+
+PAGE is a file (opened as file://) or an http(s):// URL (a page served by the
+server under test, e.g. examples/h2: its WebSocket then shares the page's
+HTTP/2 connection). Each --flag adds a Chromium command-line flag.
 
 Talks to Chromium over the DevTools protocol on `--remote-debugging-pipe`
 (JSON messages separated by NUL bytes on fds 3 and 4), so no port, no
@@ -52,13 +56,14 @@ class BrowserError(Exception):
 class Pipe:
     """DevTools protocol over Chromium's fd 3 (commands in) / fd 4 (replies out)."""
 
-    def __init__(self, chromium: str, user_data_dir: str, deadline: float) -> None:
+    def __init__(self, chromium: str, user_data_dir: str, deadline: float,
+                 extra_flags: list[str] | None = None) -> None:
         self.deadline = deadline
         cmd_r, self.cmd_w = os.pipe()
         self.res_r, res_w = os.pipe()
         # bash moves our pipe ends onto fds 3 and 4 of the browser.
         argv = ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_r}- 4>&{res_w}-', chromium,
-                *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"]
+                *CHROMIUM_FLAGS, *(extra_flags or []), f"--user-data-dir={user_data_dir}", "about:blank"]
         self.proc = subprocess.Popen(argv, pass_fds=(cmd_r, res_w), start_new_session=True,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(user_data_dir, "chromium.log"), "wb"))
@@ -149,12 +154,16 @@ def main() -> int:
     ap.add_argument("page")
     ap.add_argument("url")
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--flag", action="append", default=[], help="extra Chromium flag")
     args = ap.parse_args()
 
     deadline = time.monotonic() + args.timeout
-    page_url = Path(args.page).resolve().as_uri()
+    if args.page.startswith(("http://", "https://")):
+        page_url = args.page
+    else:
+        page_url = Path(args.page).resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="rfc6455-chromium-") as profile:
-        pipe = Pipe(args.chromium, profile, deadline)
+        pipe = Pipe(args.chromium, profile, deadline, args.flag)
         try:
             version = pipe.call("Browser.getVersion")
             print(f"browser: {version.get('product')} ({version.get('userAgent')})")
