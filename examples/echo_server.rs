@@ -8,6 +8,11 @@
 //! `--features deflate` it also negotiates permessage-deflate. A bad upgrade
 //! gets the precise HTTP rejection (try `curl -i http://127.0.0.1:9001/`).
 //!
+//! With `--interop` after the address (used by `tests/interop/run.sh`), it also prints one
+//! `interop PATH EVENT ...` line per open, ping, pong and close, and obeys two text commands
+//! instead of echoing them: `!ping P` sends a ping with payload `P` (and, when the pong
+//! arrives, the text `pong P`), `!close CODE REASON` starts the close handshake.
+//!
 //! # Threads
 //!
 //! One thread per connection, and nothing here caps how many: every open WebSocket keeps its
@@ -27,19 +32,20 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
 use rfc6455::blocking::{self, Error};
-use rfc6455::{Config, Event};
+use rfc6455::{CloseCode, Config, Event, Message};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let interop = std::env::args().nth(2).as_deref() == Some("--interop");
     let listener = TcpListener::bind(&addr)?;
     println!("listening on ws://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
-                std::thread::spawn(move || serve(stream));
+                std::thread::spawn(move || serve(stream, interop));
             }
             Err(e) => eprintln!("accept failed: {e}"),
         }
@@ -47,7 +53,7 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn serve(stream: TcpStream) {
+fn serve(stream: TcpStream, interop: bool) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -64,7 +70,11 @@ fn serve(stream: TcpStream) {
     {
         accept = accept.deflate(rfc6455::extension::deflate::DeflateConfig::default());
     }
-    let mut ws = match blocking::accept_with(&stream, Config::default(), |_| Ok(accept)) {
+    let mut path = String::new();
+    let mut ws = match blocking::accept_with(&stream, Config::default(), |request| {
+        path = request.path().to_string();
+        Ok(accept)
+    }) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("{peer}: {e}");
@@ -74,8 +84,16 @@ fn serve(stream: TcpStream) {
     };
     // From now on, wake up every second so the close timeout can fire.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    if interop {
+        #[cfg(feature = "deflate")]
+        let deflate = ws.connection().config().deflate.map(|d| d.params);
+        #[cfg(not(feature = "deflate"))]
+        let deflate: Option<()> = None;
+        println!("interop {path} open deflate={deflate:?}");
+    }
     loop {
         match ws.read() {
+            Ok(Some(event)) if interop && interop_event(&mut ws, &path, &event) => {}
             Ok(Some(Event::Message(message))) => {
                 if let Err(e) = ws.send(message) {
                     eprintln!("{peer}: {e}");
@@ -105,6 +123,43 @@ fn serve(stream: TcpStream) {
     }
     // The server ends the TCP connection first (RFC 6455 §7.1.1).
     linger_close(&stream);
+}
+
+/// `--interop`: print the event, run a command; `true` if it was handled (not to be echoed).
+fn interop_event(ws: &mut blocking::WebSocket<&TcpStream>, path: &str, event: &Event) -> bool {
+    let done = match event {
+        Event::Ping(p) => {
+            println!("interop {path} ping {}", String::from_utf8_lossy(p));
+            Ok(())
+        }
+        Event::Pong(p) => {
+            let p = String::from_utf8_lossy(p);
+            println!("interop {path} pong {p}");
+            ws.send(Message::from(format!("pong {p}")))
+        }
+        Event::Closed(info) => {
+            println!(
+                "interop {path} closed {} {} clean={}",
+                info.code,
+                info.reason,
+                info.is_clean()
+            );
+            return false;
+        }
+        Event::Message(Message::Text(text)) => match text.split_once(' ') {
+            Some(("!ping", payload)) => ws.ping(payload.as_bytes()),
+            Some(("!close", rest)) => {
+                let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+                ws.close(CloseCode(code.parse().unwrap_or(1000)), reason)
+            }
+            _ => return false,
+        },
+        _ => return false,
+    };
+    if let Err(e) = done {
+        eprintln!("{path}: {e}");
+    }
+    true
 }
 
 /// Close our side, then read until the peer closes (briefly), so that unread bytes do not turn
