@@ -360,17 +360,21 @@ fn data_checks(r: &mut Report, adapter: &str, base: &str) -> Res<()> {
         &mut pings,
     );
     r.check("binary", result);
-    // Text in three frames, split inside 4-byte characters (𝄞 at byte 18, 😀 at 23).
+    // Text in three frames, split inside 4-byte characters (𝄞 at byte 18, 😀 at 23 of
+    // TEXT), the first frame over ws's 1 KiB compression threshold.
     let result = (|| {
         let whole = TEXT.repeat(100);
         let b = whole.as_bytes();
-        let (x, y) = (18 + 2, 50 * TEXT.len() + 23 + 1);
+        let (x, y) = (30 * TEXT.len() + 18 + 2, 70 * TEXT.len() + 23 + 1);
+        let before = counters.get().1;
         ws.send_fragments(&[&b[..x], &b[x..y], &b[y..]])?;
+        let sent = counters.get().1 - before;
         let back = ws.next_message(&mut pings)?;
         expect(
             back == Message::from(whole.clone()),
             format!(
-                "{} bytes in 3 frames split at {x} and {y}, echoed identical",
+                "{} bytes in 3 frames split at {x} and {y} ({sent} bytes on the wire), \
+                 echoed identical",
                 b.len()
             ),
             format!("echo differs: {} bytes", back.len()),

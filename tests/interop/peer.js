@@ -108,16 +108,19 @@ async function dataChecks(base) {
     `Sec-WebSocket-Extensions: ${ext}`, `not negotiated: ${JSON.stringify(ext)}`);
   await echo(conn, 'text-utf8', TEXT);
   await echo(conn, 'binary', Buffer.from([...Array(256).keys()]));
-  // Text in three frames, split inside 4-byte characters (𝄞 at byte 18, 😀 at 23).
+  // Text in three frames, split inside 4-byte characters (𝄞 at byte 18, 😀 at 23 of
+  // TEXT), the first frame over ws's 1 KiB compression threshold.
   const whole = Buffer.from(TEXT.repeat(100));
-  const x = 18 + 2;
-  const y = 50 * Buffer.byteLength(TEXT) + 23 + 1;
+  const x = 30 * Buffer.byteLength(TEXT) + 18 + 2;
+  const y = 70 * Buffer.byteLength(TEXT) + 23 + 1;
+  const f0 = conn.socket.bytesWritten;
   conn.ws.send(whole.subarray(0, x), { binary: false, fin: false });
   conn.ws.send(whole.subarray(x, y), { binary: false, fin: false });
   conn.ws.send(whole.subarray(y), { binary: false, fin: true });
   const frag = await nextMessage(conn);
+  const sent = conn.socket.bytesWritten - f0;
   check('fragmented', !frag.isBinary && frag.data.equals(whole),
-    `${whole.length} bytes in 3 frames split at ${x} and ${y}, echoed identical`, `echo differs: ${frag.data.length} bytes`);
+    `${whole.length} bytes in 3 frames split at ${x} and ${y} (${sent} bytes on the wire), echoed identical`, `echo differs: ${frag.data.length} bytes`);
   await echo(conn, '1MiB', crypto.randomBytes(MIB));
 
   conn.ws.ping('client-ping-1');

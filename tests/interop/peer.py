@@ -119,13 +119,16 @@ async def data_checks(base):
               f"Sec-WebSocket-Extensions: {ext}", f"not negotiated: {ext!r}")
         await echo(ws, "text-utf8", TEXT)
         await echo(ws, "binary", bytes(range(256)))
-        # Text in three frames, split inside 4-byte characters (𝄞 at byte 18, 😀 at 23).
+        # Text in three frames, split inside 4-byte characters (𝄞 at byte 18, 😀 at 23 of
+        # TEXT), the first frame over ws's 1 KiB compression threshold.
         whole = (TEXT * 100).encode()
-        x, y = 18 + 2, 50 * len(TEXT.encode()) + 23 + 1
+        x, y = 30 * len(TEXT.encode()) + 18 + 2, 70 * len(TEXT.encode()) + 23 + 1
+        w0 = ws.bytes_written
         await ws.send([whole[:x], whole[x:y], whole[y:]], text=True)
+        sent = ws.bytes_written - w0
         back = await asyncio.wait_for(ws.recv(), WAIT)
         check("fragmented", back == whole.decode(),
-              f"{len(whole)} bytes in 3 frames split at {x} and {y}, echoed identical",
+              f"{len(whole)} bytes in 3 frames split at {x} and {y} ({sent} bytes on the wire), echoed identical",
               f"echo differs: {back!r:.80}")
         await echo(ws, "1MiB", os.urandom(MIB))
 
