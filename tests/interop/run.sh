@@ -18,8 +18,9 @@
 #                       server's own record of it)
 #   text-utf8 binary fragmented 1MiB  echoes identical (4-byte UTF-8 text; bytes 0x00..0xff;
 #                       text in 3 frames split inside 4-byte characters; 1 MiB random binary)
-#   ping-ours / ping-theirs  the pinger gets a pong with its payload (+ .observed: the other side
-#                       saw that ping)
+#   ping-ours / ping-theirs  our ping gets their pong / their ping gets our pong, with the same
+#                       payload (a pinging server confirms with the text `pong P`; + .observed:
+#                       the other side reported that ping)
 #   close-ours / close-theirs  4000 "bye" started by one side: the other side observed exactly
 #                       that code and reason (.observed), the starter saw a clean close
 #   deflate-roundtrip   a compressible 1 MiB text echoes identical
@@ -28,6 +29,9 @@
 #
 # Output: one `PASS|FAIL|NOTE peer role adapter feature: detail` line per check, then a table.
 # Exit status 1 on any FAIL. Peers are installed (pinned) into target/interop/ and reused.
+#
+# Needs Rust, Python 3 (venv + pip), node and npm; installs websockets and ws itself. About 20 s
+# with nothing cached but the cargo builds (which autobahn/run.sh shares), under 10 s warm.
 #
 # Environment (all optional):
 #   INTEROP_PEERS     "python node" (default) or one of them
