@@ -53,7 +53,7 @@
 //! writes until the queue is empty. So what the adapter holds for a peer that does not read is
 //! at most the limit plus one message, plus the few pongs the core bounds itself.
 //!
-//! **Reading** uses a 4 KiB buffer on the stack while the connection is idle, and a heap buffer
+//! **Reading** uses a 32 KiB buffer on the stack (no allocation per read), and a heap buffer
 //! (doubling up to [`Options::max_read_buffer`]) only while a large frame arrives; it is freed
 //! once traffic slows. An idle connection holds no read buffer at all.
 //!
@@ -139,7 +139,7 @@ impl Options {
         self
     }
 
-    /// Set [`max_read_buffer`](Self::max_read_buffer) (at least 4 KiB).
+    /// Set [`max_read_buffer`](Self::max_read_buffer) (at least 32 KiB).
     pub const fn max_read_buffer(mut self, bytes: usize) -> Self {
         self.max_read_buffer = if bytes < socket::SMALL_READ {
             socket::SMALL_READ

@@ -20,9 +20,10 @@ use crate::connection::{Connection, State};
 use crate::event::{CloseInfo, Event, Message};
 use crate::role::Role;
 
-/// Reads while idle go into a buffer of this size on the stack: an idle connection holds no
-/// read buffer.
-pub(super) const SMALL_READ: usize = 4 * 1024;
+/// Reads go into a buffer of this size on the stack (uninitialised, so it costs nothing to
+/// set up): an idle connection holds no read buffer, and messages up to this size arrive
+/// without any allocation by the adapter. Only a read that fills it switches to a heap buffer.
+pub(super) const SMALL_READ: usize = 32 * 1024;
 
 /// The connection, its stream and the adapter's I/O state.
 pub(super) struct Inner<S> {
@@ -127,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Write and flush everything queued.
     pub(super) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.run_timers(cx);
+        self.run_timers(cx, false);
         if self.transport_gone {
             return Poll::Ready(Ok(()));
         }
@@ -139,7 +140,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Ready once at most the write buffer limit is queued (backpressure).
     pub(super) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.run_timers(cx);
+        self.run_timers(cx, false);
         while self.conn.pending_transmit() > self.write_limit && !self.transport_gone {
             if let Err(e) = ready!(self.poll_write_out(cx)) {
                 self.transport_error(e)?;
@@ -164,12 +165,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     // ------------------------------------------------------------------ time
 
-    /// Hand the connection the time and arm the timer for its next deadline.
-    fn run_timers(&mut self, cx: &mut Context<'_>) {
+    /// Hand the connection the time. Reading the clock is not free (on some virtual machines it
+    /// is a system call), so it is read once per `poll_event`, when a deadline passes, and
+    /// before commands that start a timer; data sends never need it.
+    fn tick(&mut self) {
+        self.conn.handle_timeout(self.origin.elapsed());
+    }
+
+    /// Arm the timer for the connection's next deadline (after handing it the time, if `tick`),
+    /// and run the deadlines that passed.
+    fn run_timers(&mut self, cx: &mut Context<'_>, tick: bool) {
+        if tick {
+            self.tick();
+        }
         // Each round either arms a timer that is pending or fires a deadline that passed; a
         // fired deadline moves on, so this ends. The bound is a guard, not a rule.
         for _ in 0..8 {
-            self.conn.handle_timeout(self.origin.elapsed());
             let Some(at) = self
                 .conn
                 .poll_timeout()
@@ -185,6 +196,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if timer.as_mut().poll(cx).is_pending() {
                 return;
             }
+            self.tick();
         }
     }
 
@@ -226,9 +238,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Event>, Error>> {
+        // Time first: a deadline that passed may queue a ping or end the connection. Once per
+        // call is enough: input read later in this call arrives within it (a read that has to
+        // wait ends the call, and the next call reads the clock again).
+        let mut tick = true;
         loop {
-            // Time first: a deadline that passed may queue a ping or end the connection.
-            self.run_timers(cx);
+            self.run_timers(cx, tick);
+            tick = false;
             self.write_some(cx)?;
             if let Some(event) = self.take_event(cx)? {
                 return Poll::Ready(Ok(Some(event)));
@@ -300,10 +316,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     pub(super) fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.tick();
         Ok(self.conn.ping(payload)?)
     }
 
     pub(super) fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        // The close timeout counts from now.
+        self.tick();
         Ok(self.conn.close(code, reason)?)
     }
 
@@ -311,7 +330,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// write it out. The close completes as the reading side reads on.
     pub(super) fn poll_close_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.conn.can_send() {
-            self.conn.close(CloseCode::NORMAL, "")?;
+            self.close(CloseCode::NORMAL, "")?;
         }
         self.poll_flush(cx)
     }
