@@ -11,7 +11,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 use std::{fmt, format, vec};
 
-use crate::connection::Config;
+use crate::connection::{Config, Connection, State};
 use crate::error::SendError;
 use crate::event::CloseInfo;
 #[cfg(feature = "deflate")]
@@ -126,6 +126,18 @@ pub(crate) fn is_end_of_transport(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
     )
+}
+
+/// An I/O error on an open WebSocket's transport: after the close (the connection is
+/// [`State::Closed`]), an end of transport ([`is_end_of_transport`]) is the end of input, not an
+/// error; the connection is told and `Ok` comes back. Anything else is the error.
+pub(crate) fn transport_error(conn: &mut Connection, e: io::Error) -> Result<(), Error> {
+    if is_end_of_transport(&e) && conn.state() == State::Closed {
+        conn.receive_eof();
+        Ok(())
+    } else {
+        Err(e.into())
+    }
 }
 
 impl From<io::Error> for Error {

@@ -40,10 +40,10 @@ use std::vec::Vec;
 
 use crate::adapter::{
     ServerAnswer, answer_invalid, answer_request, answer_timeout, client_accepted,
-    client_request_bytes, is_end_of_transport, is_timeout,
+    client_request_bytes, is_timeout,
 };
 use crate::close::CloseCode;
-use crate::connection::{Config, Connection, State};
+use crate::connection::{Config, Connection};
 use crate::event::{Event, Message};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateConfig;
@@ -392,13 +392,9 @@ impl<S: Read + Write> WebSocket<S> {
     /// proved that nothing was truncated. Any other error, or one while the connection is
     /// open, is returned.
     fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
-        if is_end_of_transport(&e) && self.conn.state() == State::Closed {
-            self.transport_gone = true;
-            self.conn.receive_eof();
-            Ok(())
-        } else {
-            Err(e.into())
-        }
+        crate::adapter::transport_error(&mut self.conn, e)?;
+        self.transport_gone = true;
+        Ok(())
     }
 
     /// Send a message and write it out.

@@ -14,9 +14,9 @@ use ::tokio::time::{Instant, Sleep, sleep_until};
 use bytes::Bytes;
 
 use super::Options;
-use crate::adapter::{Error, is_end_of_transport};
+use crate::adapter::Error;
 use crate::close::CloseCode;
-use crate::connection::{Connection, State};
+use crate::connection::Connection;
 use crate::event::{CloseInfo, Event, Message};
 use crate::role::Role;
 
@@ -154,13 +154,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// TLS peer may skip `close_notify`): the end, not an error. Anything else, or any error
     /// while the connection is open, is returned.
     fn transport_error(&mut self, e: io::Error) -> Result<(), Error> {
-        if is_end_of_transport(&e) && self.conn.state() == State::Closed {
-            self.transport_gone = true;
-            self.conn.receive_eof();
-            Ok(())
-        } else {
-            Err(e.into())
-        }
+        crate::adapter::transport_error(&mut self.conn, e)?;
+        self.transport_gone = true;
+        Ok(())
     }
 
     // ------------------------------------------------------------------ time
