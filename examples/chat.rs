@@ -137,7 +137,11 @@ async fn member(
                             members.insert(id, chosen.clone());
                             here
                         };
-                        ws.send(format!("here\n\n{}", here.join("\n"))).await?;
+                        let here = format!("here\n\n{}", here.join("\n"));
+                        match timeout(SEND_TIMEOUT, ws.send(here)).await {
+                            Ok(sent) => sent?,
+                            Err(_) => return Err(slow("did not take the member list within 10 s")),
+                        }
                         chat.post("join", &chosen, "");
                         name = Some(chosen);
                     }

@@ -21,12 +21,11 @@ async fn main() -> std::io::Result<()> {
     println!("listening on ws://{}", listener.local_addr()?);
     std::io::Write::flush(&mut std::io::stdout())?; // scripts wait for that line
     loop {
-        let (stream, peer) = listener.accept().await?;
-        tokio::spawn(async move {
-            if let Err(e) = echo(stream).await {
-                eprintln!("{peer}: {e}");
-            }
-        });
+        // An accept error (out of file descriptors, say) drops that client, not the server.
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move { echo(stream).await.inspect_err(|e| eprintln!("{peer}: {e}")) });
     }
 }
 

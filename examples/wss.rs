@@ -14,6 +14,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rfc6455::tokio::{ClientOptions, Proxy, accept, client};
 use rfc6455::{CloseCode, Message};
@@ -44,7 +45,9 @@ async fn main() -> Result<()> {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let tls = acceptor.accept(tcp).await?;
+                // TLS gets the same 10 s the WebSocket handshake gets after it.
+                let tls =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await??;
                 let mut ws = accept(tls).await?;
                 while let Some(message) = ws.recv().await? {
                     ws.send(message).await?;

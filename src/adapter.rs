@@ -192,7 +192,8 @@ impl Accept {
     }
 }
 
-/// A refusal from an `accept_with` callback: an HTTP status and a one-line reason.
+/// A refusal from an `accept_with` callback: an HTTP status (400–599; anything else is sent
+/// as 500) and a one-line reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
     /// The HTTP status, e.g. 403 or 404.
@@ -238,8 +239,15 @@ pub(crate) fn answer_request(
     let accept = match decision {
         Ok(accept) => accept,
         Err(reject) => {
-            let response = rejection(reject.status, &reject.reason).into_bytes();
-            return ServerAnswer::Refuse(response, Error::Rejected(reject.status));
+            // Only a client or server error status refuses an upgrade (101 would claim it
+            // succeeded, 2xx that a resource was served): anything else is answered as 500.
+            let status = if (400..=599).contains(&reject.status) {
+                reject.status
+            } else {
+                500
+            };
+            let response = rejection(status, &reject.reason).into_bytes();
+            return ServerAnswer::Refuse(response, Error::Rejected(status));
         }
     };
     let answer = negotiate(&accept, request.extensions(), config, |options| {

@@ -203,6 +203,11 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
     accept_with(stream, ServerOptions::default(), |_| Ok(Accept::default()))
 }
 
+/// After a refusal (any `Err` but an I/O error) the response has been written; close the
+/// stream gently: shut down the write side and read (discarding) for a moment before dropping
+/// it, or unread request bytes can turn the close into a reset that destroys the answer (see
+/// `linger_close` in `examples/echo_server.rs`; the tokio adapter does this itself).
+///
 /// Server: like [`accept`], with options (a [`ServerOptions`], or just a [`Config`]) and a
 /// callback that inspects the request (path, origin, subprotocols, headers) and accepts or
 /// rejects it.

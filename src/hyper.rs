@@ -153,8 +153,14 @@ where
     Ok((response.map(|()| String::new()), upgrading))
 }
 
-/// A refusal with `status` (500 if it is not a valid status) and `reason` as the body.
+/// A refusal with `status` (500 unless it is a client or server error: a 101 would make hyper
+/// attempt the upgrade, a 2xx would claim success) and `reason` as the body.
 fn refusal(status: u16, reason: &str) -> Response<String> {
+    let status = if (400..=599).contains(&status) {
+        status
+    } else {
+        500
+    };
     let body = rejection_body(reason);
     let length = HeaderValue::from(body.len());
     let mut response = Response::new(body);

@@ -577,3 +577,111 @@ async fn a_tls_client_hello_on_the_plain_port_gets_400_at_once() {
     assert!(answer.contains("TLS"), "{answer}");
     assert!(matches!(server.await.unwrap(), Err(Error::Handshake(_))));
 }
+
+/// The opening request a raw test client sends (the RFC 6455 §1.3 sample key).
+const RAW_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Read a response head from a raw stream.
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "head cut short");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[tokio::test]
+async fn a_peer_that_closes_and_leaves_without_reading_ends_the_connection_promptly() {
+    // Regression (review): after the peer's close frame and its end of stream, with output
+    // still queued for it, the reader re-read the end of stream forever (100% CPU).
+    let (a, mut raw) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(a).await.unwrap();
+        // 1 MiB queued for a peer that will never read it.
+        ws.feed(vec![0u8; 1 << 20]).await.unwrap();
+        let result = timeout(Duration::from_secs(3), ws.recv()).await;
+        (result, ws.close_info().cloned())
+    });
+    raw.write_all(RAW_REQUEST).await.unwrap();
+    assert!(read_head(&mut raw).await.starts_with("HTTP/1.1 101"));
+    // A masked close 1000 (key 0), then the end of our side; we never read again.
+    raw.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])
+        .await
+        .unwrap();
+    raw.shutdown().await.unwrap();
+    let (result, info) = server.await.unwrap();
+    let result = result.expect("recv returns instead of spinning on the end of stream");
+    assert_eq!(result.unwrap(), None);
+    assert!(info.unwrap().is_clean());
+    drop(raw);
+}
+
+#[tokio::test]
+async fn a_keepalive_timeout_ends_a_send_to_a_peer_that_stopped_reading() {
+    // Regression (review): the timeout closed the connection, but `send` kept waiting to
+    // write to a peer that never reads.
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_millis(100),
+    };
+    let options = direct().options(Config::default().with_keepalive(Some(keepalive)));
+    let (mut client, _server) = pair(4096, Options::default(), options).await;
+    let sent = timeout(Duration::from_secs(3), client.send(vec![1u8; 1 << 20])).await;
+    sent.expect("send returns once the connection is over")
+        .unwrap();
+    let e = client.recv().await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Closed(info) if info.cause == CloseCause::KeepaliveTimeout),
+        "{e}"
+    );
+    assert!(matches!(client.send("more").await, Err(Error::Send(_))));
+}
+
+#[tokio::test]
+async fn the_read_buffer_is_released_once_a_large_message_is_in() {
+    // Regression (review): a read between 32 KiB and the buffer's size kept 64 KiB for good.
+    let (mut client, mut server) = pair(256 * 1024, Options::default(), direct()).await;
+    client.send(vec![5u8; 82 * 1024]).await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap().len(), 82 * 1024);
+    let debug = format!("{server:?}");
+    assert!(debug.contains("read_buffer: 0"), "{debug}");
+}
+
+#[tokio::test]
+async fn a_refusal_with_a_status_that_is_not_an_error_is_sent_as_500() {
+    let (a, mut raw) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        accept_with(a, Options::default(), |_| {
+            Err(Reject::new(101, "not really"))
+        })
+        .await
+    });
+    raw.write_all(RAW_REQUEST).await.unwrap();
+    let head = read_head(&mut raw).await;
+    assert!(head.starts_with("HTTP/1.1 500 "), "{head}");
+    assert!(matches!(server.await.unwrap(), Err(Error::Rejected(500))));
+}
+
+#[tokio::test]
+async fn a_refusal_with_an_absurd_content_length_is_reported_without_panicking() {
+    // Regression (review): the body's end was computed with an unchecked addition.
+    let (a, mut raw) = tokio::io::duplex(4096);
+    let fake_server = tokio::spawn(async move {
+        let mut request = [0u8; 1024];
+        let _ = raw.read(&mut request).await.unwrap();
+        raw.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 18446744073709551615\r\n\r\nno such path\n",
+        )
+        .await
+        .unwrap();
+        raw
+    });
+    let e = client(a, URL, &direct()).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::ClientHandshake { status: Some(404), message } if message.contains("no such path")),
+        "{e}"
+    );
+    drop(fake_server.await.unwrap());
+}

@@ -569,6 +569,13 @@ impl<'a> ResponseParser<'a> {
                 Some(status) if (100..200).contains(&status) && status != 101 => {
                     self.offset += len;
                     self.scanner.reset();
+                    // Interim answers share the head limit: a proxy streaming `100 Continue`
+                    // forever must not make the caller keep its bytes forever.
+                    if self.offset > limits.max_size {
+                        return Err(ProxyError::ResponseTooLarge {
+                            limit: limits.max_size,
+                        });
+                    }
                 }
                 _ => break (self.offset, self.offset + len),
             }
@@ -826,6 +833,14 @@ mod tests {
         assert_eq!(outcome(&r, interim), std::format!("ok {}", interim.len()));
         let interim_then_407 = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407 No\r\n\r\n";
         assert!(outcome(&r, interim_then_407).starts_with("AuthenticationRequired"));
+        // Endless interim answers share the 8 KiB head limit: refused, not kept forever.
+        // (8,200 bytes: the first interim head past the limit; fed whole and byte by byte.)
+        let endless = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(328);
+        assert!(
+            outcome(&r, &endless).starts_with("ResponseTooLarge"),
+            "{}",
+            outcome(&r, &endless)
+        );
     }
 
     #[test]

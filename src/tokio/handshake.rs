@@ -331,7 +331,9 @@ where
                         ..rejected
                             .header("content-length")
                             .and_then(|v| core::str::from_utf8(v).ok()?.trim().parse().ok())
-                            .map_or(usize::MAX, |len: usize| rejected.consumed() + len);
+                            .map_or(usize::MAX, |len: usize| {
+                                rejected.consumed().saturating_add(len)
+                            });
                     refused = Some((
                         rejected.status(),
                         ClientError::Rejected(rejected).to_string(),

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use super::Options;
 use crate::adapter::Error;
 use crate::close::CloseCode;
-use crate::connection::Connection;
+use crate::connection::{Connection, State};
+use crate::error::SendError;
 use crate::event::{CloseInfo, Event, Message};
 use crate::role::Role;
 
@@ -129,7 +130,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// Write and flush everything queued.
     pub(super) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.run_timers(cx, false);
-        if self.transport_gone {
+        // A connection that is over (a close or keepalive timeout ends it with output still
+        // queued for a peer that stopped reading) has nothing more to wait for.
+        if self.transport_gone || self.conn.is_terminated() {
             return Poll::Ready(Ok(()));
         }
         match ready!(self.poll_write_out(cx)) {
@@ -141,7 +144,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// Ready once at most the write buffer limit is queued (backpressure).
     pub(super) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.run_timers(cx, false);
-        while self.conn.pending_transmit() > self.write_limit && !self.transport_gone {
+        while self.conn.pending_transmit() > self.write_limit
+            && !self.transport_gone
+            && !self.conn.is_terminated()
+        {
             if let Err(e) = ready!(self.poll_write_out(cx)) {
                 self.transport_error(e)?;
             }
@@ -164,7 +170,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// Hand the connection the time. Reading the clock is not free (on some virtual machines it
     /// is a system call), so it is read once per `poll_event`, when a deadline passes, and
     /// before commands that start a timer; data sends never need it.
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         self.conn.handle_timeout(self.origin.elapsed());
     }
 
@@ -221,8 +227,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     let len = (2 * self.big.len()).min(self.max_read);
                     self.big.resize(len, 0);
                 }
-            } else if n < SMALL_READ && self.conn.buffered_receive() == 0 {
-                // Traffic slowed and no frame is partly here: back to the idle state.
+            } else if n < self.big.len() && self.conn.buffered_receive() == 0 {
+                // A short read drained the socket and no frame is partly here: back to the
+                // idle state, which holds no read buffer.
                 self.big = Vec::new();
             }
             Poll::Ready(Ok(n))
@@ -249,7 +256,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 return self.poll_finish(cx).map(|()| Ok(None));
             }
             match ready!(self.poll_read(cx)) {
-                Ok(0) => self.conn.receive_eof(),
+                Ok(0) => {
+                    // The peer ended its side: what can be written now still goes out (the
+                    // close echo, say), then the transport is done. Waiting longer would wait
+                    // on a peer that has left, and reading again would only see the end again.
+                    self.conn.receive_eof();
+                    self.write_some(cx)?;
+                    if self.conn.pending_transmit() > 0 {
+                        self.transport_gone = true;
+                    }
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => self.transport_error(e)?,
@@ -272,8 +288,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// The connection is over: a server ends the transport first (RFC 6455 §7.1.1).
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.conn.role() == Role::Server && !self.shut_down && !self.transport_gone {
-            // Errors do not matter any more: the peer may already be gone.
-            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+            // Errors do not matter any more: the peer may already be gone. A shutdown that
+            // cannot finish (a TLS close_notify to a peer that stopped reading) is not waited
+            // for when the connection ended with output still queued, i.e. by a timeout.
+            let shutdown = Pin::new(&mut self.io).poll_shutdown(cx);
+            if shutdown.is_pending() && self.conn.pending_transmit() == 0 {
+                return Poll::Pending;
+            }
             self.shut_down = true;
         }
         Poll::Ready(())
@@ -308,6 +329,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     // ------------------------------------------------------------------ commands
 
     pub(super) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        if self.conn.state() == State::Closed {
+            // Closed by a timeout, say, and not yet reported: nothing more goes out.
+            return Err(SendError::Closing.into());
+        }
         Ok(self.conn.send(message)?)
     }
 
@@ -421,6 +446,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The sans-IO connection, for commands the adapter has no shortcut for (queued bytes are
     /// written by the next `send`, `flush` or pending `recv`).
     pub fn connection_mut(&mut self) -> &mut Connection {
+        // Commands that start timers (a close) count from now.
+        self.inner.tick();
         self.inner.conn_mut()
     }
 
