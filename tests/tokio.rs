@@ -685,3 +685,41 @@ async fn a_refusal_with_an_absurd_content_length_is_reported_without_panicking()
     );
     drop(fake_server.await.unwrap());
 }
+
+#[tokio::test]
+async fn a_message_before_a_protocol_error_is_still_echoed_first() {
+    // Autobahn 3.2 and 4.1.3: a text, then a frame with RSV1 set, in one read. The echo of
+    // the text goes out before the close 1002 (replies to what arrived before the error
+    // still count), so the send made while handling that message must be accepted.
+    let (a, mut raw) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(a).await.unwrap();
+        loop {
+            match ws.recv().await {
+                Ok(Some(message)) => ws.send(message).await.unwrap(),
+                other => return other,
+            }
+        }
+    });
+    raw.write_all(RAW_REQUEST).await.unwrap();
+    assert!(read_head(&mut raw).await.starts_with("HTTP/1.1 101"));
+    let text = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
+    let rsv1 = [0xc1, 0x80, 0, 0, 0, 0];
+    raw.write_all(&[&text[..], &rsv1[..]].concat())
+        .await
+        .unwrap();
+    let mut wire = Vec::new();
+    raw.read_to_end(&mut wire).await.unwrap();
+    assert_eq!(
+        &wire[..4],
+        &[0x81, 0x02, b'h', b'i'],
+        "the echo first: {wire:02x?}"
+    );
+    assert_eq!(wire[4], 0x88, "then a close frame: {wire:02x?}");
+    assert_eq!(&wire[6..8], &[0x03, 0xea], "with 1002: {wire:02x?}");
+    let e = server.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&e, Error::Closed(info) if info.code == CloseCode::PROTOCOL_ERROR),
+        "{e}"
+    );
+}

@@ -16,8 +16,7 @@ use bytes::Bytes;
 use super::Options;
 use crate::adapter::Error;
 use crate::close::CloseCode;
-use crate::connection::{Connection, State};
-use crate::error::SendError;
+use crate::connection::Connection;
 use crate::event::{CloseInfo, Event, Message};
 use crate::role::Role;
 
@@ -329,10 +328,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     // ------------------------------------------------------------------ commands
 
     pub(super) fn start_send(&mut self, message: Message) -> Result<(), Error> {
-        if self.conn.state() == State::Closed {
-            // Closed by a timeout, say, and not yet reported: nothing more goes out.
-            return Err(SendError::Closing.into());
-        }
+        // The core decides: replies to messages that arrived before a close or a protocol
+        // error still go out (until `Closed` is taken), as RFC 6455 peers expect.
         Ok(self.conn.send(message)?)
     }
 
