@@ -1,7 +1,7 @@
 //! Runs every case of an Autobahn fuzzingserver (wstest or kosoku) against our client.
 //!
 //! ```text
-//! cargo run --release --features deflate --example autobahn_client -- ws://127.0.0.1:9001 rfc6455
+//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 rfc6455
 //! ```
 //!
 //! With the `deflate` feature it offers permessage-deflate (Autobahn 12.* and 13.*).

@@ -1,7 +1,7 @@
 //! An echo server on axum 0.8: the route `/ws` upgrades with `rfc6455::hyper::upgrade`.
 //!
 //! ```text
-//! cargo run --features hyper --example axum -- 127.0.0.1:9003
+//! cargo run --example axum -- 127.0.0.1:9003
 //! ```
 //!
 //! A bad upgrade gets the core's precise refusal from the same handler (try

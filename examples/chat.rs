@@ -1,8 +1,8 @@
 //! A browser chat on axum 0.8 and `rfc6455::hyper`.
 //!
 //! ```text
-//! cargo run --features hyper --example chat            # http://127.0.0.1:8080/
-//! cargo run --features hyper --example chat -- 127.0.0.1:9000
+//! cargo run --example chat            # http://127.0.0.1:8080/
+//! cargo run --example chat -- 127.0.0.1:9000
 //! ```
 //!
 //! `GET /` is the page (`examples/chat.html`, self-contained); `/ws` is the chat: every text a

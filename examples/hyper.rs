@@ -3,7 +3,7 @@
 //! feature `deflate`); other paths get 404.
 //!
 //! ```text
-//! cargo run --features hyper --example hyper -- 127.0.0.1:9004
+//! cargo run --example hyper -- 127.0.0.1:9004
 //! ```
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]

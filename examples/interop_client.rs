@@ -3,8 +3,8 @@
 //! on either adapter.
 //!
 //! ```text
-//! cargo run --release --features tokio,deflate --example interop_client -- tokio ws://127.0.0.1:9002/x
-//! cargo run --release --features tokio,deflate --example interop_client -- blocking ws://127.0.0.1:9002/x
+//! cargo run --release --example interop_client -- tokio ws://127.0.0.1:9002/x
+//! cargo run --release --example interop_client -- blocking ws://127.0.0.1:9002/x
 //! ```
 //!
 //! Prints one `PASS|FAIL|NOTE FEATURE detail` line per check and exits non-zero on any FAIL.

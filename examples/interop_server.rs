@@ -2,8 +2,8 @@
 //! clients, on either adapter:
 //!
 //! ```text
-//! cargo run --release --features tokio,deflate --example interop_server -- blocking 127.0.0.1:0
-//! cargo run --release --features tokio,deflate --example interop_server -- tokio 127.0.0.1:0
+//! cargo run --release --example interop_server -- blocking 127.0.0.1:0
+//! cargo run --release --example interop_server -- tokio 127.0.0.1:0
 //! ```
 //!
 //! It echoes like `echo_server` / `tokio_echo` (permessage-deflate accepted when offered), and

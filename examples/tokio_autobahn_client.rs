@@ -2,7 +2,7 @@
 //! client.
 //!
 //! ```text
-//! cargo run --release --features tokio,deflate --example tokio_autobahn_client -- ws://127.0.0.1:9001 rfc6455-tokio
+//! cargo run --release --example tokio_autobahn_client -- ws://127.0.0.1:9001 rfc6455-tokio
 //! ```
 //!
 //! With the `deflate` feature it offers permessage-deflate (Autobahn 12.* and 13.*).

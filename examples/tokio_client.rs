@@ -2,7 +2,7 @@
 //! what arrives is printed, and the connection is checked with a ping every 20 s.
 //!
 //! ```text
-//! cargo run --features tokio --example tokio_client -- ws://127.0.0.1:9002/
+//! cargo run --example tokio_client -- ws://127.0.0.1:9002/
 //! ```
 //!
 //! Goes through the HTTP proxy that `ws_proxy` / `http_proxy` name (unless `no_proxy`

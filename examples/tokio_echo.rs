@@ -1,7 +1,7 @@
 //! An echo server on the tokio adapter: every text and binary message comes back.
 //!
 //! ```text
-//! cargo run --release --features tokio,deflate --example tokio_echo -- 127.0.0.1:9002
+//! cargo run --release --example tokio_echo -- 127.0.0.1:9002
 //! ```
 //!
 //! Accepts the upgrade on any path and negotiates permessage-deflate when the client offers it. A bad upgrade gets the precise HTTP rejection (try

@@ -2,7 +2,7 @@
 //! adapter runs over any `AsyncRead + AsyncWrite`, and a TLS stream is one.
 //!
 //! ```text
-//! cargo run --features tokio --example wss
+//! cargo run --example wss
 //! ```
 //!
 //! Generates a certificate for `localhost` at run time (rcgen), serves an echo over TLS on a

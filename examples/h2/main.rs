@@ -4,8 +4,8 @@
 //! wrapper.
 //!
 //! ```text
-//! cargo run --features tokio --example h2                 # server and client, then exit
-//! cargo run --features tokio --example h2 -- --serve 60   # serve a browser for 60 s
+//! cargo run --example h2                 # server and client, then exit
+//! cargo run --example h2 -- --serve 60   # serve a browser for 60 s
 //! ```
 //!
 //! The server listens on 127.0.0.1 (port from `H2_PORT`, else a free one) with an rcgen

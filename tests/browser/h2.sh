@@ -35,7 +35,7 @@ PID=
 cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
-cargo build --features tokio --example h2
+cargo build -p rfc6455-integration --example h2
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/h2
 
 PASSED=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tests/proxy.rs against real tinyproxy instances on 127.0.0.1.
+# Runs tests/integration/proxy.rs against real tinyproxy instances on 127.0.0.1.
 #
 #   tests/proxy/run.sh [extra cargo test filter/args after --]
 #
@@ -32,7 +32,7 @@ log "$(tinyproxy -v 2>&1 | head -n1)"
 
 # Build before starting the proxies, so they only live while the tests run.
 log "building the proxy test"
-timeout 1800 cargo test --features tokio --test proxy --no-run
+timeout 1800 cargo test -p rfc6455-integration --test proxy --no-run
 
 # A port nothing listens on right now (the kernel's choice, released at once).
 free_port() {
@@ -126,7 +126,7 @@ export RFC6455_PROXY_ECHO_PORT="$echo_port"
 export RFC6455_PROXY_DEAD_PORT="$dead_port"
 log "open=$RFC6455_TINYPROXY_OPEN auth=$RFC6455_TINYPROXY_AUTH forbid=$RFC6455_TINYPROXY_FORBID echo port=$echo_port dead port=$dead_port"
 
-timeout 300 cargo test --features tokio --test proxy -- --include-ignored --nocapture "$@"
+timeout 300 cargo test -p rfc6455-integration --test proxy -- --include-ignored --nocapture "$@"
 
 log "what the proxies logged (CONNECT requests and refusals):"
 grep -hE 'Request \(|Refused|Could not|Unauthorized|authentication' "$dir"/open.log "$dir"/auth.log "$dir"/forbid.log \

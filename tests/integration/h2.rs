@@ -2,11 +2,10 @@
 //! `h2` client on a 127.0.0.1 TCP connection, the extended CONNECT checked with
 //! `rfc6455::h2`, then both roles of our `Connection` driven by the tokio adapter over the
 //! stream's DATA frames (`examples/h2/stream.rs`).
-#![cfg(feature = "tokio")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 #[allow(dead_code)]
-#[path = "../examples/h2/stream.rs"]
+#[path = "../../examples/h2/stream.rs"]
 mod stream;
 
 use std::future::poll_fn;

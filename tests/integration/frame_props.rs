@@ -2,7 +2,6 @@
 //! independence of the decoder (valid and invalid streams), the incremental UTF-8 validator
 //! against `core::str::from_utf8`, masking against its scalar reference, and "nothing panics".
 // `RawFrame::to_vec` needs `alloc`.
-#![cfg(feature = "alloc")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use proptest::collection::vec;

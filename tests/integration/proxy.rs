@@ -13,7 +13,6 @@
 //!
 //! When they are unset, the real-proxy tests print `SKIPPED (...)` with the reason and pass, so
 //! a plain `cargo test` stays green without tinyproxy. The fake-proxy tests always run.
-#![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::io::{Read, Write};
@@ -387,7 +386,6 @@ fn unreachable_proxy_names_it() {
     assert!(!message.contains("secret"));
 }
 
-#[cfg(feature = "tokio")]
 mod async_tunnel {
     use super::*;
     use rfc6455::handshake::{ClientRequest, EMPTY_HEADER, Key};

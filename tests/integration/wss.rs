@@ -1,6 +1,5 @@
 //! `wss://` through the tokio adapter over tokio-rustls, with a certificate made at run time:
 //! a round trip, and the end of a TLS stream without `close_notify` after a clean close.
-#![cfg(feature = "tokio")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::sync::Arc;

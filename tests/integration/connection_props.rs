@@ -1,7 +1,7 @@
 //! Property: any chunking of the input stream gives the same events and the same output bytes.
-#![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;
