@@ -57,8 +57,8 @@ log "$("$CHROMIUM" --version 2>/dev/null | tail -n 1)"
 
 BIN=${CHAT_BIN:-}
 if [[ -z $BIN ]]; then
-  log "cargo build --features hyper --example chat"
-  timeout 1800 cargo build --features hyper --example chat
+  log "cargo build --example chat"
+  timeout 1800 cargo build --example chat
   BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/chat
 fi
 
