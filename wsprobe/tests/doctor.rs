@@ -253,6 +253,39 @@ fn not_http_and_no_answer() {
 }
 
 #[test]
+fn odd_answers_are_diagnosed_without_panics() {
+    let cases: &[(&str, &str)] = &[
+        ("\u{16}\u{3}\u{1}\u{0}\u{2}\u{2}", "tls_expected"),
+        ("HTTP/1.1 abc\r\n\r\n", "bad_response"),
+        ("HTTP/1.1 101\r\n\r\n", "bad_101_headers"),
+        ("HTTP/2 101 Switching Protocols\r\n\r\n", "bad_response"),
+        (
+            "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "bad_accept",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nx",
+            "plain_http",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "plain_http",
+        ),
+        ("HTTP/1.1 302 Found\r\nLocation: \r\n\r\n", "redirect"),
+        ("HTTP/1.1 999 What\r\n\r\n", "not_101"),
+        ("HTTP/1.1 200 OK\r\n", "closed_before_answer"),
+        ("", "closed_before_answer"),
+    ];
+    for &(answer, id) in cases {
+        let port = canned(answer);
+        let r = run(&opts(format!("ws://127.0.0.1:{port}/")));
+        assert_eq!(ids(&r), [id], "answer {answer:?}:\n{}", r.human());
+        assert_eq!(r.exit_code(), 1);
+        let _ = r.json();
+    }
+}
+
+#[test]
 fn closed_right_after_101() {
     let port = serve(1, |s| {
         if let Ok(ws) = blocking::accept(s) {

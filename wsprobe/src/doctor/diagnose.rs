@@ -107,6 +107,10 @@ pub fn rejection(
 ) -> Diagnosis {
     let server = header(headers, "server");
     let nginx = is_nginx(server);
+    let proxy = match server {
+        Some(s) => format!("a reverse proxy, here {s}"),
+        None => "a reverse proxy".into(),
+    };
     let reason = body_reason(body);
     let said = reason
         .as_deref()
@@ -121,7 +125,7 @@ pub fn rejection(
         problem: format!(
             "the server answered {status} and says the upgrade headers are missing, but doctor \
              sent `Upgrade: websocket` and `Connection: Upgrade` over HTTP/1.1: something \
-             between (a reverse proxy{via}) dropped them. Upgrade and Connection are \
+             between ({proxy}) dropped them. Upgrade and Connection are \
              hop-by-hop headers: a proxy passes them only when told to.{said}"
         ),
         fix: vec![

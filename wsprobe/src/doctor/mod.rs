@@ -83,6 +83,7 @@ problem was found, 2 for bad arguments.
 
 options:
   --json              print a JSON report instead of text
+  --json-file FILE    also write the JSON report to FILE
   --idle DURATION     stay quiet this long (e.g. 75s) to find a proxy's idle timeout
   --timeout DURATION  connect, TLS and response timeout (default 5s)
   --echo-timeout DURATION  how long to wait for the echo (default 2s)
@@ -116,11 +117,20 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs))
 }
 
-/// Parses the arguments after `doctor`; `Ok((options, json))`.
-pub fn parse_args(args: &[String]) -> Result<(Options, bool), String> {
+/// How to print the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// Also write the JSON report to this file.
+    pub json_file: Option<String>,
+}
+
+/// Parses the arguments after `doctor`.
+pub fn parse_args(args: &[String]) -> Result<(Options, Output), String> {
     let mut url = None;
     let mut opts = Options::new("");
-    let mut json = false;
+    let mut out = Output::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -132,7 +142,8 @@ pub fn parse_args(args: &[String]) -> Result<(Options, bool), String> {
             parse_duration(&v).ok_or_else(|| format!("{name}: not a duration: {v}"))
         };
         match a.as_str() {
-            "--json" => json = true,
+            "--json" => out.json = true,
+            "--json-file" => out.json_file = Some(value("--json-file")?),
             "--insecure" | "-k" => opts.tls.insecure = true,
             "--idle" => opts.idle = Some(duration("--idle", value("--idle")?)?),
             "--timeout" => opts.timeout = duration("--timeout", value("--timeout")?)?,
@@ -168,13 +179,13 @@ pub fn parse_args(args: &[String]) -> Result<(Options, bool), String> {
         }
     }
     opts.url = url.ok_or_else(|| USAGE.to_string())?;
-    Ok((opts, json))
+    Ok((opts, out))
 }
 
 /// The `wsprobe doctor` command: parses `args` (after `doctor`), runs, prints, and returns
 /// the exit code.
 pub fn main(args: &[String]) -> i32 {
-    let (opts, json) = match parse_args(args) {
+    let (opts, out) = match parse_args(args) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{e}");
@@ -182,7 +193,13 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let report = run(&opts);
-    if json {
+    if let Some(path) = &out.json_file {
+        if let Err(e) = std::fs::write(path, report.json() + "\n") {
+            eprintln!("--json-file {path}: {e}");
+            return 2;
+        }
+    }
+    if out.json {
         println!("{}", report.json());
     } else {
         print!("{}", report.human());
@@ -382,12 +399,17 @@ fn check_url(given: &str, r: &mut Report) -> Option<String> {
             } else {
                 Outcome::Fail
             };
+            let given_note = if probed == given {
+                String::new()
+            } else {
+                format!("given {given}, probing ")
+            };
             r.step(
                 "url",
                 outcome,
                 None,
                 format!(
-                    "{probed} (host {}, port {}, path {shown_path}, {})",
+                    "{given_note}{probed} (host {}, port {}, path {shown_path}, {})",
                     u.host(),
                     u.port(),
                     if u.secure() { "TLS" } else { "no TLS" }
@@ -792,12 +814,13 @@ fn handshake_and_after(opts: &Options, url: &Url<'_>, mut stream: net::Stream, r
             });
             return;
         }
-        Parsed::NotHttp | Parsed::Other(_) => {
-            let reason = match parsed {
-                Parsed::Other(s) => s,
-                _ => "not an HTTP response",
-            };
-            let step = r.step("response", Outcome::Fail, Some(elapsed), reason);
+        Parsed::NotHttp => {
+            let step = r.step(
+                "response",
+                Outcome::Fail,
+                Some(elapsed),
+                "not an HTTP response",
+            );
             step.details = vec![format!(
                 "first bytes: {}",
                 printable(&buf[..buf.len().min(64)])
@@ -805,11 +828,29 @@ fn handshake_and_after(opts: &Options, url: &Url<'_>, mut stream: net::Stream, r
             r.diagnose(Diagnosis {
                 id: "not_http",
                 fatal: true,
-                problem: format!(
-                    "the answer is not a usable HTTP response ({reason}): this port runs \
-                     another protocol (SSH, a database, a raw TCP service)"
-                ),
+                problem: "the answer is not HTTP: this port runs another protocol (SSH, a \
+                          database, a raw TCP service)"
+                    .into(),
                 fix: vec!["check the port number".into()],
+                nginx: Vec::new(),
+            });
+            return;
+        }
+        Parsed::Other(reason) => {
+            let step = r.step("response", Outcome::Fail, Some(elapsed), reason);
+            step.details = vec![format!(
+                "first bytes: {}",
+                printable(&buf[..buf.len().min(64)])
+            )];
+            r.diagnose(Diagnosis {
+                id: "bad_response",
+                fatal: true,
+                problem: format!("the server's answer is not a valid HTTP response: {reason}"),
+                fix: vec![
+                    "look at what answers on this port (a proxy or server with a broken HTTP \
+                     implementation)"
+                        .into(),
+                ],
                 nginx: Vec::new(),
             });
             return;
@@ -1406,8 +1447,8 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let (o, json) = parse_args(&a).unwrap();
-        assert!(json && o.tls.insecure);
+        let (o, out) = parse_args(&a).unwrap();
+        assert!(out.json && o.tls.insecure);
         assert_eq!(o.idle, Some(Duration::from_secs(8)));
         assert_eq!(o.headers, vec![("A".to_string(), "b".to_string())]);
         assert!(parse_args(&["--idle".to_string()]).is_err());
