@@ -5,8 +5,8 @@
 #   bash wsprobe/doctor-nginx.sh
 #
 # Installs nginx with apt-get if it is missing (as tests/proxy/run.sh does tinyproxy), builds
-# wsprobe and examples/echo_server (release, the features autobahn/run.sh uses, so CI reuses
-# that build), starts the echo server on 127.0.0.1 and nginx with its own config, pid and logs
+# wsprobe (debug: what `cargo test -p wsprobe` built already) and examples/echo_server (release
+# with the features autobahn/run.sh uses, so CI reuses that build), starts the echo server on 127.0.0.1 and nginx with its own config, pid and logs
 # under target/doctor-nginx/ (127.0.0.1 ports only; both stopped on exit), and checks:
 #   1 correct proxy config                     -> all green, exit 0
 #   2 without the Upgrade/Connection lines     -> upgrade_not_passed with the nginx fix, exit 1
@@ -19,6 +19,7 @@
 #
 # Environment (optional): WSPROBE_BIN, ECHO_SERVER_BIN (skip the builds),
 # DOCTOR_BUILD_TIMEOUT (seconds, default 1800).
+# shellcheck disable=SC2016 # nginx's $http_upgrade is meant literally
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,25 +34,26 @@ fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     log "nginx not found: installing it with apt-get"
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
-    timeout 300 $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq nginx-light >/dev/null 2>&1 ||
-        DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq nginx >/dev/null
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then sudo=(sudo -n); fi
+    timeout 300 "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo[@]}" apt-get install -y -qq nginx-light >/dev/null 2>&1 ||
+        DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo[@]}" apt-get install -y -qq nginx >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 log "$("$NGINX" -v 2>&1)"
 
 build_timeout=${DOCTOR_BUILD_TIMEOUT:-1800}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
 if [ -z "${WSPROBE_BIN:-}" ]; then
-    log "cargo build --release -p wsprobe"
-    timeout "$build_timeout" cargo build --release -p wsprobe
-    WSPROBE_BIN=$root/target/release/wsprobe
+    log "cargo build -p wsprobe"
+    timeout "$build_timeout" cargo build -p wsprobe
+    WSPROBE_BIN=$target_dir/debug/wsprobe
 fi
 if [ -z "${ECHO_SERVER_BIN:-}" ]; then
     log "cargo build --release --features deflate --example echo_server"
     timeout "$build_timeout" cargo build --release --features deflate --example echo_server
-    ECHO_SERVER_BIN=$root/target/release/examples/echo_server
+    ECHO_SERVER_BIN=$target_dir/release/examples/echo_server
 fi
 
 free_port() {
@@ -62,8 +64,8 @@ PIDS=()
 cleanup() {
     local status=$?
     local p
-    for p in "${PIDS[@]-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]-}"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi; done
+    for p in "${PIDS[@]-}"; do if [ -n "$p" ]; then wait "$p" 2>/dev/null || true; fi; done
     exit "$status"
 }
 trap cleanup EXIT
