@@ -365,6 +365,11 @@ mod tls {
         let cert = CertificateDer::from(certified.cert.der().to_vec());
         let key =
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+        (tls_server(cert, key, n), pem)
+    }
+
+    /// A wss:// echo server with this certificate, for `n` connections; returns the port.
+    fn tls_server(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>, n: usize) -> u16 {
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -374,7 +379,7 @@ mod tls {
         .with_single_cert(vec![cert], key)
         .unwrap();
         let config = Arc::new(config);
-        let port = serve(n, move |s| {
+        serve(n, move |s| {
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
             let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
                 return;
@@ -383,8 +388,29 @@ mod tls {
             if let Ok(mut ws) = blocking::accept(tls) {
                 echo(&mut ws);
             }
-        });
-        (port, pem)
+        })
+    }
+
+    #[test]
+    fn expired_certificate() {
+        let key_pair = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        let cert = params.self_signed(&key_pair).unwrap();
+        let port = tls_server(
+            CertificateDer::from(cert.der().to_vec()),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pair.serialize_der())),
+            1,
+        );
+        let path = std::env::temp_dir().join(format!("wsprobe-doctor-expired-{port}.pem"));
+        std::fs::write(&path, cert.pem()).unwrap();
+        let mut o = opts(format!("wss://localhost:{port}/"));
+        o.tls.ca = Some(path.to_string_lossy().into_owned());
+        let r = run(&o);
+        print!("{}", r.human());
+        assert_eq!(ids(&r), ["tls_expired"]);
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

@@ -222,6 +222,9 @@ pub fn run(opts: &Options) -> Report {
     let Some(probed) = check_url(&opts.url, &mut r) else {
         return r;
     };
+    if let Some(d) = mixed_content(&probed, opts.origin.as_deref()) {
+        r.diagnose(d);
+    }
     r.probed_url = Some(probed.clone());
     let url = match Url::parse(&probed) {
         Ok(u) => u,
@@ -294,7 +297,8 @@ pub fn run(opts: &Options) -> Report {
             Ok(done) => {
                 match &done.unverified {
                     Some(e) => {
-                        let f = net::explain(host, e);
+                        let mut f = net::explain(host, e);
+                        f.fix.retain(|x| !x.contains("--insecure"));
                         r.step(
                             "tls",
                             Outcome::Warn,
@@ -472,6 +476,36 @@ fn check_url(given: &str, r: &mut Report) -> Option<String> {
             None
         }
     }
+}
+
+/// A `ws://` URL opened from an `https://` page: browsers block it as mixed content.
+fn mixed_content(probed: &str, origin: Option<&str>) -> Option<Diagnosis> {
+    let origin = origin?;
+    let secure_page = origin
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    let plain_ws = probed
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("ws://"));
+    if !(secure_page && plain_ws) {
+        return None;
+    }
+    let wss = format!("wss://{}", probed.get(5..).unwrap_or(""));
+    Some(Diagnosis {
+        id: "mixed_content",
+        fatal: true,
+        problem: format!(
+            "the page's origin {origin} is https:// but the URL is ws://: browsers block an \
+             insecure WebSocket from a secure page (mixed content) before sending anything"
+        ),
+        fix: vec![
+            format!("use {wss} (serve TLS on the WebSocket endpoint, or proxy it)"),
+            "in the page, derive the URL from location: (location.protocol === \"https:\" ? \
+             \"wss://\" : \"ws://\") + location.host + \"/ws\""
+                .into(),
+        ],
+        nginx: Vec::new(),
+    })
 }
 
 /// The TCP step: tries each address in order.
@@ -1453,6 +1487,16 @@ mod tests {
         assert_eq!(o.headers, vec![("A".to_string(), "b".to_string())]);
         assert!(parse_args(&["--idle".to_string()]).is_err());
         assert!(parse_args(&[]).is_err());
+    }
+
+    #[test]
+    fn mixed() {
+        let d = mixed_content("ws://h/ws", Some("https://site")).unwrap();
+        assert_eq!(d.id, "mixed_content");
+        assert!(d.fix[0].starts_with("use wss://h/ws"));
+        assert!(mixed_content("wss://h/ws", Some("https://site")).is_none());
+        assert!(mixed_content("ws://h/ws", Some("http://site")).is_none());
+        assert!(mixed_content("ws://h/ws", None).is_none());
     }
 
     #[test]

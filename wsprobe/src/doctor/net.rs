@@ -279,7 +279,14 @@ pub fn explain(host: &str, e: &rustls::Error) -> TlsFailure {
             },
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => TlsFailure {
                 id: "tls_expired",
-                problem: format!("the certificate has expired ({c:?})"),
+                problem: match c {
+                    CertificateError::ExpiredContext { time, not_after } => format!(
+                        "the certificate expired on {} ({} days ago)",
+                        date(not_after.as_secs()),
+                        time.as_secs().saturating_sub(not_after.as_secs()) / 86_400
+                    ),
+                    _ => "the certificate has expired".into(),
+                },
                 fix: vec![
                     "renew the certificate (certbot renew) and reload the server".into(),
                     "check that renewal runs automatically".into(),
@@ -289,7 +296,13 @@ pub fn explain(host: &str, e: &rustls::Error) -> TlsFailure {
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 TlsFailure {
                     id: "tls_not_yet_valid",
-                    problem: format!("the certificate is not valid yet ({c:?})"),
+                    problem: match c {
+                        CertificateError::NotValidYetContext { not_before, .. } => format!(
+                            "the certificate is not valid before {}",
+                            date(not_before.as_secs())
+                        ),
+                        _ => "the certificate is not valid yet".into(),
+                    },
                     fix: vec![
                         "check this machine's clock and the server's".into(),
                         insecure,
@@ -299,7 +312,8 @@ pub fn explain(host: &str, e: &rustls::Error) -> TlsFailure {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 let presented = match c {
                     CertificateError::NotValidForNameContext { presented, .. } => {
-                        format!(" (it is for: {})", presented.join(", "))
+                        let names: Vec<String> = presented.iter().map(|p| clean_name(p)).collect();
+                        format!(" (it is for: {})", names.join(", "))
                     }
                     _ => String::new(),
                 };
@@ -353,5 +367,43 @@ pub fn explain(host: &str, e: &rustls::Error) -> TlsFailure {
             problem: format!("the TLS handshake failed: {other}"),
             fix: Vec::new(),
         },
+    }
+}
+
+/// `DnsName("localhost")` → `localhost` (rustls lists the certificate's names in debug form).
+fn clean_name(p: &str) -> String {
+    for prefix in ["DnsName(\"", "IpAddress(", "Ip("] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            return rest.trim_end_matches(')').trim_end_matches('"').to_string();
+        }
+    }
+    p.to_string()
+}
+
+/// Seconds since the Unix epoch as `YYYY-MM-DD` (UTC; days-from-civil inverted).
+fn date(secs: u64) -> String {
+    let days = (secs / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_names() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(1_577_836_800), "2020-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(clean_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(clean_name("other"), "other");
     }
 }
