@@ -1,5 +1,17 @@
 //! `wsprobe doctor URL | server URL | client PORT`
+
+const USAGE: &str = "usage: wsprobe doctor URL | wsprobe server URL [--json FILE] | wsprobe client PORT [--json FILE]";
+
 fn main() {
-    eprintln!("usage: wsprobe doctor URL | wsprobe server URL | wsprobe client PORT");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("server") => wsprobe::server::main(&args[1..]),
+        Some("client") => wsprobe::client::main(&args[1..]),
+        // TODO(lead): Some("doctor") => wsprobe::doctor::run(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
 }
