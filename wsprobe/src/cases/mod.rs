@@ -13,9 +13,9 @@
 //!   dropped without a close frame in reply to ours is **NON-STRICT**.
 //! - The peer must fail the connection ([`Expect::Fail`]): a close frame with the expected
 //!   code is **OK**; a close frame with another code that may be sent, or a TCP close without
-//!   a close frame, is **NON-STRICT**; answering data after the violation, answering the
-//!   probe ping sent after it, sending back an invalid close code, or keeping the connection
-//!   open past the case's wait is **FAILED**.
+//!   a close frame, or failing only after answering the probe ping sent after the violation
+//!   (late), is **NON-STRICT**; answering data after the violation, sending back an invalid
+//!   close code, or keeping the connection open past the case's wait is **FAILED**.
 //! - Either is allowed ([`Expect::EchoOrFail`]): a correct echo or a close with one of the
 //!   codes is **OK** (the observation says which).
 //! - The peer must answer our close ([`Expect::CloseReply`]): a close frame with an accepted
@@ -384,6 +384,16 @@ impl Judge<'_> {
                 Err(ev) => self.unexpected(ev, "while waiting for the echo"),
             },
             Expect::CloseReply { before, codes } => match self.replies(&before) {
+                // §5.5.1: an endpoint may answer a close before it sends its current message.
+                Err(ev @ PeerEvent::Close(..)) => {
+                    let (v, why) = self.close_answer(ev, &codes);
+                    (
+                        v,
+                        format!(
+                            "closed without answering the frames sent before our close (allowed); {why}"
+                        ),
+                    )
+                }
                 Err(ev) => self.unexpected(ev, "while waiting for the replies before our close"),
                 Ok(()) => {
                     let ev = self.next_skipping_pongs();
@@ -477,14 +487,37 @@ impl Judge<'_> {
     }
 
     /// The peer must fail the connection; `ev` is its first event after the violation.
-    fn failing(&mut self, mut ev: PeerEvent, codes: &[u16]) -> (Verdict, String) {
+    fn failing(&mut self, ev: PeerEvent, codes: &[u16]) -> (Verdict, String) {
+        let mut late = false;
+        let (v, why) = self.failing_inner(ev, codes, &mut late);
+        if late && v == Verdict::Ok {
+            (
+                Verdict::NonStrict,
+                format!("answered the probe ping sent after the violation, then {why}"),
+            )
+        } else if late {
+            (
+                v,
+                format!("answered the probe ping sent after the violation; then {why}"),
+            )
+        } else {
+            (v, why)
+        }
+    }
+
+    fn failing_inner(
+        &mut self,
+        mut ev: PeerEvent,
+        codes: &[u16],
+        late: &mut bool,
+    ) -> (Verdict, String) {
         loop {
             match ev {
-                PeerEvent::Pong(ref p) if p == PROBE => {
-                    return (
-                        Verdict::Failed,
-                        "answered the probe ping sent after the violation: the connection was not failed".into(),
-                    );
+                PeerEvent::Pong(ref p) if p == PROBE && !*late => {
+                    // The peer processed a frame sent after the violation: if it fails the
+                    // connection at all, it does so late (NON-STRICT at best).
+                    *late = true;
+                    ev = self.next();
                 }
                 PeerEvent::Pong(_) => ev = self.next(),
                 PeerEvent::Text(_) | PeerEvent::Binary(_) => {
