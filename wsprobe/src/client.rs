@@ -50,7 +50,16 @@ pub fn list(options: &Options) -> Vec<Case> {
 /// Serve the cases on `listener` until a client asks for `/updateReports` (or the idle time
 /// passes), and give the report.
 pub fn serve(listener: &TcpListener, options: &Options) -> Result<Report, String> {
-    let list = list(options);
+    serve_list(listener, list(options), options)
+}
+
+/// [`serve`] with the case list already built (building it takes a moment: several cases
+/// carry 16 MiB).
+pub fn serve_list(
+    listener: &TcpListener,
+    list: Vec<Case>,
+    options: &Options,
+) -> Result<Report, String> {
     let target = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -333,10 +342,11 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    let cases = list(&options);
     if let Ok(addr) = listener.local_addr() {
-        println!("listening on ws://{addr} ({} cases)", list(&options).len());
+        println!("listening on ws://{addr} ({} cases)", cases.len());
     }
-    match serve(&listener, &options) {
+    match serve_list(&listener, cases, &options) {
         Ok(report) => report::finish(&report, json.as_deref(), strict),
         Err(e) => {
             eprintln!("wsprobe client: {e}");

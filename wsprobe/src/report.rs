@@ -177,7 +177,7 @@ pub fn sort(results: &mut [CaseResult]) {
 }
 
 /// Print the summary, write the JSON, and give the exit code: 1 if any case FAILED (or, with
-/// `strict`, is NON-STRICT), else 0.
+/// `strict`, is anything but OK), else 0.
 pub fn finish(report: &Report, json: Option<&str>, strict: bool) -> i32 {
     print!("{}", report.summary());
     if let Some(path) = json {
@@ -187,9 +187,9 @@ pub fn finish(report: &Report, json: Option<&str>, strict: bool) -> i32 {
         }
     }
     let failed = report.count(Verdict::Failed);
-    let loose = report.count(Verdict::NonStrict);
-    if failed > 0 || strict && loose > 0 {
-        println!("wsprobe: {failed} FAILED, {loose} NON-STRICT");
+    let not_ok = report.results.len() - report.count(Verdict::Ok);
+    if failed > 0 || strict && not_ok > 0 {
+        println!("wsprobe: {failed} FAILED, {not_ok} not OK");
         1
     } else {
         0
