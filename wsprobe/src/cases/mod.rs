@@ -283,6 +283,11 @@ pub fn play(conn: &mut Conn, case: &Case) -> (Verdict, String) {
     let (verdict, why) = judge.run();
     let ms = last_send.elapsed().as_millis();
     let mut observed = format!("{why} ({ms} ms after the last write)");
+    let sent = sent_summary(case, judge.conn.role);
+    if !sent.is_empty() {
+        observed.push_str("; sent: ");
+        observed.push_str(&sent);
+    }
     let trace = &judge.conn.trace;
     if !trace.is_empty() {
         let skip = trace.len().saturating_sub(6);
@@ -297,6 +302,36 @@ pub fn play(conn: &mut Conn, case: &Case) -> (Verdict, String) {
     }
     judge.conn.shutdown();
     (verdict, observed)
+}
+
+/// The frames a case sends, as header bytes and a summary (the first 4).
+fn sent_summary(case: &Case, role: rfc6455::Role) -> String {
+    let frames: Vec<&Frame> = case
+        .steps
+        .iter()
+        .flat_map(|s| match s {
+            Step::Send(f) | Step::Chunked { frames: f, .. } => f.iter().collect(),
+            Step::Sleep(_) => Vec::new(),
+        })
+        .collect();
+    let mut out: Vec<String> = frames
+        .iter()
+        .take(4)
+        .map(|f| {
+            let bytes = f.encode(role);
+            let ext = match bytes.get(1).map(|b| b & 0x7f) {
+                Some(126) => 2,
+                Some(127) => 8,
+                _ => 0,
+            };
+            let header = wire::hex(&bytes[..(2 + ext).min(bytes.len())]);
+            format!("-> [{header}] {}", summarize(f.opcode, &f.payload))
+        })
+        .collect();
+    if frames.len() > 4 {
+        out.push(format!("({} more frames)", frames.len() - 4));
+    }
+    out.join("; ")
 }
 
 struct Judge<'a> {
