@@ -279,6 +279,7 @@ pub fn play(conn: &mut Conn, case: &Case) -> (Verdict, String) {
         case,
         wait,
         since: last_send,
+        events: 0,
     };
     let (verdict, why) = judge.run();
     let ms = last_send.elapsed().as_millis();
@@ -339,6 +340,7 @@ struct Judge<'a> {
     case: &'a Case,
     wait: Duration,
     since: Instant,
+    events: u32,
 }
 
 fn describe(ev: &PeerEvent) -> String {
@@ -369,6 +371,11 @@ fn reply_name(r: &Reply) -> String {
 impl Judge<'_> {
     fn next(&mut self) -> PeerEvent {
         loop {
+            // A peer flooding control frames must not keep a case running for ever.
+            self.events += 1;
+            if self.events > 10_000 {
+                return PeerEvent::Bad("more than 10000 frames in answer to one case".into());
+            }
             let ev = self.conn.next_event(Instant::now() + self.wait);
             if let PeerEvent::Ping(p) = &ev {
                 // Answer the peer's pings, as any endpoint would.
