@@ -718,6 +718,29 @@ fn utf8(c: &mut Builder) {
             );
         }
     }
+    // Fail fast (Autobahn 6.4.x): the message never completes, so only a receiver that
+    // validates as the bytes arrive can fail; one that waits for the message end is
+    // NON-STRICT (§8.1 only requires failing once the endpoint finds the invalid bytes).
+    let mut bad = "κόσμε".as_bytes().to_vec();
+    bad.extend_from_slice(b"\xed\xa0\x80edited");
+    let case = c.add(
+        U,
+        S81,
+        "fail fast: invalid text in the first fragment of a message that never ends",
+        send(vec![t(bad.clone()).fin(false)]),
+        fail(&[1007]),
+    );
+    case.timeout_ms = 1000;
+    case.on_timeout = Verdict::NonStrict;
+    let case = c.add(
+        U,
+        S81,
+        "fail fast: invalid text in the first 19 bytes of a frame declaring 200",
+        send(vec![t(bad).declare(200)]),
+        fail(&[1007]),
+    );
+    case.timeout_ms = 1000;
+    case.on_timeout = Verdict::NonStrict;
     let mut msg = b"valid start ".to_vec();
     msg.extend_from_slice(b"\xed\xa0\x80");
     let mut frames = vec![t(msg[..1].to_vec()).fin(false)];

@@ -23,6 +23,8 @@
 //!   **NON-STRICT**; data after our close, an invalid code or no answer is **FAILED**.
 //! - Anything the peer sends that RFC 6455 forbids (masking, RSV bits, reserved opcodes,
 //!   control frame rules, fragmentation order, invalid UTF-8 in text) is **FAILED**.
+//! - A case can turn a wait without answer into another verdict (`on_timeout`): the
+//!   fail-fast UTF-8 cases (NON-STRICT) and the 2^62-byte frame (INFORMATIONAL).
 //! - **INFORMATIONAL**: the case cannot be judged (permessage-deflate not negotiated), or the
 //!   behaviour is the case's documented informational outcome (a server waiting for a
 //!   declared 4 EiB frame).
@@ -331,6 +333,9 @@ fn sent_summary(case: &Case, role: rfc6455::Role) -> String {
         .collect();
     if frames.len() > 4 {
         out.push(format!("({} more frames)", frames.len() - 4));
+    }
+    if matches!(case.expect, Expect::Fail { .. }) {
+        out.push("-> ping \"wsprobe-probe\" (the probe)".into());
     }
     out.join("; ")
 }
