@@ -107,12 +107,14 @@ fn drive(base: &str) {
 fn every_case_ok_against_the_blocking_client() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let driver = std::thread::spawn(move || drive(&format!("ws://{addr}")));
     let options = wsprobe::client::Options {
         idle: Duration::from_secs(10),
         ..Default::default()
     };
-    let report = wsprobe::client::serve(&listener, &options).unwrap();
+    // The list first (it takes a while in a debug build), then the client.
+    let list = wsprobe::client::list(&options);
+    let driver = std::thread::spawn(move || drive(&format!("ws://{addr}")));
+    let report = wsprobe::client::serve_list(&listener, list, &options).unwrap();
     driver.join().unwrap();
     assert_eq!(report.agent.as_deref(), Some("test"));
     assert_all_ok(&report);

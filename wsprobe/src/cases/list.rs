@@ -75,7 +75,13 @@ fn close_reply(before: Vec<Reply>, codes: &[u16]) -> Expect {
 }
 /// Bytes 0, 1, 2, … (mod 251) — no run the peer could confuse with another.
 fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
+    let block: Vec<u8> = (0..251u8).collect();
+    let mut out = Vec::with_capacity(len + 251);
+    while out.len() < len {
+        out.extend_from_slice(&block);
+    }
+    out.truncate(len);
+    out
 }
 
 struct Builder {
