@@ -6,7 +6,8 @@ Reads OUTDIR/wsprobe-NAME.json and OUTDIR/kosoku-NAME/index.json; prints Markdow
 
 Autobahn gives two verdicts per case, `behavior` and `behaviorClose`; the case's verdict here
 is the worse of the two (FAILED > NON-STRICT > OK), with `behaviorClose` WRONG CODE or UNCLEAN
-counted as NON-STRICT, and INFORMATIONAL/UNIMPLEMENTED kept as they are.
+counted as NON-STRICT, and INFORMATIONAL/UNIMPLEMENTED kept as they are. ERROR is kosoku
+crashing inside a case (no verdict); it does not count for or against agreement.
 """
 
 import json
@@ -27,8 +28,8 @@ GROUPS = [
     ("deflate", ["12", "13"], "12.*, 13.* permessage-deflate"),
     (None, ["10"], "10.* auto-fragmentation"),
 ]
-ORDER = ["OK", "NON-STRICT", "FAILED", "INFORMATIONAL"]
-RANK = {"OK": 0, "NON-STRICT": 1, "FAILED": 2}
+ORDER = ["OK", "NON-STRICT", "FAILED", "INFORMATIONAL", "ERROR"]
+RANK = {"OK": 0, "NON-STRICT": 1, "FAILED": 2, "ERROR": 3}
 
 
 def autobahn_verdict(case):
@@ -36,6 +37,8 @@ def autobahn_verdict(case):
     c = case.get("behaviorClose", "OK")
     if b in ("INFORMATIONAL", "UNIMPLEMENTED"):
         return "INFORMATIONAL"
+    if b == "ERROR" or c == "ERROR":
+        return "ERROR"  # kosoku itself crashed in the case: no verdict
     c = {"WRONG CODE": "NON-STRICT", "UNCLEAN": "NON-STRICT"}.get(c, c)
     b = {"WRONG CODE": "NON-STRICT", "UNCLEAN": "NON-STRICT"}.get(b, b)
     if c == "INFORMATIONAL":
@@ -67,7 +70,8 @@ def main():
                     v = autobahn_verdict(case)
                     kcount[cid.split(".")[0]][v] += 1
                     if v not in ("OK", "INFORMATIONAL"):
-                        knotok[cid.split(".")[0]].append(f"{cid} {v}")
+                        case_info = f"{cid} {v}"
+                        knotok[cid.split(".")[0]].append(case_info)
         print(f"\n### {name}: wsprobe {probe['millis'] / 1000:.2f} s\n")
         print("| wsprobe category | wsprobe verdicts | Autobahn groups | kosoku verdicts | agree |")
         print("|---|---|---|---|---|")

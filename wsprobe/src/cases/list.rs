@@ -906,6 +906,36 @@ fn limits(c: &mut Builder) {
         )
         .timeout_ms = 6000;
     }
+    // Fragment counts: a receiver may cap them (a policy, 1008, or too big, 1009).
+    for (name, count, size) in [
+        (
+            "4 MiB in 65536 fragments of 64 bytes (Autobahn 9.3.1)",
+            65536usize,
+            64usize,
+        ),
+        ("200000 one-byte fragments", 200_000, 1),
+    ] {
+        let data = pattern(count * size);
+        let frames = data
+            .chunks(size)
+            .enumerate()
+            .map(|(i, p)| {
+                if i == 0 {
+                    b(p.to_vec()).fin(false)
+                } else {
+                    cont(p.to_vec(), i == count - 1)
+                }
+            })
+            .collect();
+        c.add(
+            L,
+            s,
+            format!("{name}: echoed, or refused with 1009 or 1008"),
+            send(frames),
+            either(vec![rb(data)], &[1009, 1008]),
+        )
+        .timeout_ms = 6000;
+    }
     let case = c.add(
         L,
         s,
