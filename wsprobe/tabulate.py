@@ -87,7 +87,7 @@ def main():
                 if (w_bad == 0) == (k_bad == 0) and (w["FAILED"] == 0) == (k["FAILED"] == 0):
                     agree = "yes"
                 elif (w_bad == 0) == (k_bad == 0):
-                    agree = "same cases flagged, different severity"
+                    agree = "both flag cases (see notes)"
                 else:
                     agree = "**no**"
             else:
@@ -95,7 +95,7 @@ def main():
             print(f"| {cat or '-'} | {fmt(w, wt)} | {label} | {fmt(k, kt)} | {agree} |")
         notok = [x for g in sorted(knotok, key=lambda g: int(g)) for x in knotok[g]]
         if notok:
-            shown = ", ".join(notok[:40]) + (f", … ({len(notok) - 40} more)" if len(notok) > 40 else "")
+            shown = ", ".join(notok)
             print(f"\nkosoku cases not OK: {shown}")
 
 
