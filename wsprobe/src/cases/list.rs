@@ -838,6 +838,33 @@ fn closing(c: &mut Builder) {
             fail(&[1007]),
         );
     }
+    // Close reasons cannot be fragmented (control frames), so "every split" is every TCP
+    // split inside the reason: two writes 2 ms apart.
+    let valid = "κόσμε".as_bytes();
+    for k in 1..valid.len() {
+        c.add(
+            K,
+            "RFC 6455 §5.5.1, §8.1",
+            format!("close 1000 \"κόσμε\" in two writes split at reason byte {k}"),
+            vec![Step::Split {
+                frame: close(1000, valid),
+                at: 2 + k,
+                delay_ms: 2,
+            }],
+            close_reply(Vec::new(), &[1000]),
+        );
+    }
+    let mut invalid = valid.to_vec();
+    invalid.extend_from_slice(b"\xed\xa0\x80");
+    for k in 1..invalid.len() {
+        c.add(
+            K,
+            "RFC 6455 §5.5.1, §8.1",
+            format!("close 1000 with a reason that is not UTF-8 (κόσμε + U+D800) in two writes split at reason byte {k}"),
+            vec![Step::Split { frame: close(1000, &invalid), at: 2 + k, delay_ms: 2 }],
+            fail(&[1007]),
+        );
+    }
     c.add(
         K,
         "RFC 6455 §5.5.1",

@@ -133,6 +133,16 @@ pub enum Step {
         /// Pause between writes, in milliseconds.
         delay_ms: u64,
     },
+    /// Send one frame in two writes `delay_ms` apart, split at byte `at` of its payload
+    /// (whatever the header's length in our role).
+    Split {
+        /// The frame.
+        frame: Frame,
+        /// Where the second write starts, as an offset into the payload.
+        at: usize,
+        /// Pause between the writes, in milliseconds.
+        delay_ms: u64,
+    },
     /// Pause.
     Sleep(u64),
 }
@@ -269,6 +279,19 @@ pub fn play(conn: &mut Conn, case: &Case) -> (Verdict, String) {
                 conn.write(&bytes, *chunk, Duration::from_millis(*delay_ms));
                 last_send = Instant::now();
             }
+            Step::Split {
+                frame,
+                at,
+                delay_ms,
+            } => {
+                let bytes = frame.encode(conn.role);
+                let header = bytes.len() - frame.payload.len();
+                let cut = (header + at).min(bytes.len());
+                conn.write(&bytes[..cut], 0, Duration::ZERO);
+                std::thread::sleep(Duration::from_millis(*delay_ms));
+                conn.write(&bytes[cut..], 0, Duration::ZERO);
+                last_send = Instant::now();
+            }
             Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
         }
     }
@@ -314,6 +337,7 @@ fn sent_summary(case: &Case, role: rfc6455::Role) -> String {
         .iter()
         .flat_map(|s| match s {
             Step::Send(f) | Step::Chunked { frames: f, .. } => f.iter().collect(),
+            Step::Split { frame, .. } => vec![frame],
             Step::Sleep(_) => Vec::new(),
         })
         .collect();
