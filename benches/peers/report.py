@@ -131,11 +131,11 @@ def table(data, order, workload, kernels):
             b = bound(kernels, size_of(r), r.startswith("text"))
             line += [rate(b), ratio(ours, b)]
         out.append("| " + " | ".join(line) + " |")
-    notes = sorted({(p, why) for (w, _, p), why in FAILED.items() if w == workload})
+    notes = [(r, p, why) for (w, r, p), why in FAILED.items() if w == workload]
     if notes:
         out.append("")
-        for p, why in notes:
-            out.append(f"- {p} fails its check here: {why}")
+        for r, p, why in notes:
+            out.append(f"- {p} fails its check in `{r}`: {why}")
     return out
 
 

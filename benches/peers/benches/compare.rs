@@ -2,8 +2,8 @@
 //! writes `BENCHMARKS.md` from its output).
 //!
 //! ```text
-//! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # ~1 min of measuring
-//! cargo bench -p rfc6455-peers --bench compare             # ~5 min
+//! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
+//! cargo bench -p rfc6455-peers --bench compare             # about 4 min
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
 //! #              OUT (JSON lines, default target/peers-compare.jsonl)
 //! ```
@@ -22,9 +22,10 @@
 //! stream is parsed here (a parser independent of all the libraries) and compared with what
 //! was sent, so no peer can win by skipping work.
 //!
-//! Timing: each contender is run in batches of at least one iteration; a row's contenders take
-//! turns for ROUNDS rounds of SAMPLE_MS each (the order rotates), and a cell is the best batch
-//! (other work on a shared machine only ever slows a batch down).
+//! Timing: each contender is run in batches of about 1 ms (at least one iteration); a row's
+//! contenders take turns for ROUNDS rounds of SAMPLE_MS each (quick: 3 x 80 ms, full: 5 x
+//! 250 ms; the order rotates), and a cell is the best batch (other work on a shared machine
+//! only ever slows a batch down).
 //!
 //! The rfc6455 side of each workload is one small function in [`ours`], so that it can follow
 //! new APIs (a zero-copy receive buffer, a vectored transmit) without touching the rest.
@@ -204,13 +205,14 @@ fn payload(len: usize, kind: Kind) -> Vec<u8> {
     }
 }
 
-/// Messages per iteration: a few MiB of payload at most, at least a few thousand small ones.
+/// Messages per iteration: 1-2 MiB of payload at most (about a millisecond), at least a few
+/// thousand small ones.
 fn count(size: usize) -> usize {
     match size {
         0..=64 => 4096,
         65..=4096 => 1024,
-        4097..=65536 => 32,
-        _ => 4,
+        4097..=65536 => 16,
+        _ => 2,
     }
 }
 
@@ -896,7 +898,7 @@ fn sansio_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
     Box::new(move |check| {
         out.borrow_mut().clear();
         for _ in 0..n {
-            let mask = client.then(|| rand08::random::<[u8; 4]>());
+            let mask = client.then(rand08::random::<[u8; 4]>);
             let info = FrameInfo {
                 opcode,
                 payload_length: data.len() as _,
@@ -1021,10 +1023,11 @@ fn run_row(s: &mut Settings, workload: &str, row: &str, bytes: usize, mut conten
             let job = &mut contenders[idx].1;
             let start = Instant::now();
             while start.elapsed() < s.sample {
-                // One batch: enough iterations for about 2 ms, at least one.
+                // One batch: enough iterations for about 1 ms, at least one. Many short
+                // batches: on a busy machine some run undisturbed, and the best one counts.
                 let t = Instant::now();
                 let mut iters = 0u32;
-                while iters == 0 || t.elapsed() < Duration::from_millis(2) {
+                while iters == 0 || t.elapsed() < Duration::from_millis(1) {
                     job(false);
                     iters += 1;
                 }
@@ -1071,8 +1074,8 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let rounds = env_num("ROUNDS", if quick { 2 } else { 3 }) as usize;
-    let sample = Duration::from_millis(env_num("SAMPLE_MS", if quick { 60 } else { 300 }));
+    let rounds = env_num("ROUNDS", if quick { 3 } else { 5 }) as usize;
+    let sample = Duration::from_millis(env_num("SAMPLE_MS", if quick { 80 } else { 250 }));
     let out_path = std::env::var("OUT").unwrap_or_else(|_| {
         let target = std::env::var("CARGO_TARGET_DIR")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_string());
