@@ -41,7 +41,7 @@ LOAD_END=$(load1)
 
 VERSIONS=$(cargo tree -p rfc6455-peers -e normal,dev --depth 1 --prefix none 2>/dev/null |
   grep -E '^(tungstenite|fastwebsockets|tokio-websockets|sockudo-ws|yawc|embedded-websocket|websocket-sans-io|simdutf8) v' |
-  sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+  sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g' || true)
 
 python3 benches/peers/report.py --compare "$TARGET/peers-compare.jsonl" \
   --e2e "$TARGET/peers-e2e.md" --command "$COMMAND" \
