@@ -79,6 +79,47 @@ fn unfinished_tail_start(chunk: &[u8]) -> usize {
     len
 }
 
+/// One bulk check of bytes that must be complete, valid UTF-8: simdutf8's `basic` API (faster
+/// than `compat`: no error position is needed, since a bad byte fails the message either way).
+/// Short ASCII (the common case for small text messages) is recognised with a word-at-a-time
+/// check first; simdutf8 hands inputs under 64 bytes to `core::str::from_utf8` anyway.
+#[inline]
+fn validate_bulk(bytes: &[u8]) -> Result<(), Utf8Error> {
+    if bytes.len() < 64 && bytes.is_ascii() {
+        return Ok(());
+    }
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Utf8Error { incomplete: false }),
+    }
+}
+
+/// Whether `tail` (1 to 3 bytes, starting with a lead byte that announces more bytes than
+/// `tail` has) can still become a valid character: the second byte's range depends on the lead
+/// byte (no overlong forms, no surrogates, nothing above U+10FFFF; RFC 3629 §4), the third is a
+/// plain continuation byte.
+#[inline]
+fn is_valid_prefix(tail: &[u8]) -> bool {
+    let Some((&lead, rest)) = tail.split_first() else {
+        return false;
+    };
+    // Also rejects bytes that cannot start a character (length 0) and ASCII (length 1).
+    if tail.len() >= sequence_len(lead) {
+        return false;
+    }
+    let Some((&second, rest)) = rest.split_first() else {
+        return true;
+    };
+    let second_ok = match lead {
+        0xE0 => matches!(second, 0xA0..=0xBF),
+        0xED => matches!(second, 0x80..=0x9F),
+        0xF0 => matches!(second, 0x90..=0xBF),
+        0xF4 => matches!(second, 0x80..=0x8F),
+        _ => second & 0xC0 == 0x80,
+    };
+    second_ok && rest.iter().all(|&b| b & 0xC0 == 0x80)
+}
+
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
@@ -109,24 +150,23 @@ impl Utf8Validator {
             }
             chunk = &chunk[take..];
         }
-        // Everything before a possibly unfinished last character goes through simdutf8's
-        // `basic` API (faster than `compat`: no error position needed, since a bad byte there
-        // fails the message either way); the at most 3 bytes after it are checked exactly.
+        // Only the at most 3 bytes of a possibly unfinished last character need care; the usual
+        // case (a complete message, or a fragment cut between characters) is one call over
+        // the whole chunk.
         let split = unfinished_tail_start(chunk);
+        if split == chunk.len() {
+            return validate_bulk(chunk);
+        }
+        // Everything before the unfinished character goes through the bulk check, then the
+        // character's first bytes (1 to 3) are checked to be a valid prefix and carried over.
         let (body, tail) = chunk.split_at(split);
-        if simdutf8::basic::from_utf8(body).is_err() {
+        validate_bulk(body)?;
+        if !is_valid_prefix(tail) {
             return Err(INVALID);
         }
-        match core::str::from_utf8(tail) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {
-                // A valid but unfinished sequence: at most 3 bytes.
-                self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len() as u8;
-                Ok(())
-            }
-            Err(_) => Err(INVALID),
-        }
+        self.carry[..tail.len()].copy_from_slice(tail);
+        self.carry_len = tail.len() as u8;
+        Ok(())
     }
 
     /// Whether the input so far ended in the middle of a character.
@@ -226,6 +266,53 @@ mod tests {
                     whole,
                     "{sample:x?} in {size}s"
                 );
+            }
+        }
+    }
+
+    /// `is_valid_prefix` agrees with `core::str::from_utf8` ("a valid prefix cut short": no
+    /// error length, nothing valid before it) on every 1- and 2-byte input and on every lead
+    /// and second byte followed by a sample of third bytes.
+    #[test]
+    fn valid_prefix_agrees_with_std() {
+        let std_says = |tail: &[u8]| match core::str::from_utf8(tail) {
+            Ok(_) => false,
+            Err(e) => e.error_len().is_none() && e.valid_up_to() == 0,
+        };
+        for lead in 0..=255u8 {
+            assert_eq!(is_valid_prefix(&[lead]), std_says(&[lead]), "{lead:02x}");
+            for second in 0..=255u8 {
+                let two = [lead, second];
+                assert_eq!(is_valid_prefix(&two), std_says(&two), "{two:02x?}");
+                for third in [0x00, 0x41, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xF4, 0xFF] {
+                    let three = [lead, second, third];
+                    assert_eq!(is_valid_prefix(&three), std_says(&three), "{three:02x?}");
+                }
+            }
+        }
+        assert!(!is_valid_prefix(&[]));
+    }
+
+    /// Short ASCII, short non-ASCII and long chunks, each complete and cut before its last
+    /// character: the one-call path and the split path give the same answers as std.
+    #[test]
+    fn complete_and_cut_chunks_of_every_length() {
+        extern crate std;
+        use std::string::String;
+        for len in 0..200 {
+            let ascii: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            let mut mixed = ascii.clone();
+            mixed.push('€');
+            for text in [ascii.as_bytes(), mixed.as_bytes()] {
+                assert_eq!(chunked(text, text.len().max(1)), Ok(()));
+                if text.len() > 1 {
+                    let mut v = Utf8Validator::new();
+                    v.feed(&text[..text.len() - 1]).unwrap();
+                    assert_eq!(v.is_mid_char(), !text.is_ascii());
+                    let mut bad = text.to_vec();
+                    bad[text.len() / 2] = 0xFF;
+                    assert!(Utf8Validator::new().feed(&bad).is_err(), "len {len}");
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end echo benchmark: rfc6455's tokio echo server against tokio-tungstenite,
-# fastwebsockets and tokio-websockets echo servers, driven by one load client (echo_load).
+# fastwebsockets, tokio-websockets, sockudo-ws and yawc (UTF-8 checks on) echo servers, driven
+# by one load client (echo_load). The two frame codecs of the in-memory comparison
+# (embedded-websocket, websocket-sans-io) have no server of their own and are not in it.
 #
 #   benches/peers/e2e.sh [RFC6455_ECHO_BINARY]
 #
@@ -52,9 +54,10 @@ cargo build --release -p rfc6455-peers --bins
 BUILD_SECS=$((SECONDS - T0))
 [[ -x $RFC_BIN ]] || { log "no server binary at $RFC_BIN"; exit 1; }
 
-NAMES=(rfc6455 tokio-tungstenite fastwebsockets tokio-websockets)
+NAMES=(rfc6455 tokio-tungstenite fastwebsockets tokio-websockets sockudo-ws yawc)
 BINS=("$RFC_BIN" "$TARGET/release/tokio_tungstenite_echo" "$TARGET/release/fastwebsockets_echo"
-  "$TARGET/release/tokio_websockets_echo")
+  "$TARGET/release/tokio_websockets_echo" "$TARGET/release/sockudo_ws_echo"
+  "$TARGET/release/yawc_echo")
 LOAD=$TARGET/release/echo_load
 KIND_FLAG=()
 [[ $KIND == text ]] && KIND_FLAG=(--text)

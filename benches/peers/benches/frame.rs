@@ -56,21 +56,52 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + 7) as u8).collect()
 }
 
+/// A `len`-byte window of a buffer whose start is `misalign` bytes past a 64-byte boundary.
+fn window(len: usize, misalign: usize) -> (Vec<u8>, usize) {
+    let buf = pattern(len + 128);
+    let start = (64 - buf.as_ptr() as usize % 64) % 64 + misalign;
+    (buf, start)
+}
+
 fn mask(c: &mut Criterion) {
     let mut g = c.benchmark_group("mask");
-    for (name, len) in [("1KiB", 1 << 10), ("64KiB", 64 << 10), ("1MiB", 1 << 20)] {
+    let sizes = [
+        ("16B", 16),
+        ("31B", 31),
+        ("125B", 125),
+        ("1KiB", 1 << 10),
+        ("64KiB", 64 << 10),
+        ("1MiB", 1 << 20),
+    ];
+    for (name, len) in sizes {
         g.throughput(Throughput::Bytes(len as u64));
         let src = pattern(len);
         let mut buf = src.clone();
-        g.bench_function(BenchmarkId::new("copy_from_slice", name), |b| {
-            b.iter(|| black_box(&mut buf[..]).copy_from_slice(black_box(&src)))
-        });
-        g.bench_function(BenchmarkId::new("apply_mask", name), |b| {
-            b.iter(|| apply_mask(black_box(&mut buf[..]), black_box(KEY), black_box(1)))
-        });
-        g.bench_function(BenchmarkId::new("apply_mask_scalar", name), |b| {
-            b.iter(|| apply_mask_scalar(black_box(&mut buf[..]), black_box(KEY), black_box(1)))
-        });
+        if len >= 1 << 10 {
+            g.bench_function(BenchmarkId::new("copy_from_slice", name), |b| {
+                b.iter(|| black_box(&mut buf[..]).copy_from_slice(black_box(&src)))
+            });
+        }
+        // Aligned: the buffer starts on a 64-byte boundary; unaligned: one byte past it (what a
+        // payload after a 2-, 6- or 14-byte header in a read buffer looks like).
+        for (align, misalign) in [("aligned", 0), ("unaligned", 1)] {
+            let (mut buf, start) = window(len, misalign);
+            let id = format!("{name}/{align}");
+            g.bench_function(BenchmarkId::new("apply_mask", &id), |b| {
+                b.iter(|| {
+                    apply_mask(
+                        black_box(&mut buf[start..start + len]),
+                        black_box(KEY),
+                        black_box(1),
+                    )
+                })
+            });
+        }
+        if len <= 1 << 10 {
+            g.bench_function(BenchmarkId::new("apply_mask_scalar", name), |b| {
+                b.iter(|| apply_mask_scalar(black_box(&mut buf[..]), black_box(KEY), black_box(1)))
+            });
+        }
     }
     g.finish();
 }
@@ -97,7 +128,13 @@ fn text(mixed: bool, len: usize) -> Vec<u8> {
 fn utf8(c: &mut Criterion) {
     let mut g = c.benchmark_group("utf8");
     for mixed in [false, true] {
-        for (size, len) in [("1KiB", 1 << 10), ("64KiB", 64 << 10)] {
+        let sizes = [
+            ("16B", 16),
+            ("125B", 125),
+            ("1KiB", 1 << 10),
+            ("64KiB", 64 << 10),
+        ];
+        for (size, len) in sizes {
             let input = text(mixed, len);
             let name = format!("{}/{size}", if mixed { "mixed" } else { "ascii" });
             g.throughput(Throughput::Bytes(input.len() as u64));

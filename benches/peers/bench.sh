@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole comparison in one run, written to BENCHMARKS.md at the repository root:
+# the in-memory workloads and the machine's limits (benches/compare.rs, seven peers), then the
+# end-to-end echo over loopback (e2e.sh, the five peers with servers), then report.py.
+#
+#   benches/peers/bench.sh           # full: about 9 min plus the builds (4 in memory, 4.5 e2e)
+#   benches/peers/bench.sh --quick   # short samples: about 2 min plus the builds
+#
+# Environment: OUT (default BENCHMARKS.md in the repository root), and whatever compare.rs
+# (ROUNDS, SAMPLE_MS) and e2e.sh (SECS, WARMUP, ROUNDS, ROWS, ...) read. Intermediate files go
+# to $CARGO_TARGET_DIR or target/: peers-compare.jsonl, peers-e2e.md, peers-e2e.log.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=${OUT:-$ROOT/BENCHMARKS.md}
+QUICK=0
+[[ ${1:-} == --quick ]] && QUICK=1
+COMMAND="benches/peers/bench.sh$([[ $QUICK == 1 ]] && echo ' --quick')"
+
+log() { echo "bench: $*" >&2; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+T0=$SECONDS
+log "building (release): the peers' servers, the load client, the comparison"
+cargo build --release -p rfc6455-peers --bins
+cargo bench -p rfc6455-peers --bench compare --no-run
+LOAD_START=$(load1)
+
+log "in-memory workloads and kernels"
+QUICK=$QUICK OUT=$TARGET/peers-compare.jsonl cargo bench -p rfc6455-peers --bench compare
+LOAD_MID=$(load1)
+
+log "end-to-end echo"
+if [[ $QUICK == 1 ]]; then
+  export SECS=${SECS:-1} WARMUP=${WARMUP:-0.3} ROUNDS=${ROUNDS:-1}
+fi
+benches/peers/e2e.sh >"$TARGET/peers-e2e.md"
+LOAD_END=$(load1)
+
+VERSIONS=$(cargo tree -p rfc6455-peers -e normal,dev --depth 1 --prefix none 2>/dev/null |
+  grep -E '^(tungstenite|fastwebsockets|tokio-websockets|sockudo-ws|yawc|embedded-websocket|websocket-sans-io|simdutf8) v' |
+  sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g' || true)
+
+python3 benches/peers/report.py --compare "$TARGET/peers-compare.jsonl" \
+  --e2e "$TARGET/peers-e2e.md" --command "$COMMAND" \
+  --mode "$([[ $QUICK == 1 ]] && echo quick || echo full)" \
+  --load "$LOAD_START at the start, $LOAD_MID after the in-memory workloads, $LOAD_END at the end" \
+  --versions "$VERSIONS" --out "$OUT"
+log "wrote $OUT in $((SECONDS - T0)) s"

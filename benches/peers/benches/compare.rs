@@ -1,0 +1,1164 @@
+//! rfc6455 against seven peers and the machine's limits, in one run (`bench.sh` runs it and
+//! writes `BENCHMARKS.md` from its output).
+//!
+//! ```text
+//! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
+//! cargo bench -p rfc6455-peers --bench compare             # about 4 min
+//! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
+//! #              OUT (JSON lines, default target/peers-compare.jsonl)
+//! ```
+//!
+//! Peers: five full-protocol crates (tungstenite, fastwebsockets, tokio-websockets, sockudo-ws,
+//! yawc with its UTF-8 check switched on) and two frame codecs (embedded-websocket,
+//! websocket-sans-io), driven the way their users drive them: for the codecs that includes the
+//! reassembly of a message into one buffer and the UTF-8 check of text, written here, and
+//! nothing else (they check no limits, no RSV bits and no mask bit, so they do less work in
+//! every row).
+//!
+//! Every library talks to the same in-memory transport, [`Mem`]: a read copies at most 64 KiB
+//! out of a pre-encoded stream (like a socket read), writes append to a sink cleared before
+//! each iteration. Before it is timed, every contender runs its job once in check mode: each
+//! received message's kind and bytes are compared with what was encoded, and every sent
+//! stream is parsed here (a parser independent of all the libraries) and compared with what
+//! was sent, so no peer can win by skipping work.
+//!
+//! Timing: each contender is run in batches of about 1 ms (at least one iteration); a row's
+//! contenders take turns for ROUNDS rounds of SAMPLE_MS each (quick: 3 x 80 ms, full: 5 x
+//! 250 ms; the order rotates), and a cell is the best batch (other work on a shared machine
+//! only ever slows a batch down).
+//!
+//! The rfc6455 side of each workload is one small function in [`ours`], so that it can follow
+//! new APIs (a zero-copy receive buffer, a vectored transmit) without touching the rest.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+#![allow(missing_docs)]
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The most a single "socket read" returns.
+const READ_CHUNK: usize = 64 * 1024;
+/// The largest message of any workload, plus room: the frame codecs' message buffers.
+const MAX_MESSAGE: usize = (1 << 20) + 1024;
+
+// ------------------------------------------------------------------------- the transport
+
+/// An in-memory, full-duplex "socket" shared by every library under test.
+struct Mem {
+    input: Arc<[u8]>,
+    pos: usize,
+    out: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Mem {
+    fn new(input: Arc<[u8]>, out: Rc<RefCell<Vec<u8>>>) -> Self {
+        Mem { input, pos: 0, out }
+    }
+
+    /// Copy up to 64 KiB, never past the end of the stream (the next read starts over).
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        if self.input.is_empty() {
+            return 0;
+        }
+        if self.pos == self.input.len() {
+            self.pos = 0;
+        }
+        let n = (self.input.len() - self.pos).min(buf.len()).min(READ_CHUNK);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        n
+    }
+
+    fn write_out(&mut self, data: &[u8]) {
+        self.out.borrow_mut().extend_from_slice(data);
+    }
+}
+
+impl Read for Mem {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Ok(self.read_into(buf))
+    }
+}
+
+impl Write for Mem {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_out(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncRead for Mem {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let n = this.read_into(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Mem {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().write_out(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let mut n = 0;
+        for b in bufs {
+            this.write_out(b);
+            n += b.len();
+        }
+        Poll::Ready(Ok(n))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn sink() -> Rc<RefCell<Vec<u8>>> {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+// ------------------------------------------------------------------------- inputs
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Binary => "binary",
+        }
+    }
+    fn opcode(self) -> u8 {
+        match self {
+            Kind::Text => 1,
+            Kind::Binary => 2,
+        }
+    }
+}
+
+/// A payload of `len` bytes: mostly-ASCII JSON-like text with some multi-byte characters, or
+/// arbitrary bytes.
+fn payload(len: usize, kind: Kind) -> Vec<u8> {
+    match kind {
+        Kind::Binary => (0..len).map(|i| (i * 31 + 7) as u8).collect(),
+        Kind::Text => {
+            let pattern = "{\"id\":12345,\"name\":\"caf\u{e9} \u{2615}\",\"tags\":[\"\u{3b1}\",\"b\"],\"ok\":true} ";
+            let mut s = String::with_capacity(len + pattern.len());
+            while s.len() < len {
+                s.push_str(pattern);
+            }
+            let mut cut = len;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            while s.len() < len {
+                s.push(' ');
+            }
+            s.into_bytes()
+        }
+    }
+}
+
+/// Messages per iteration: 1-2 MiB of payload at most (about a millisecond), at least a few
+/// thousand small ones.
+fn count(size: usize) -> usize {
+    match size {
+        0..=64 => 4096,
+        65..=4096 => 1024,
+        4097..=65536 => 16,
+        _ => 2,
+    }
+}
+
+/// `n` messages of `data`, each as `frames` masked client frames (the last with FIN), every
+/// frame with its own key. Fragments are cut at even byte counts, not at characters.
+fn masked_stream(kind: Kind, data: &[u8], n: usize, frames: usize) -> Arc<[u8]> {
+    let mut out = Vec::with_capacity(n * (data.len() + 14 * frames));
+    let mut seed: u32 = 0x9e37_79b9;
+    let step = data.len().div_ceil(frames.max(1)).max(1);
+    for _ in 0..n {
+        let pieces: Vec<&[u8]> = if data.is_empty() {
+            vec![&[]]
+        } else {
+            data.chunks(step).collect()
+        };
+        for (i, piece) in pieces.iter().enumerate() {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let key = seed.to_be_bytes();
+            let fin = if i + 1 == pieces.len() { 0x80 } else { 0 };
+            let opcode = if i == 0 { kind.opcode() } else { 0 };
+            out.push(fin | opcode);
+            let len = piece.len();
+            if len < 126 {
+                out.push(0x80 | len as u8);
+            } else if len <= 0xffff {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            } else {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+            out.extend_from_slice(&key);
+            out.extend(piece.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        }
+    }
+    out.into()
+}
+
+// ------------------------------------------------------------------------- checks
+
+/// Panics unless a delivered message is what was encoded.
+fn check_message(peer: &str, got_text: bool, got: &[u8], kind: Kind, want: &[u8]) {
+    assert_eq!(got_text, kind == Kind::Text, "{peer}: wrong message kind");
+    assert_eq!(got.len(), want.len(), "{peer}: wrong message length");
+    assert!(
+        got == want,
+        "{peer}: delivered bytes differ from the payload"
+    );
+}
+
+/// Parse a sent stream (our own parser, not any library's) and panic unless it holds exactly
+/// `n` messages of `kind` with payload `want`, masked iff `masked`.
+fn check_sent(peer: &str, wire: &[u8], kind: Kind, want: &[u8], n: usize, masked: bool) {
+    let mut pos = 0;
+    let mut messages = 0;
+    let mut message = Vec::new();
+    let mut first = true;
+    while pos < wire.len() {
+        let b0 = wire[pos];
+        let b1 = wire[pos + 1];
+        pos += 2;
+        assert_eq!(b0 & 0x70, 0, "{peer}: RSV bits set");
+        let opcode = b0 & 0x0f;
+        let expected_op = if first { kind.opcode() } else { 0 };
+        assert_eq!(opcode, expected_op, "{peer}: unexpected opcode");
+        assert_eq!(b1 & 0x80 != 0, masked, "{peer}: mask bit");
+        let len = match b1 & 0x7f {
+            126 => {
+                let l = u16::from_be_bytes([wire[pos], wire[pos + 1]]) as usize;
+                pos += 2;
+                l
+            }
+            127 => {
+                let l = u64::from_be_bytes(wire[pos..pos + 8].try_into().expect("8 bytes"));
+                pos += 8;
+                l as usize
+            }
+            l => l as usize,
+        };
+        let key = if masked {
+            let k: [u8; 4] = wire[pos..pos + 4].try_into().expect("4 bytes");
+            pos += 4;
+            Some(k)
+        } else {
+            None
+        };
+        let body = &wire[pos..pos + len];
+        pos += len;
+        match key {
+            Some(k) => message.extend(body.iter().enumerate().map(|(i, b)| b ^ k[i % 4])),
+            None => message.extend_from_slice(body),
+        }
+        first = false;
+        if b0 & 0x80 != 0 {
+            assert!(message == want, "{peer}: sent payload differs");
+            message.clear();
+            messages += 1;
+            first = true;
+        }
+    }
+    assert_eq!(messages, n, "{peer}: wrong number of messages sent");
+}
+
+// ------------------------------------------------------------------------- jobs
+
+/// One contender's work for one iteration; `true` = check mode (compare what is delivered).
+type Job = Box<dyn FnMut(bool)>;
+
+/// A row's contenders: (peer, job).
+type Contenders = Vec<(&'static str, Job)>;
+
+const OURS: &str = "rfc6455";
+const TUNG: &str = "tungstenite";
+const FWS: &str = "fastwebsockets";
+const TWS: &str = "tokio-websockets";
+const SOCKUDO: &str = "sockudo-ws";
+const YAWC: &str = "yawc";
+const EMBEDDED: &str = "embedded-websocket";
+const SANSIO: &str = "websocket-sans-io";
+
+/// The rfc6455 side of every workload: one function each, so new APIs slot in here.
+mod ours {
+    use super::*;
+    use rfc6455::{Config, Connection, Event, Message, Role, Text};
+
+    fn drain(conn: &mut Connection, mem: &mut Mem) {
+        while let Some(bytes) = conn.poll_transmit() {
+            let n = bytes.len();
+            mem.write_out(bytes);
+            conn.advance_transmit(n);
+        }
+    }
+
+    /// Receive `n` whole messages as a server (masked input), 64 KiB socket reads.
+    pub fn receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+        let mut mem = Mem::new(stream, sink());
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut buf = vec![0u8; READ_CHUNK];
+        Box::new(move |check| {
+            let mut got = 0;
+            while got < n {
+                let k = mem.read_into(&mut buf);
+                conn.receive(&buf[..k]);
+                while let Some(event) = conn.poll_event() {
+                    match event {
+                        Event::Message(m) => {
+                            if check {
+                                check_message(OURS, m.is_text(), m.as_bytes(), kind, &want);
+                            }
+                            black_box(&m);
+                            got += 1;
+                        }
+                        other => panic!("rfc6455: unexpected {other:?}"),
+                    }
+                }
+            }
+        })
+    }
+
+    /// Send `n` messages from a borrowed payload (`send_binary` / `send_text`), draining the
+    /// output after each.
+    pub fn send_borrowed(role: Role, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+        let out = sink();
+        let mut mem = Mem::new(Arc::from(&[][..]), out.clone());
+        let mut conn = Connection::new(role, Config::default());
+        Box::new(move |check| {
+            out.borrow_mut().clear();
+            for _ in 0..n {
+                match kind {
+                    Kind::Text => conn.send_text(std::str::from_utf8(&data).expect("text payload")),
+                    Kind::Binary => conn.send_binary(&data),
+                }
+                .expect("send");
+                drain(&mut conn, &mut mem);
+            }
+            if check {
+                let masked = role == Role::Client;
+                check_sent(OURS, &out.borrow(), kind, &data, n, masked);
+            }
+        })
+    }
+
+    /// Send `n` messages from an owned `Bytes` (`send(Message)` with a refcount clone).
+    pub fn send_owned(role: Role, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+        let out = sink();
+        let mut mem = Mem::new(Arc::from(&[][..]), out.clone());
+        let mut conn = Connection::new(role, Config::default());
+        let bytes = Bytes::copy_from_slice(&data);
+        let message = match kind {
+            Kind::Text => Message::Text(Text::try_from_bytes(bytes).expect("valid UTF-8")),
+            Kind::Binary => Message::Binary(bytes),
+        };
+        Box::new(move |check| {
+            out.borrow_mut().clear();
+            for _ in 0..n {
+                conn.send(message.clone()).expect("send");
+                drain(&mut conn, &mut mem);
+            }
+            if check {
+                let masked = role == Role::Client;
+                check_sent(OURS, &out.borrow(), kind, &data, n, masked);
+            }
+        })
+    }
+}
+
+fn receive_contenders(stream: &Arc<[u8]>, kind: Kind, want: &Arc<[u8]>, n: usize) -> Contenders {
+    vec![
+        (OURS, ours::receive(stream.clone(), kind, want.clone(), n)),
+        (TUNG, tung_receive(stream.clone(), kind, want.clone(), n)),
+        (FWS, fws_receive(stream.clone(), kind, want.clone(), n)),
+        (TWS, tws_receive(stream.clone(), kind, want.clone(), n)),
+        (
+            SOCKUDO,
+            sockudo_receive(stream.clone(), kind, want.clone(), n),
+        ),
+        (YAWC, yawc_receive(stream.clone(), kind, want.clone(), n)),
+        (
+            EMBEDDED,
+            embedded_receive(stream.clone(), kind, want.clone(), n),
+        ),
+        (
+            SANSIO,
+            sansio_receive(stream.clone(), kind, want.clone(), n),
+        ),
+    ]
+}
+
+fn tung_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    let mem = Mem::new(stream, sink());
+    let mut ws =
+        tungstenite::WebSocket::from_raw_socket(mem, tungstenite::protocol::Role::Server, None);
+    Box::new(move |check| {
+        for _ in 0..n {
+            let m = ws.read().expect("a message");
+            if check {
+                check_message(TUNG, m.is_text(), &m.clone().into_data(), kind, &want);
+            }
+            black_box(&m);
+        }
+    })
+}
+
+fn fws_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let mem = Mem::new(stream, sink());
+    let mut ws = fastwebsockets::FragmentCollector::new(
+        fastwebsockets::WebSocket::after_handshake(mem, fastwebsockets::Role::Server),
+    );
+    Box::new(move |check| {
+        rt.block_on(async {
+            for _ in 0..n {
+                let frame = ws.read_frame().await.expect("a message");
+                if check {
+                    let text = frame.opcode == fastwebsockets::OpCode::Text;
+                    check_message(FWS, text, &frame.payload, kind, &want);
+                }
+                black_box(&frame.payload);
+            }
+        })
+    })
+}
+
+fn tws_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let mem = Mem::new(stream, sink());
+    let mut ws = tokio_websockets::ServerBuilder::new().serve(mem);
+    Box::new(move |check| {
+        rt.block_on(async {
+            for _ in 0..n {
+                let m = ws.next().await.expect("a message").expect("a message");
+                if check {
+                    check_message(TWS, m.is_text(), m.as_payload(), kind, &want);
+                }
+                black_box(&m);
+            }
+        })
+    })
+}
+
+fn sockudo_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let mem = Mem::new(stream, sink());
+    let mut ws = sockudo_ws::WebSocketStream::server(mem, sockudo_ws::Config::default());
+    Box::new(move |check| {
+        rt.block_on(async {
+            for _ in 0..n {
+                let m = ws.next().await.expect("a message").expect("a message");
+                if check {
+                    let (text, bytes) = match &m {
+                        sockudo_ws::Message::Text(b) => (true, b),
+                        sockudo_ws::Message::Binary(b) => (false, b),
+                        other => panic!("sockudo-ws: unexpected {other:?}"),
+                    };
+                    check_message(SOCKUDO, text, bytes, kind, &want);
+                }
+                black_box(&m);
+            }
+        })
+    })
+}
+
+fn yawc_options() -> yawc::Options {
+    // UTF-8 checking is off by default in yawc; every other peer checks text.
+    yawc::Options::default()
+        .with_utf8()
+        .with_max_payload_read(16 << 20)
+        .with_max_read_buffer(32 << 20)
+}
+
+fn yawc_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let mem = Mem::new(stream, sink());
+    let mut ws =
+        yawc::WebSocket::from_stream(mem, yawc::Role::Server, yawc_options()).expect("yawc");
+    Box::new(move |check| {
+        rt.block_on(async {
+            for _ in 0..n {
+                let frame = ws.next().await.expect("a message");
+                if check {
+                    let text = frame.opcode() == yawc::OpCode::Text;
+                    assert!(frame.is_fin(), "yawc: a fragment, not a message");
+                    check_message(YAWC, text, frame.payload(), kind, &want);
+                }
+                black_box(&frame);
+            }
+        })
+    })
+}
+
+/// What a user of a frame codec adds: collect a message's payload in one buffer, check the
+/// UTF-8 of text when the message ends.
+fn finish_codec_message(peer: &str, text: bool, msg: &[u8], check: bool, kind: Kind, want: &[u8]) {
+    if text {
+        assert!(
+            simdutf8::basic::from_utf8(msg).is_ok(),
+            "{peer}: invalid UTF-8"
+        );
+    }
+    if check {
+        check_message(peer, text, msg, kind, want);
+    }
+    black_box(msg);
+}
+
+fn embedded_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    use embedded_websocket::{
+        Error, WebSocketReceiveMessageType as T, WebSocketServer, WebSocketState,
+    };
+    let mut mem = Mem::new(stream, sink());
+    let mut ws = WebSocketServer::new_server();
+    ws.state = WebSocketState::Open;
+    let mut read_buf = vec![0u8; READ_CHUNK];
+    let mut have = 0;
+    // The codec unmasks straight from the read buffer into the message buffer.
+    let mut msg = vec![0u8; MAX_MESSAGE];
+    let mut msg_len = 0;
+    Box::new(move |check| {
+        let mut got = 0;
+        while got < n {
+            have += mem.read_into(&mut read_buf[have..]);
+            let mut pos = 0;
+            while pos < have {
+                match ws.read(&read_buf[pos..have], &mut msg[msg_len..]) {
+                    // With input left and room in the message buffer, a read always consumes
+                    // something. 0.9.5 clears its continuation state only at a FIN frame, so
+                    // a non-final frame cut by the end of a read leaves it stuck here.
+                    Ok(r) if r.len_from == 0 => {
+                        panic!("embedded-websocket: decoder stuck after a fragment cut by a read")
+                    }
+                    Ok(r) => {
+                        pos += r.len_from;
+                        msg_len += r.len_to;
+                        if r.end_of_message {
+                            let text = match r.message_type {
+                                T::Text => true,
+                                T::Binary => false,
+                                other => panic!("embedded-websocket: unexpected {other:?}"),
+                            };
+                            finish_codec_message(
+                                EMBEDDED,
+                                text,
+                                &msg[..msg_len],
+                                check,
+                                kind,
+                                &want,
+                            );
+                            msg_len = 0;
+                            got += 1;
+                        }
+                    }
+                    Err(Error::ReadFrameIncomplete) => break,
+                    Err(e) => panic!("embedded-websocket: {e:?}"),
+                }
+            }
+            read_buf.copy_within(pos..have, 0);
+            have -= pos;
+        }
+    })
+}
+
+fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+    use websocket_sans_io::{Opcode, WebsocketFrameDecoder, WebsocketFrameEvent as E};
+    let mut mem = Mem::new(stream, sink());
+    let mut dec = WebsocketFrameDecoder::new();
+    let mut read_buf = vec![0u8; READ_CHUNK];
+    // The codec unmasks in the read buffer; the user copies payload chunks into the message.
+    let mut msg: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
+    Box::new(move |check| {
+        let mut got = 0;
+        while got < n {
+            let k = mem.read_into(&mut read_buf);
+            let mut pos = 0;
+            loop {
+                let r = dec
+                    .add_data(&mut read_buf[pos..k])
+                    .expect("websocket-sans-io");
+                match r.event {
+                    Some(E::PayloadChunk { .. }) => {
+                        msg.extend_from_slice(&read_buf[pos..pos + r.consumed_bytes])
+                    }
+                    Some(E::End {
+                        frame_info,
+                        original_opcode,
+                    }) if frame_info.fin => {
+                        let text = match original_opcode {
+                            Opcode::Text => true,
+                            Opcode::Binary => false,
+                            other => panic!("websocket-sans-io: unexpected {other:?}"),
+                        };
+                        finish_codec_message(SANSIO, text, &msg, check, kind, &want);
+                        msg.clear();
+                        got += 1;
+                    }
+                    Some(_) => {}
+                    None if r.consumed_bytes == 0 => break,
+                    None => {}
+                }
+                pos += r.consumed_bytes;
+            }
+        }
+    })
+}
+
+// ------------------------------------------------------------------------- send
+
+/// Which payload API a send row uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// The caller keeps the payload (`&[u8]`): the library copies what it needs.
+    Borrowed,
+    /// The caller hands over a refcounted `Bytes` (a clone of one buffer per message).
+    Owned,
+}
+
+fn send_contenders(
+    role: rfc6455::Role,
+    api: Api,
+    kind: Kind,
+    data: &Arc<[u8]>,
+    n: usize,
+) -> Contenders {
+    let client = role == rfc6455::Role::Client;
+    let d = || data.clone();
+    match api {
+        Api::Borrowed => vec![
+            (OURS, ours::send_borrowed(role, kind, d(), n)),
+            (FWS, fws_send(client, kind, d(), n)),
+            (EMBEDDED, embedded_send(client, kind, d(), n)),
+            (SANSIO, sansio_send(client, kind, d(), n)),
+        ],
+        Api::Owned => vec![
+            (OURS, ours::send_owned(role, kind, d(), n)),
+            (TUNG, tung_send(client, kind, d(), n)),
+            (TWS, tws_send(client, kind, d(), n)),
+            (SOCKUDO, sockudo_send(client, kind, d(), n)),
+            (YAWC, yawc_send(client, kind, d(), n)),
+        ],
+    }
+}
+
+fn tung_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    let out = sink();
+    let mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let role = if client {
+        tungstenite::protocol::Role::Client
+    } else {
+        tungstenite::protocol::Role::Server
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(mem, role, None);
+    let bytes = Bytes::copy_from_slice(&data);
+    let message = match kind {
+        Kind::Text => tungstenite::Message::Text(
+            tungstenite::Utf8Bytes::try_from(bytes).expect("valid UTF-8"),
+        ),
+        Kind::Binary => tungstenite::Message::Binary(bytes),
+    };
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        for _ in 0..n {
+            ws.send(message.clone()).expect("send");
+        }
+        if check {
+            check_sent(TUNG, &out.borrow(), kind, &data, n, client);
+        }
+    })
+}
+
+fn fws_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let out = sink();
+    let mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let role = if client {
+        fastwebsockets::Role::Client
+    } else {
+        fastwebsockets::Role::Server
+    };
+    let mut ws = fastwebsockets::WebSocket::after_handshake(mem, role);
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        rt.block_on(async {
+            for _ in 0..n {
+                let payload = fastwebsockets::Payload::Borrowed(&data);
+                let frame = match kind {
+                    Kind::Text => fastwebsockets::Frame::text(payload),
+                    Kind::Binary => fastwebsockets::Frame::binary(payload),
+                };
+                ws.write_frame(frame).await.expect("send");
+            }
+        });
+        if check {
+            check_sent(FWS, &out.borrow(), kind, &data, n, client);
+        }
+    })
+}
+
+fn tws_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let out = sink();
+    let mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let mut ws = if client {
+        tokio_websockets::ClientBuilder::new().take_over(mem)
+    } else {
+        tokio_websockets::ServerBuilder::new().serve(mem)
+    };
+    let bytes = Bytes::copy_from_slice(&data);
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        rt.block_on(async {
+            for _ in 0..n {
+                let m = match kind {
+                    Kind::Text => tokio_websockets::Message::text(bytes.clone()),
+                    Kind::Binary => tokio_websockets::Message::binary(bytes.clone()),
+                };
+                ws.send(m).await.expect("send");
+            }
+        });
+        if check {
+            check_sent(TWS, &out.borrow(), kind, &data, n, client);
+        }
+    })
+}
+
+fn sockudo_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let out = sink();
+    let mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let config = sockudo_ws::Config::default();
+    let mut ws = if client {
+        sockudo_ws::WebSocketStream::client(mem, config)
+    } else {
+        sockudo_ws::WebSocketStream::server(mem, config)
+    };
+    let bytes = Bytes::copy_from_slice(&data);
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        rt.block_on(async {
+            for _ in 0..n {
+                let m = match kind {
+                    Kind::Text => sockudo_ws::Message::Text(bytes.clone()),
+                    Kind::Binary => sockudo_ws::Message::Binary(bytes.clone()),
+                };
+                ws.send(m).await.expect("send");
+            }
+        });
+        if check {
+            check_sent(SOCKUDO, &out.borrow(), kind, &data, n, client);
+        }
+    })
+}
+
+fn yawc_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    let rt = rt();
+    let out = sink();
+    let mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let role = if client {
+        yawc::Role::Client
+    } else {
+        yawc::Role::Server
+    };
+    let mut ws = yawc::WebSocket::from_stream(mem, role, yawc_options()).expect("yawc");
+    let bytes = Bytes::copy_from_slice(&data);
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        rt.block_on(async {
+            for _ in 0..n {
+                let frame = match kind {
+                    Kind::Text => yawc::Frame::text(bytes.clone()),
+                    Kind::Binary => yawc::Frame::binary(bytes.clone()),
+                };
+                ws.send(frame).await.expect("send");
+            }
+        });
+        if check {
+            check_sent(YAWC, &out.borrow(), kind, &data, n, client);
+        }
+    })
+}
+
+fn embedded_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    use embedded_websocket::{
+        WebSocket, WebSocketSendMessageType as T, WebSocketState, WebSocketType,
+    };
+    fn job<R: rand_core::RngCore + 'static, S: WebSocketType + 'static>(
+        mut ws: WebSocket<R, S>,
+        client: bool,
+        kind: Kind,
+        data: Arc<[u8]>,
+        n: usize,
+    ) -> Job {
+        ws.state = WebSocketState::Open;
+        let out = sink();
+        let mut mem = Mem::new(Arc::from(&[][..]), out.clone());
+        // The codec writes header and (masked) payload into a caller buffer, then the caller
+        // writes that out: one copy, as with every other peer's write buffer.
+        let mut frame = vec![0u8; data.len() + 14];
+        let t = match kind {
+            Kind::Text => T::Text,
+            Kind::Binary => T::Binary,
+        };
+        Box::new(move |check| {
+            out.borrow_mut().clear();
+            for _ in 0..n {
+                let len = ws.write(t, true, &data, &mut frame).expect("send");
+                mem.write_out(&frame[..len]);
+            }
+            if check {
+                check_sent(EMBEDDED, &out.borrow(), kind, &data, n, client);
+            }
+        })
+    }
+    if client {
+        job(
+            embedded_websocket::WebSocketClient::new_client(rand08::thread_rng()),
+            client,
+            kind,
+            data,
+            n,
+        )
+    } else {
+        job(
+            embedded_websocket::WebSocketServer::new_server(),
+            client,
+            kind,
+            data,
+            n,
+        )
+    }
+}
+
+fn sansio_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
+    use websocket_sans_io::{FrameInfo, Opcode, WebsocketFrameEncoder};
+    let out = sink();
+    let mut mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let mut enc = WebsocketFrameEncoder::new();
+    // A client masks in place, so it needs a copy of the payload first (a scratch buffer kept
+    // across messages); a server writes the header and then the caller's payload.
+    let mut scratch = vec![0u8; data.len()];
+    let opcode = match kind {
+        Kind::Text => Opcode::Text,
+        Kind::Binary => Opcode::Binary,
+    };
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        for _ in 0..n {
+            let mask = client.then(rand08::random::<[u8; 4]>);
+            let info = FrameInfo {
+                opcode,
+                payload_length: data.len() as _,
+                mask,
+                fin: true,
+                reserved: 0,
+            };
+            let header = enc.start_frame(&info);
+            mem.write_out(&header);
+            if enc.transform_needed() {
+                scratch.copy_from_slice(&data);
+                enc.transform_frame_payload(&mut scratch);
+                mem.write_out(&scratch);
+            } else {
+                mem.write_out(&data);
+            }
+        }
+        if check {
+            check_sent(SANSIO, &out.borrow(), kind, &data, n, client);
+        }
+    })
+}
+
+// ------------------------------------------------------------------------- kernels
+
+/// The machine's limits over the same sizes: a copy, a u64 XOR loop (what masking costs at
+/// best), simdutf8 over the text payload, and rfc6455's `apply_mask` for reference.
+fn kernel_contenders(size: usize) -> Contenders {
+    let n = count(size);
+    let src = payload(size, Kind::Binary);
+    let text = payload(size, Kind::Text);
+    let mut dst = vec![0u8; size];
+    let mut xor_buf = src.clone();
+    let mut mask_buf = src.clone();
+    vec![
+        (
+            "memcpy",
+            Box::new(move |_check| {
+                for _ in 0..n {
+                    black_box(&mut dst[..]).copy_from_slice(black_box(&src));
+                }
+            }) as Job,
+        ),
+        (
+            "xor-u64",
+            Box::new(move |_check| {
+                let key = u64::from_ne_bytes([0x37, 0xfa, 0x21, 0x3d, 0x37, 0xfa, 0x21, 0x3d]);
+                for _ in 0..n {
+                    let buf = black_box(&mut xor_buf[..]);
+                    let mut words = buf.chunks_exact_mut(8);
+                    for w in &mut words {
+                        let w: &mut [u8; 8] = w.try_into().expect("8 bytes");
+                        *w = (u64::from_ne_bytes(*w) ^ key).to_ne_bytes();
+                    }
+                    for b in words.into_remainder() {
+                        *b ^= 0x37;
+                    }
+                }
+            }),
+        ),
+        (
+            "simdutf8",
+            Box::new(move |_check| {
+                for _ in 0..n {
+                    assert!(simdutf8::basic::from_utf8(black_box(&text)).is_ok());
+                }
+            }),
+        ),
+        (
+            "rfc6455-apply_mask",
+            Box::new(move |_check| {
+                for _ in 0..n {
+                    rfc6455::mask::apply_mask(black_box(&mut mask_buf[..]), [1, 2, 3, 4], 0);
+                }
+            }),
+        ),
+    ]
+}
+
+// ------------------------------------------------------------------------- timing
+
+struct Settings {
+    rounds: usize,
+    sample: Duration,
+    out: Option<std::fs::File>,
+}
+
+/// Run one row: check every contender once, then time them in turns; print and record.
+fn run_row(s: &mut Settings, workload: &str, row: &str, bytes: usize, mut contenders: Contenders) {
+    let verbose = std::env::var_os("VERBOSE").is_some();
+    // A contender that fails its check (delivers something else, errors, or cannot do the
+    // workload) is reported as failed and not timed.
+    contenders.retain_mut(|(peer, job)| {
+        if verbose {
+            eprintln!("checking {workload} {row} {peer}");
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(true))) {
+            Ok(()) => true,
+            Err(e) => {
+                let why = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+                    .replace('"', "'");
+                eprintln!("{workload} {row}: {peer} FAILED its check: {why}");
+                if let Some(f) = s.out.as_mut() {
+                    let _ = writeln!(
+                        f,
+                        "{{\"workload\":\"{workload}\",\"row\":\"{row}\",\"peer\":\"{peer}\",\"failed\":\"{why}\"}}"
+                    );
+                }
+                false
+            }
+        }
+    });
+    let mut best = vec![f64::INFINITY; contenders.len()];
+    let k = contenders.len();
+    for round in 0..s.rounds {
+        for i in 0..k {
+            let idx = (i + round) % k;
+            let job = &mut contenders[idx].1;
+            let start = Instant::now();
+            while start.elapsed() < s.sample {
+                // One batch: enough iterations for about 1 ms, at least one. Many short
+                // batches: on a busy machine some run undisturbed, and the best one counts.
+                let t = Instant::now();
+                let mut iters = 0u32;
+                while iters == 0 || t.elapsed() < Duration::from_millis(1) {
+                    job(false);
+                    iters += 1;
+                }
+                let ns = t.elapsed().as_nanos() as f64 / f64::from(iters);
+                best[idx] = best[idx].min(ns);
+            }
+        }
+    }
+    let mut line = format!("{workload:<14} {row:<24}");
+    for (i, (peer, _)) in contenders.iter().enumerate() {
+        let gib_s = bytes as f64 / best[i] / (1u64 << 30) as f64 * 1e9;
+        let _ = write!(line, " {peer}={gib_s:.2}");
+        if let Some(f) = s.out.as_mut() {
+            let _ = writeln!(
+                f,
+                "{{\"workload\":\"{workload}\",\"row\":\"{row}\",\"peer\":\"{peer}\",\"bytes\":{bytes},\"ns\":{:.1},\"gib_s\":{gib_s:.4}}}",
+                best[i]
+            );
+        }
+    }
+    eprintln!("{line}");
+}
+
+fn human(size: usize) -> String {
+    if size >= 1 << 20 {
+        format!("{} MiB", size >> 20)
+    } else if size >= 1 << 10 {
+        format!("{} KiB", size >> 10)
+    } else {
+        format!("{size} B")
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects workloads by prefix.
+    let filter: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .or_else(|| std::env::var("ONLY").ok());
+    let quick = std::env::var("QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let env_num = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = env_num("ROUNDS", if quick { 3 } else { 5 }) as usize;
+    let sample = Duration::from_millis(env_num("SAMPLE_MS", if quick { 80 } else { 250 }));
+    let out_path = std::env::var("OUT").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_string());
+        format!("{target}/peers-compare.jsonl")
+    });
+    let out = std::fs::File::create(&out_path).expect("create the results file");
+    eprintln!(
+        "compare: {} mode, {rounds} rounds of {} ms per contender, results in {out_path}",
+        if quick { "quick" } else { "full" },
+        sample.as_millis()
+    );
+    let mut s = Settings {
+        rounds,
+        sample,
+        out: Some(out),
+    };
+    let wanted = |w: &str| filter.as_deref().is_none_or(|f| w.starts_with(f));
+    let sizes = [16, 125, 1 << 10, 64 << 10, 1 << 20];
+    let t0 = Instant::now();
+
+    if wanted("kernel") {
+        for size in sizes {
+            run_row(
+                &mut s,
+                "kernel",
+                &human(size),
+                size * count(size),
+                kernel_contenders(size),
+            );
+        }
+    }
+    if wanted("receive") {
+        for kind in [Kind::Binary, Kind::Text] {
+            for size in sizes {
+                let n = count(size);
+                let data: Arc<[u8]> = payload(size, kind).into();
+                let stream = masked_stream(kind, &data, n, 1);
+                let row = format!("{} {}", kind.name(), human(size));
+                run_row(
+                    &mut s,
+                    "receive",
+                    &row,
+                    size * n,
+                    receive_contenders(&stream, kind, &data, n),
+                );
+            }
+        }
+    }
+    if wanted("fragmented") {
+        for (size, frames) in [(1 << 10, 4), (64 << 10, 16)] {
+            let n = count(size);
+            let data: Arc<[u8]> = payload(size, Kind::Text).into();
+            let stream = masked_stream(Kind::Text, &data, n, frames);
+            let row = format!("text {} in {frames} frames", human(size));
+            run_row(
+                &mut s,
+                "fragmented",
+                &row,
+                size * n,
+                receive_contenders(&stream, Kind::Text, &data, n),
+            );
+        }
+    }
+    for (workload, role, send_sizes) in [
+        ("server-send", rfc6455::Role::Server, &sizes[..]),
+        ("client-send", rfc6455::Role::Client, &[125, 64 << 10][..]),
+    ] {
+        if !wanted(workload) {
+            continue;
+        }
+        for api in [Api::Owned, Api::Borrowed] {
+            for &size in send_sizes {
+                let n = count(size);
+                let data: Arc<[u8]> = payload(size, Kind::Binary).into();
+                let api_name = match api {
+                    Api::Owned => "owned",
+                    Api::Borrowed => "borrowed",
+                };
+                let row = format!("binary {} {api_name}", human(size));
+                let contenders = send_contenders(role, api, Kind::Binary, &data, n);
+                run_row(&mut s, workload, &row, size * n, contenders);
+            }
+        }
+    }
+    eprintln!("compare: done in {:.0} s", t0.elapsed().as_secs_f64());
+}
