@@ -24,7 +24,9 @@ pub enum ProtocolError {
     ReservedOpcode(OpCode),
     /// A control frame without FIN (§5.5).
     FragmentedControlFrame,
-    /// A control frame with a payload over 125 bytes (§5.5). Holds the declared length.
+    /// A control frame with a payload over 125 bytes (§5.5). Holds the declared length, or the
+    /// 7-bit length code (126 or 127) when the header announces an extended length: that is
+    /// rejected as soon as the first two bytes are in, before the extended length arrives.
     ControlFrameTooLong(u64),
     /// A 64-bit payload length with its most significant bit set (§5.2).
     InvalidLength,

@@ -310,10 +310,10 @@ struct Message {
 /// [`Role`]: masking (§5.1), RSV bits without an extension, reserved opcodes (§5.2), control
 /// frame rules (§5.5), fragmentation order (§5.4), UTF-8 (§8.1), close payloads (§5.5.1), and
 /// the configured [`Limits`] — all checked on the header, before any payload is accepted. The
-/// rules that the first two header bytes decide (opcode, RSV bits, FIN of a control frame, the
-/// mask bit, fragmentation order) fail as soon as those two bytes are in, without waiting for
-/// the extended length or the masking key; the length rules wait for the whole header. The
-/// first violation is returned as a [`ProtocolError`] and the decoder stays failed.
+/// rules that the first two header bytes decide (opcode, RSV bits, FIN and the 126/127 length
+/// code of a control frame, the mask bit, fragmentation order) fail as soon as those two bytes
+/// are in, without waiting for the extended length or the masking key; the other length rules
+/// wait for the whole header. The first violation is returned as a [`ProtocolError`] and the decoder stays failed.
 ///
 /// About 190 bytes, no heap.
 ///
@@ -503,8 +503,8 @@ impl FrameDecoder {
     /// Read a header, from `input` directly when it is all there, else through `header_buf`,
     /// and apply every header rule to it.
     ///
-    /// The rules of the first two bytes ([`check_first_two`]: opcode, RSV, FIN, mask bit,
-    /// fragmentation order) are applied as soon as those two bytes are in, so that a peer
+    /// The rules of the first two bytes ([`check_first_two`]: opcode, RSV, FIN, a control
+    /// frame's length code, mask bit, fragmentation order) are applied as soon as those two bytes are in, so that a peer
     /// cannot hold the connection open with the start of a header already known to be
     /// invalid. The length rules ([`check_length`]) wait for the complete header.
     ///
@@ -573,9 +573,11 @@ impl FrameDecoder {
     /// (§5.5); for a data frame the fragmentation order (§5.4), then RSV bits without an
     /// extension that allows them (§5.2).
     ///
-    /// A control frame's 126 or 127 length code is not rejected here: a length field longer
-    /// than necessary is accepted (see [`FrameHeader::decode`]), so `7E 00 05` may still
-    /// announce 5 bytes. [`check_length`](Self::check_length) decides on the whole header.
+    /// A control frame's 126 or 127 length code is rejected here too: RFC 6455 §5.5 says
+    /// "All control frames MUST have a payload length of 125 bytes or less", and those codes
+    /// announce an extended length field, which only a longer payload needs (§5.2: the
+    /// minimal number of bytes MUST be used). The error holds the code (126 or 127), since
+    /// the extended length has not arrived.
     #[inline]
     fn check_first_two(&self, b0: u8, b1: u8) -> Result<(), ProtocolError> {
         let op = OpCode::from_low_bits(b0);
@@ -594,6 +596,10 @@ impl FrameDecoder {
             }
             if b0 & 0x80 == 0 {
                 return Err(ProtocolError::FragmentedControlFrame);
+            }
+            let len_code = b1 & 0x7F;
+            if usize::from(len_code) > MAX_CONTROL_PAYLOAD {
+                return Err(ProtocolError::ControlFrameTooLong(u64::from(len_code)));
             }
             return Ok(());
         }
