@@ -487,6 +487,7 @@ impl Connection {
     }
 
     /// The next time [`handle_timeout`](Self::handle_timeout) should be called, if any.
+    #[must_use = "the deadline is for handle_timeout"]
     pub fn poll_timeout(&self) -> Option<Duration> {
         let keepalive = match (self.config.keepalive, self.close_sent || self.closed) {
             (Some(k), false) => self.keepalive_deadline(k),
@@ -511,6 +512,7 @@ impl Connection {
 
     /// The next bytes to write to the transport, if any. Write them (or part of them), then
     /// call [`advance_transmit`](Self::advance_transmit) with the number written.
+    #[must_use = "write these bytes, then call advance_transmit"]
     pub fn poll_transmit(&mut self) -> Option<&[u8]> {
         match self.next_queue()? {
             Queue::Control => self.control_out.front().map(|(b, _)| &b[..]),
@@ -578,6 +580,7 @@ impl Connection {
     }
 
     /// The next event, if any.
+    #[must_use = "an event that is dropped is lost"]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
         if self.events.is_empty() && self.events.capacity() > 16 {

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::close::CloseCode;
+use crate::close::{CloseCode, CloseDecodeError};
 use crate::opcode::OpCode;
 
 /// The peer broke a rule of RFC 6455 (or a configured limit). Each variant is one rule.
@@ -98,6 +98,16 @@ impl ProtocolError {
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::TooManyFragments { .. } => "too many fragments",
             ProtocolError::InvalidCompressedData => "invalid compressed data",
+        }
+    }
+}
+
+impl From<CloseDecodeError> for ProtocolError {
+    fn from(error: CloseDecodeError) -> Self {
+        match error {
+            CloseDecodeError::OneByte => ProtocolError::InvalidClosePayload,
+            CloseDecodeError::InvalidCode(code) => ProtocolError::InvalidCloseCode(code),
+            CloseDecodeError::InvalidReason => ProtocolError::InvalidCloseReason,
         }
     }
 }
