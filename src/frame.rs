@@ -495,6 +495,92 @@ impl FrameDecoder {
         }
     }
 
+    /// Decode from `input` like [`decode`](Self::decode), for a caller that keeps the bytes
+    /// it has not been told are consumed and passes them again, followed by more: the
+    /// decoder then never copies a partial header or control frame into itself, and the event
+    /// borrows only `input` (not the decoder), so the caller can act on it while using the
+    /// decoder and its other state.
+    ///
+    /// When `event` is `None`, `consumed` may stop short of the end of `input`: the rest is
+    /// the start of a header or of a control frame, to be passed again with more bytes
+    /// appended. The rules are the same as `decode`'s, including those that fail on the first
+    /// two bytes of a header. Do not mix the two methods within one frame.
+    pub fn decode_in_place<'a>(
+        &mut self,
+        input: &'a mut [u8],
+    ) -> Result<Decoded<'a>, ProtocolError> {
+        let mut pos = 0;
+        loop {
+            match self.state {
+                State::Failed(e) => return Err(e),
+                State::Header => {
+                    let rest = &input[pos..];
+                    if let [b0, b1, ..] = *rest {
+                        if let Err(e) = self.check_first_two(b0, b1) {
+                            return Err(self.fail(e));
+                        }
+                    }
+                    let header = match FrameHeader::decode(rest) {
+                        Err(e) => return Err(self.fail(e)),
+                        Ok(Status::Partial) => None,
+                        Ok(Status::Complete((header, len))) => {
+                            if let Err(e) = self.check_length(header.opcode, header.payload_len) {
+                                return Err(self.fail(e));
+                            }
+                            // A control frame is taken whole (at most 125 bytes after the
+                            // header), so that its payload is one slice of `input`.
+                            let whole = !header.opcode.is_control()
+                                || (rest.len() - len) as u64 >= header.payload_len;
+                            whole.then_some((header, len))
+                        }
+                    };
+                    let Some((header, len)) = header else {
+                        return Ok(Decoded {
+                            consumed: pos,
+                            event: None,
+                        });
+                    };
+                    pos += len;
+                    self.start_frame(header);
+                }
+                State::Data { frame_start } => {
+                    if self.remaining > 0 && pos == input.len() {
+                        return Ok(Decoded {
+                            consumed: pos,
+                            event: None,
+                        });
+                    }
+                    return self.data_chunk(input, pos, frame_start);
+                }
+                State::Control => {
+                    // The whole payload is in `input` (checked with the header).
+                    let opcode = self.header.opcode;
+                    let n = clamp(self.remaining, input.len() - pos);
+                    let payload = &mut input[pos..pos + n];
+                    if let Some(key) = self.header.mask {
+                        apply_mask(payload, key, 0);
+                    }
+                    self.remaining = 0;
+                    self.state = State::Header;
+                    let payload: &'a [u8] = payload;
+                    let event = match opcode {
+                        OpCode::PING => FrameEvent::Ping(payload),
+                        OpCode::PONG => FrameEvent::Pong(payload),
+                        // Parsed once: checked and handed out together.
+                        _ => match ClosePayload::parse(payload) {
+                            Ok(close) => FrameEvent::Close(close),
+                            Err(e) => return Err(self.fail(e.into())),
+                        },
+                    };
+                    return Ok(Decoded {
+                        consumed: pos + n,
+                        event: Some(event),
+                    });
+                }
+            }
+        }
+    }
+
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         self.state = State::Failed(error);
         error
