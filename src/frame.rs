@@ -313,7 +313,12 @@ struct Message {
 /// rules that the first two header bytes decide (opcode, RSV bits, FIN and the 126/127 length
 /// code of a control frame, the mask bit, fragmentation order) fail as soon as those two bytes
 /// are in, without waiting for the extended length or the masking key; the other length rules
-/// wait for the whole header. The first violation is returned as a [`ProtocolError`] and the decoder stays failed.
+/// wait for the whole header. The first violation is returned as a [`ProtocolError`] and the
+/// decoder stays failed.
+///
+/// Two ways to feed it: [`decode`](Self::decode) keeps partial headers and control payloads
+/// itself, so the caller may drop its input; [`decode_in_place`](Self::decode_in_place) leaves
+/// them in the caller's buffer, and its events borrow only that buffer. Same rules.
 ///
 /// About 190 bytes, no heap.
 ///
@@ -590,9 +595,9 @@ impl FrameDecoder {
     /// and apply every header rule to it.
     ///
     /// The rules of the first two bytes ([`check_first_two`]: opcode, RSV, FIN, a control
-    /// frame's length code, mask bit, fragmentation order) are applied as soon as those two bytes are in, so that a peer
-    /// cannot hold the connection open with the start of a header already known to be
-    /// invalid. The length rules ([`check_length`]) wait for the complete header.
+    /// frame's length code, mask bit, fragmentation order) are applied as soon as those two
+    /// bytes are in, so that a peer cannot hold the connection open with the start of a
+    /// header already known to be invalid. The length rules ([`check_length`]) wait for the complete header.
     ///
     /// [`check_first_two`]: Self::check_first_two
     /// [`check_length`]: Self::check_length

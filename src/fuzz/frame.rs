@@ -102,7 +102,9 @@ struct DecTrace {
     partial: Vec<u8>,
 }
 
-fn run_decoder(config: DecoderConfig, role: Role, chunks: &[&[u8]]) -> DecTrace {
+/// Decode `chunks` with [`FrameDecoder::decode`], or with [`FrameDecoder::decode_in_place`]
+/// (`in_place`), carrying what it leaves unconsumed into the next chunk.
+fn run_decoder(config: DecoderConfig, role: Role, chunks: &[&[u8]], in_place: bool) -> DecTrace {
     let limits = config.limits;
     let mut decoder = FrameDecoder::with_config(role, config);
     let mut trace = DecTrace {
@@ -112,14 +114,21 @@ fn run_decoder(config: DecoderConfig, role: Role, chunks: &[&[u8]]) -> DecTrace 
     };
     let mut current: Option<(OpCode, u8, u32)> = None;
     let (mut bytes_in, mut bytes_out) = (0usize, 0usize);
+    let mut carry = Vec::new();
     'chunks: for chunk in chunks {
-        let mut buf = chunk.to_vec();
-        bytes_in += buf.len();
+        let mut buf = core::mem::take(&mut carry);
+        buf.extend_from_slice(chunk);
+        bytes_in += chunk.len();
         let mut pos = 0;
         loop {
             let rest = buf.len() - pos;
             let base = buf[pos..].as_ptr() as usize;
-            let decoded = match decoder.decode(&mut buf[pos..]) {
+            let result = if in_place {
+                decoder.decode_in_place(&mut buf[pos..])
+            } else {
+                decoder.decode(&mut buf[pos..])
+            };
+            let decoded = match result {
                 Ok(d) => d,
                 Err(e) => {
                     assert!(
@@ -137,7 +146,13 @@ fn run_decoder(config: DecoderConfig, role: Role, chunks: &[&[u8]]) -> DecTrace 
             let consumed = decoded.consumed;
             assert!(consumed <= rest, "consumed {consumed} of {rest}");
             let Some(event) = decoded.event else {
-                assert_eq!(consumed, rest, "no event but input left over");
+                if in_place {
+                    // At most the start of a header and a control payload is left.
+                    carry = buf[pos + consumed..].to_vec();
+                    assert!(carry.len() < MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+                } else {
+                    assert_eq!(consumed, rest, "no event but input left over");
+                }
                 break;
             };
             assert!(consumed > 0, "an event without progress");
@@ -232,13 +247,19 @@ pub fn frame_decoder(data: &[u8]) {
         .with_limits(limits)
         .with_allowed_rsv(if flags & 4 != 0 { RSV1 } else { 0 })
         .with_validate_utf8(flags & 8 == 0);
-    let whole = run_decoder(config, role, &[rest]);
+    let whole = run_decoder(config, role, &[rest], false);
     let seed = [*c0, *c1, *c2];
-    let chunked = run_decoder(config, role, &Chunker::new(&seed).split(rest));
-    compare_traces(&whole, &chunked);
-    if rest.len() <= 512 {
-        let bytewise = run_decoder(config, role, &Chunker::new(&[1]).split(rest));
-        compare_traces(&whole, &bytewise);
+    let chunks = Chunker::new(&seed).split(rest);
+    // Both ways of decoding, in any chunking, agree.
+    for in_place in [false, true] {
+        compare_traces(&whole, &run_decoder(config, role, &chunks, in_place));
+        if in_place {
+            compare_traces(&whole, &run_decoder(config, role, &[rest], true));
+        }
+        if rest.len() <= 512 {
+            let bytewise = run_decoder(config, role, &Chunker::new(&[1]).split(rest), in_place);
+            compare_traces(&whole, &bytewise);
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use crate::error::ProtocolError;
 use crate::event::{CloseCause, Event, Message, MessageKind};
 use crate::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use crate::frame::{
-    DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, RSV1,
+    DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1,
 };
 use crate::handshake::{
     ClientError, ClientRequest, EMPTY_HEADER, HandshakeError, HeadLimits, Key, RequestParser,
