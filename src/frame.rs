@@ -1049,6 +1049,34 @@ mod tests {
         assert!(d.is_idle());
     }
 
+    /// `decode_in_place` leaves a partial header or control frame to the caller, and its
+    /// events borrow only the input.
+    #[test]
+    fn in_place_leaves_partial_control_frames_in_the_input() {
+        let mut d = FrameDecoder::new(Role::Client);
+        let mut input = std::vec![0x89, 0x03, b'a', b'b'];
+        let decoded = d.decode_in_place(&mut input).unwrap();
+        assert_eq!((decoded.consumed, decoded.event), (0, None));
+        input.push(b'c');
+        input.extend_from_slice(&[0x88, 0x02, 0x03]);
+        let decoded = d.decode_in_place(&mut input).unwrap();
+        assert_eq!(decoded.consumed, 5);
+        assert_eq!(decoded.event, Some(FrameEvent::Ping(b"abc")));
+        // The close frame's payload is parsed once, with the frame.
+        let mut rest = std::vec![0x88, 0x02, 0x03, 0xE8];
+        let decoded = d.decode_in_place(&mut rest).unwrap();
+        assert_eq!(
+            decoded.event,
+            Some(FrameEvent::Close(ClosePayload::Code(CloseCode::NORMAL, "")))
+        );
+        // The two-byte rules fail at once here too (RFC 6455 §5.5).
+        let mut d = FrameDecoder::new(Role::Client);
+        assert_eq!(
+            d.decode_in_place(&mut [0x89, 0x7E]),
+            Err(ProtocolError::ControlFrameTooLong(126))
+        );
+    }
+
     #[test]
     fn zero_length_frames() {
         let mut d = FrameDecoder::new(Role::Client);

@@ -337,3 +337,101 @@ fn abnormal(reason: &'static str, cause: CloseCause) -> Report<'static> {
         cause,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed_event(fx: (Effects, Option<Report<'_>>)) -> (Effects, CloseCause) {
+        let (fx, report) = fx;
+        (fx, report.expect("Closed is reported").cause)
+    }
+
+    /// The peer's close while open: reported once, echoed only when `Closed` is polled, and
+    /// nothing is reported again.
+    #[test]
+    fn a_peer_close_is_echoed_when_closed_is_polled() {
+        let mut l = Lifecycle::Open;
+        let close = Trigger::PeerClose {
+            code: Some(CloseCode::NORMAL),
+            reason: "bye",
+            client: false,
+        };
+        let (fx, cause) = closed_event(l.step(close));
+        assert_eq!(
+            cause,
+            CloseCause::Clean {
+                initiated_locally: false
+            }
+        );
+        assert!(fx.send_reply.is_none() && !fx.arm_close_timer && !fx.drop_unsent_control);
+        assert!(!l.is_reading() && l.can_send() && l.can_send_control());
+        assert!(!l.is_terminated(true, true), "the echo is not queued yet");
+        let (fx, report) = l.step(Trigger::ClosedPolled);
+        assert!(report.is_none());
+        assert_eq!(fx.send_reply, Some((Some(CloseCode::NORMAL), "")));
+        assert!(!l.can_send() && !l.can_send_control());
+        assert!(l.is_terminated(true, true) && !l.is_terminated(true, false));
+        for trigger in [
+            close,
+            Trigger::Failed(ProtocolError::InvalidUtf8),
+            Trigger::Eof,
+        ] {
+            assert!(l.step(trigger).1.is_none(), "Closed exactly once");
+        }
+        assert!(
+            l.is_terminated(true, false),
+            "the client saw the end of the transport"
+        );
+    }
+
+    /// Our close, then the peer's: pongs stay allowed while closing (RFC 6455 §5.5.2), and
+    /// unsent ones are dropped once the handshake is over.
+    #[test]
+    fn our_close_then_the_peers() {
+        let mut l = Lifecycle::Open;
+        let (fx, report) = l.step(Trigger::LocalClose);
+        assert!(fx.arm_close_timer && report.is_none());
+        assert_eq!(l.state(), State::Closing);
+        assert!(l.is_reading() && !l.can_send() && l.can_send_control());
+        assert!(!l.keepalive_runs());
+        let (fx, cause) = closed_event(l.step(Trigger::PeerClose {
+            code: None,
+            reason: "",
+            client: true,
+        }));
+        assert_eq!(
+            cause,
+            CloseCause::Clean {
+                initiated_locally: true
+            }
+        );
+        assert!(fx.drop_unsent_control && fx.arm_close_timer);
+        assert!(!l.can_send_control());
+        let (fx, _) = l.step(Trigger::ClosedPolled);
+        assert!(fx.send_reply.is_none(), "our close is out already");
+    }
+
+    /// A protocol error's close frame carries its code and reason; a timeout ends waiting.
+    #[test]
+    fn failures_and_timeouts() {
+        let mut l = Lifecycle::Open;
+        let (fx, cause) = closed_event(l.step(Trigger::Failed(ProtocolError::InvalidUtf8)));
+        assert_eq!(cause, CloseCause::Protocol(ProtocolError::InvalidUtf8));
+        assert!(fx.arm_close_timer);
+        let (fx, _) = l.step(Trigger::ClosedPolled);
+        let reason = ProtocolError::InvalidUtf8.reason();
+        assert_eq!(
+            fx.send_reply,
+            Some((Some(CloseCode::INVALID_PAYLOAD), reason))
+        );
+        assert!(!l.is_terminated(true, false));
+        assert!(l.step(Trigger::CloseTimeout).1.is_none());
+        assert!(l.is_terminated(false, false));
+
+        let mut l = Lifecycle::Open;
+        let (_, cause) = closed_event(l.step(Trigger::KeepaliveTimeout));
+        assert_eq!(cause, CloseCause::KeepaliveTimeout);
+        assert!(l.is_terminated(false, false));
+    }
+}
