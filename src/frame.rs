@@ -452,17 +452,7 @@ impl FrameDecoder {
                     let n = clamp(self.remaining, input.len() - pos);
                     if self.control_len == 0 && n as u64 == self.remaining {
                         // The whole payload is in the input: unmask in place, no copy.
-                        let payload = &mut input[pos..pos + n];
-                        if let Some(key) = self.header.mask {
-                            apply_mask(payload, key, 0);
-                        }
-                        self.remaining = 0;
-                        self.state = State::Header;
-                        if let Err(e) = check_control(opcode, payload) {
-                            return Err(self.fail(e));
-                        }
-                        let input: &'a [u8] = input;
-                        let event = control_event(opcode, &input[pos..pos + n]);
+                        let event = self.whole_control_frame(&mut input[pos..pos + n])?;
                         return Ok(Decoded {
                             consumed: pos + n,
                             event: Some(event),
@@ -559,24 +549,8 @@ impl FrameDecoder {
                 }
                 State::Control => {
                     // The whole payload is in `input` (checked with the header).
-                    let opcode = self.header.opcode;
                     let n = clamp(self.remaining, input.len() - pos);
-                    let payload = &mut input[pos..pos + n];
-                    if let Some(key) = self.header.mask {
-                        apply_mask(payload, key, 0);
-                    }
-                    self.remaining = 0;
-                    self.state = State::Header;
-                    let payload: &'a [u8] = payload;
-                    let event = match opcode {
-                        OpCode::PING => FrameEvent::Ping(payload),
-                        OpCode::PONG => FrameEvent::Pong(payload),
-                        // Parsed once: checked and handed out together.
-                        _ => match ClosePayload::parse(payload) {
-                            Ok(close) => FrameEvent::Close(close),
-                            Err(e) => return Err(self.fail(e.into())),
-                        },
-                    };
+                    let event = self.whole_control_frame(&mut input[pos..pos + n])?;
                     return Ok(Decoded {
                         consumed: pos + n,
                         event: Some(event),
@@ -584,6 +558,29 @@ impl FrameDecoder {
                 }
             }
         }
+    }
+
+    /// A control frame whose whole payload is `payload`, in the caller's input: unmasked in
+    /// place, checked and turned into its event in one pass (a close payload is parsed once).
+    #[inline]
+    fn whole_control_frame<'a>(
+        &mut self,
+        payload: &'a mut [u8],
+    ) -> Result<FrameEvent<'a>, ProtocolError> {
+        if let Some(key) = self.header.mask {
+            apply_mask(payload, key, 0);
+        }
+        self.remaining = 0;
+        self.state = State::Header;
+        let payload: &'a [u8] = payload;
+        Ok(match self.header.opcode {
+            OpCode::PING => FrameEvent::Ping(payload),
+            OpCode::PONG => FrameEvent::Pong(payload),
+            _ => match ClosePayload::parse(payload) {
+                Ok(close) => FrameEvent::Close(close),
+                Err(e) => return Err(self.fail(e.into())),
+            },
+        })
     }
 
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
@@ -835,8 +832,10 @@ fn control_event(opcode: OpCode, payload: &[u8]) -> FrameEvent<'_> {
     match opcode {
         OpCode::PING => FrameEvent::Ping(payload),
         OpCode::PONG => FrameEvent::Pong(payload),
-        // Parsed a second time (at most 125 bytes) to keep the borrow checker simple; it was
-        // accepted a moment ago, so the fallback is unreachable.
+        // Only for a payload gathered across reads in `decode` (at most 125 bytes): parsed a
+        // second time, since the event borrows the decoder; it was accepted a moment ago, so
+        // the fallback is unreachable. Payloads in the input are parsed once
+        // (`whole_control_frame`).
         _ => FrameEvent::Close(ClosePayload::parse(payload).unwrap_or(ClosePayload::Empty)),
     }
 }
