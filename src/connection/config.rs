@@ -4,6 +4,8 @@
 use core::time::Duration;
 
 #[cfg(doc)]
+use super::Connection;
+#[cfg(doc)]
 use crate::event::{CloseCause, Event};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::PerMessageDeflate;
