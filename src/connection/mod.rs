@@ -216,7 +216,8 @@ impl Connection {
         self.out.pending()
     }
 
-    /// Bytes received and held: partial messages and unprocessed input.
+    /// Bytes received and held: partial messages and unprocessed input (including the start
+    /// of a header or of a control frame, at most 139 bytes, kept until the rest arrives).
     pub fn buffered_receive(&self) -> usize {
         self.rx.buffered()
     }

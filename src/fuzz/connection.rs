@@ -136,7 +136,13 @@ impl Side {
     }
 
     pub(super) fn check_memory(&self) {
-        let bound = self.max_message.saturating_add(self.last_read as u64);
+        // A message of at most the limit, the last read, and the start of a header or of a
+        // control frame (kept in the read buffer until the rest arrives).
+        let partial_frame = (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD) as u64;
+        let bound = self
+            .max_message
+            .saturating_add(self.last_read as u64)
+            .saturating_add(partial_frame);
         assert!(
             self.conn.buffered_receive() as u64 <= bound,
             "buffered {} > {bound}",
