@@ -2,7 +2,6 @@
 
 use core::fmt;
 
-use crate::error::ProtocolError;
 use crate::utf8;
 
 /// A close status code (§7.4).
@@ -119,20 +118,22 @@ impl<'a> ClosePayload<'a> {
     /// Parse and validate the payload of a received close frame (§5.5.1, §7.4).
     ///
     /// - empty: [`ClosePayload::Empty`];
-    /// - one byte: [`ProtocolError::InvalidClosePayload`] (1002);
-    /// - a code that may not be on the wire: [`ProtocolError::InvalidCloseCode`] (1002);
-    /// - a reason that is not UTF-8: [`ProtocolError::InvalidCloseReason`] (1007).
-    pub fn parse(payload: &'a [u8]) -> Result<ClosePayload<'a>, ProtocolError> {
+    /// - one byte: [`CloseDecodeError::OneByte`] (1002);
+    /// - a code that may not be on the wire: [`CloseDecodeError::InvalidCode`] (1002);
+    /// - a reason that is not UTF-8: [`CloseDecodeError::InvalidReason`] (1007).
+    ///
+    /// The error converts into the matching [`ProtocolError`](crate::ProtocolError) with `?`
+    /// or `From`.
+    pub fn parse(payload: &'a [u8]) -> Result<ClosePayload<'a>, CloseDecodeError> {
         match payload {
             [] => Ok(ClosePayload::Empty),
-            [_] => Err(ProtocolError::InvalidClosePayload),
+            [_] => Err(CloseDecodeError::OneByte),
             [hi, lo, reason @ ..] => {
                 let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
                 if !code.is_valid_on_wire() {
-                    return Err(ProtocolError::InvalidCloseCode(code.0));
+                    return Err(CloseDecodeError::InvalidCode(code.0));
                 }
-                let reason =
-                    utf8::validate(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+                let reason = utf8::validate(reason).map_err(|_| CloseDecodeError::InvalidReason)?;
                 Ok(ClosePayload::Code(code, reason))
             }
         }
@@ -176,6 +177,30 @@ impl<'a> ClosePayload<'a> {
         Some(len)
     }
 }
+
+/// Why a received close payload is invalid (§5.5.1, §7.4). Converts into the
+/// [`ProtocolError`](crate::ProtocolError) that fails the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseDecodeError {
+    /// A payload of one byte: too short for a code, too long for none.
+    OneByte,
+    /// A status code that may not be on the wire. Holds the code.
+    InvalidCode(u16),
+    /// A reason that is not valid UTF-8.
+    InvalidReason,
+}
+
+impl fmt::Display for CloseDecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseDecodeError::OneByte => f.write_str("close payload of 1 byte"),
+            CloseDecodeError::InvalidCode(code) => write!(f, "invalid close code ({code})"),
+            CloseDecodeError::InvalidReason => f.write_str("invalid UTF-8 in close reason"),
+        }
+    }
+}
+
+impl core::error::Error for CloseDecodeError {}
 
 /// Why a close payload cannot be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,10 +267,7 @@ mod tests {
     fn parse_payloads() {
         assert_eq!(ClosePayload::parse(&[]), Ok(ClosePayload::Empty));
         assert_eq!(ClosePayload::Empty.code(), CloseCode::NO_STATUS);
-        assert_eq!(
-            ClosePayload::parse(&[0x03]),
-            Err(ProtocolError::InvalidClosePayload)
-        );
+        assert_eq!(ClosePayload::parse(&[0x03]), Err(CloseDecodeError::OneByte));
         assert_eq!(
             ClosePayload::parse(&[0x03, 0xE8]),
             Ok(ClosePayload::Code(CloseCode::NORMAL, ""))
@@ -256,11 +278,11 @@ mod tests {
         );
         assert_eq!(
             ClosePayload::parse(&[0x03, 0xED]),
-            Err(ProtocolError::InvalidCloseCode(1005))
+            Err(CloseDecodeError::InvalidCode(1005))
         );
         assert_eq!(
             ClosePayload::parse(b"\x03\xe8\xff"),
-            Err(ProtocolError::InvalidCloseReason)
+            Err(CloseDecodeError::InvalidReason)
         );
     }
 

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::close::CloseCode;
+use crate::close::{CloseCode, CloseDecodeError};
 use crate::opcode::OpCode;
 
 /// The peer broke a rule of RFC 6455 (or a configured limit). Each variant is one rule.
@@ -24,7 +24,9 @@ pub enum ProtocolError {
     ReservedOpcode(OpCode),
     /// A control frame without FIN (§5.5).
     FragmentedControlFrame,
-    /// A control frame with a payload over 125 bytes (§5.5). Holds the declared length.
+    /// A control frame with a payload over 125 bytes (§5.5). Holds the declared length, or the
+    /// 7-bit length code (126 or 127) when the header announces an extended length: that is
+    /// rejected as soon as the first two bytes are in, before the extended length arrives.
     ControlFrameTooLong(u64),
     /// A 64-bit payload length with its most significant bit set (§5.2).
     InvalidLength,
@@ -96,6 +98,16 @@ impl ProtocolError {
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::TooManyFragments { .. } => "too many fragments",
             ProtocolError::InvalidCompressedData => "invalid compressed data",
+        }
+    }
+}
+
+impl From<CloseDecodeError> for ProtocolError {
+    fn from(error: CloseDecodeError) -> Self {
+        match error {
+            CloseDecodeError::OneByte => ProtocolError::InvalidClosePayload,
+            CloseDecodeError::InvalidCode(code) => ProtocolError::InvalidCloseCode(code),
+            CloseDecodeError::InvalidReason => ProtocolError::InvalidCloseReason,
         }
     }
 }

@@ -310,10 +310,15 @@ struct Message {
 /// [`Role`]: masking (§5.1), RSV bits without an extension, reserved opcodes (§5.2), control
 /// frame rules (§5.5), fragmentation order (§5.4), UTF-8 (§8.1), close payloads (§5.5.1), and
 /// the configured [`Limits`] — all checked on the header, before any payload is accepted. The
-/// rules that the first two header bytes decide (opcode, RSV bits, FIN of a control frame, the
-/// mask bit, fragmentation order) fail as soon as those two bytes are in, without waiting for
-/// the extended length or the masking key; the length rules wait for the whole header. The
-/// first violation is returned as a [`ProtocolError`] and the decoder stays failed.
+/// rules that the first two header bytes decide (opcode, RSV bits, FIN and the 126/127 length
+/// code of a control frame, the mask bit, fragmentation order) fail as soon as those two bytes
+/// are in, without waiting for the extended length or the masking key; the other length rules
+/// wait for the whole header. The first violation is returned as a [`ProtocolError`] and the
+/// decoder stays failed.
+///
+/// Two ways to feed it: [`decode`](Self::decode) keeps partial headers and control payloads
+/// itself, so the caller may drop its input; [`decode_in_place`](Self::decode_in_place) leaves
+/// them in the caller's buffer, and its events borrow only that buffer. Same rules.
 ///
 /// About 190 bytes, no heap.
 ///
@@ -447,17 +452,7 @@ impl FrameDecoder {
                     let n = clamp(self.remaining, input.len() - pos);
                     if self.control_len == 0 && n as u64 == self.remaining {
                         // The whole payload is in the input: unmask in place, no copy.
-                        let payload = &mut input[pos..pos + n];
-                        if let Some(key) = self.header.mask {
-                            apply_mask(payload, key, 0);
-                        }
-                        self.remaining = 0;
-                        self.state = State::Header;
-                        if let Err(e) = check_control(opcode, payload) {
-                            return Err(self.fail(e));
-                        }
-                        let input: &'a [u8] = input;
-                        let event = control_event(opcode, &input[pos..pos + n]);
+                        let event = self.whole_control_frame(&mut input[pos..pos + n])?;
                         return Ok(Decoded {
                             consumed: pos + n,
                             event: Some(event),
@@ -495,6 +490,99 @@ impl FrameDecoder {
         }
     }
 
+    /// Decode from `input` like [`decode`](Self::decode), for a caller that keeps the bytes
+    /// it has not been told are consumed and passes them again, followed by more: the
+    /// decoder then never copies a partial header or control frame into itself, and the event
+    /// borrows only `input` (not the decoder), so the caller can act on it while using the
+    /// decoder and its other state.
+    ///
+    /// When `event` is `None`, `consumed` may stop short of the end of `input`: the rest is
+    /// the start of a header or of a control frame, to be passed again with more bytes
+    /// appended. The rules are the same as `decode`'s, including those that fail on the first
+    /// two bytes of a header. Do not mix the two methods within one frame.
+    pub fn decode_in_place<'a>(
+        &mut self,
+        input: &'a mut [u8],
+    ) -> Result<Decoded<'a>, ProtocolError> {
+        let mut pos = 0;
+        loop {
+            match self.state {
+                State::Failed(e) => return Err(e),
+                State::Header => {
+                    let rest = &input[pos..];
+                    if let [b0, b1, ..] = *rest {
+                        if let Err(e) = self.check_first_two(b0, b1) {
+                            return Err(self.fail(e));
+                        }
+                    }
+                    let header = match FrameHeader::decode(rest) {
+                        Err(e) => return Err(self.fail(e)),
+                        Ok(Status::Partial) => None,
+                        Ok(Status::Complete((header, len))) => {
+                            if let Err(e) = self.check_length(header.opcode, header.payload_len) {
+                                return Err(self.fail(e));
+                            }
+                            // A control frame is taken whole (at most 125 bytes after the
+                            // header), so that its payload is one slice of `input`.
+                            let whole = !header.opcode.is_control()
+                                || (rest.len() - len) as u64 >= header.payload_len;
+                            whole.then_some((header, len))
+                        }
+                    };
+                    let Some((header, len)) = header else {
+                        return Ok(Decoded {
+                            consumed: pos,
+                            event: None,
+                        });
+                    };
+                    pos += len;
+                    self.start_frame(header);
+                }
+                State::Data { frame_start } => {
+                    if self.remaining > 0 && pos == input.len() {
+                        return Ok(Decoded {
+                            consumed: pos,
+                            event: None,
+                        });
+                    }
+                    return self.data_chunk(input, pos, frame_start);
+                }
+                State::Control => {
+                    // The whole payload is in `input` (checked with the header).
+                    let n = clamp(self.remaining, input.len() - pos);
+                    let event = self.whole_control_frame(&mut input[pos..pos + n])?;
+                    return Ok(Decoded {
+                        consumed: pos + n,
+                        event: Some(event),
+                    });
+                }
+            }
+        }
+    }
+
+    /// A control frame whose whole payload is `payload`, in the caller's input: unmasked in
+    /// place, checked and turned into its event in one pass (a close payload is parsed once).
+    #[inline]
+    fn whole_control_frame<'a>(
+        &mut self,
+        payload: &'a mut [u8],
+    ) -> Result<FrameEvent<'a>, ProtocolError> {
+        if let Some(key) = self.header.mask {
+            apply_mask(payload, key, 0);
+        }
+        self.remaining = 0;
+        self.state = State::Header;
+        let payload: &'a [u8] = payload;
+        Ok(match self.header.opcode {
+            OpCode::PING => FrameEvent::Ping(payload),
+            OpCode::PONG => FrameEvent::Pong(payload),
+            _ => match ClosePayload::parse(payload) {
+                Ok(close) => FrameEvent::Close(close),
+                Err(e) => return Err(self.fail(e.into())),
+            },
+        })
+    }
+
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         self.state = State::Failed(error);
         error
@@ -503,10 +591,10 @@ impl FrameDecoder {
     /// Read a header, from `input` directly when it is all there, else through `header_buf`,
     /// and apply every header rule to it.
     ///
-    /// The rules of the first two bytes ([`check_first_two`]: opcode, RSV, FIN, mask bit,
-    /// fragmentation order) are applied as soon as those two bytes are in, so that a peer
-    /// cannot hold the connection open with the start of a header already known to be
-    /// invalid. The length rules ([`check_length`]) wait for the complete header.
+    /// The rules of the first two bytes ([`check_first_two`]: opcode, RSV, FIN, a control
+    /// frame's length code, mask bit, fragmentation order) are applied as soon as those two
+    /// bytes are in, so that a peer cannot hold the connection open with the start of a
+    /// header already known to be invalid. The length rules ([`check_length`]) wait for the complete header.
     ///
     /// [`check_first_two`]: Self::check_first_two
     /// [`check_length`]: Self::check_length
@@ -573,9 +661,11 @@ impl FrameDecoder {
     /// (§5.5); for a data frame the fragmentation order (§5.4), then RSV bits without an
     /// extension that allows them (§5.2).
     ///
-    /// A control frame's 126 or 127 length code is not rejected here: a length field longer
-    /// than necessary is accepted (see [`FrameHeader::decode`]), so `7E 00 05` may still
-    /// announce 5 bytes. [`check_length`](Self::check_length) decides on the whole header.
+    /// A control frame's 126 or 127 length code is rejected here too: RFC 6455 §5.5 says
+    /// "All control frames MUST have a payload length of 125 bytes or less", and those codes
+    /// announce an extended length field, which only a longer payload needs (§5.2: the
+    /// minimal number of bytes MUST be used). The error holds the code (126 or 127), since
+    /// the extended length has not arrived.
     #[inline]
     fn check_first_two(&self, b0: u8, b1: u8) -> Result<(), ProtocolError> {
         let op = OpCode::from_low_bits(b0);
@@ -594,6 +684,10 @@ impl FrameDecoder {
             }
             if b0 & 0x80 == 0 {
                 return Err(ProtocolError::FragmentedControlFrame);
+            }
+            let len_code = b1 & 0x7F;
+            if usize::from(len_code) > MAX_CONTROL_PAYLOAD {
+                return Err(ProtocolError::ControlFrameTooLong(u64::from(len_code)));
             }
             return Ok(());
         }
@@ -738,8 +832,10 @@ fn control_event(opcode: OpCode, payload: &[u8]) -> FrameEvent<'_> {
     match opcode {
         OpCode::PING => FrameEvent::Ping(payload),
         OpCode::PONG => FrameEvent::Pong(payload),
-        // Parsed a second time (at most 125 bytes) to keep the borrow checker simple; it was
-        // accepted a moment ago, so the fallback is unreachable.
+        // Only for a payload gathered across reads in `decode` (at most 125 bytes): parsed a
+        // second time, since the event borrows the decoder; it was accepted a moment ago, so
+        // the fallback is unreachable. Payloads in the input are parsed once
+        // (`whole_control_frame`).
         _ => FrameEvent::Close(ClosePayload::parse(payload).unwrap_or(ClosePayload::Empty)),
     }
 }
@@ -950,6 +1046,34 @@ mod tests {
         };
         assert_eq!(coalesce(merged), coalesce(whole));
         assert!(d.is_idle());
+    }
+
+    /// `decode_in_place` leaves a partial header or control frame to the caller, and its
+    /// events borrow only the input.
+    #[test]
+    fn in_place_leaves_partial_control_frames_in_the_input() {
+        let mut d = FrameDecoder::new(Role::Client);
+        let mut input = std::vec![0x89, 0x03, b'a', b'b'];
+        let decoded = d.decode_in_place(&mut input).unwrap();
+        assert_eq!((decoded.consumed, decoded.event), (0, None));
+        input.push(b'c');
+        input.extend_from_slice(&[0x88, 0x02, 0x03]);
+        let decoded = d.decode_in_place(&mut input).unwrap();
+        assert_eq!(decoded.consumed, 5);
+        assert_eq!(decoded.event, Some(FrameEvent::Ping(b"abc")));
+        // The close frame's payload is parsed once, with the frame.
+        let mut rest = std::vec![0x88, 0x02, 0x03, 0xE8];
+        let decoded = d.decode_in_place(&mut rest).unwrap();
+        assert_eq!(
+            decoded.event,
+            Some(FrameEvent::Close(ClosePayload::Code(CloseCode::NORMAL, "")))
+        );
+        // The two-byte rules fail at once here too (RFC 6455 §5.5).
+        let mut d = FrameDecoder::new(Role::Client);
+        assert_eq!(
+            d.decode_in_place(&mut [0x89, 0x7E]),
+            Err(ProtocolError::ControlFrameTooLong(126))
+        );
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub mod status;
 pub mod tokio;
 pub mod utf8;
 
-pub use close::{CloseCode, ClosePayload};
+pub use close::{CloseCode, CloseDecodeError, ClosePayload};
 #[cfg(feature = "alloc")]
 pub use connection::{Config, Connection, Keepalive, State};
 pub use error::{ProtocolError, SendError};

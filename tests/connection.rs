@@ -780,6 +780,32 @@ fn a_header_known_bad_after_two_bytes_fails_at_once() {
             [0x08, 0x80],
             ProtocolError::FragmentedControlFrame,
         ),
+        // A control frame with a 126/127 length code: RFC 6455 §5.5, "All control frames MUST
+        // have a payload length of 125 bytes or less", so the extended length need not come.
+        (
+            Role::Client,
+            &[],
+            [0x89, 0x7E],
+            ProtocolError::ControlFrameTooLong(126),
+        ),
+        (
+            Role::Client,
+            &[],
+            [0x88, 0x7F],
+            ProtocolError::ControlFrameTooLong(127),
+        ),
+        (
+            Role::Server,
+            &[],
+            [0x8A, 0xFE],
+            ProtocolError::ControlFrameTooLong(126),
+        ),
+        (
+            Role::Server,
+            &[0x01, 0x80, 0, 0, 0, 0],
+            [0x88, 0xFF],
+            ProtocolError::ControlFrameTooLong(127),
+        ),
         // A continuation with no message to continue.
         (
             Role::Client,

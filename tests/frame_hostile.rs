@@ -513,7 +513,13 @@ fn lengths_at_every_boundary_in_every_form() {
                             .declared_len(declared)
                             .to_vec();
                         assert_eq!(bytes.len(), header_len + body.len());
+                        let code = bytes[1] & 0x7F;
                         let want = match effective {
+                            // RFC 6455 §5.5: a control frame's 126/127 length code fails
+                            // on the first two bytes, holding the code.
+                            _ if opcode.is_control() && code >= 126 => {
+                                fail(ProtocolError::ControlFrameTooLong(code.into()), 1002)
+                            }
                             None => pending(Vec::new()),
                             Some(l) if l >> 63 != 0 => fail(ProtocolError::InvalidLength, 1002),
                             Some(l) if opcode.is_control() && l > 125 => {
@@ -561,7 +567,12 @@ fn control_frame_payload_lengths() {
                         .mask(key_for(role))
                         .length_form(form)
                         .to_vec();
-                    let want = if len > 125 {
+                    // RFC 6455 §5.5: "All control frames MUST have a payload length of 125
+                    // bytes or less"; a 126/127 length code fails on the first two bytes.
+                    let code = bytes[1] & 0x7F;
+                    let want = if code >= 126 {
+                        fail(ProtocolError::ControlFrameTooLong(code.into()), 1002)
+                    } else if len > 125 {
                         fail(ProtocolError::ControlFrameTooLong(len as u64), 1002)
                     } else {
                         ok(vec![match opcode {

@@ -267,8 +267,16 @@ fn hostile_cases() -> Cases {
                 let payload = vec![b'a'; len as usize];
                 for op in [OpCode::TEXT, OpCode::BINARY, OpCode::PING] {
                     let frame = peer(role, RawFrame::new(op, &payload).length_form(form));
-                    let expect = if op == OpCode::PING && len > 125 {
-                        Expect::Fail(P::ControlFrameTooLong(len))
+                    // RFC 6455 §5.5: a control frame's 126/127 length code fails at once.
+                    let code = match (form, len) {
+                        (LengthForm::Medium, _) => 126,
+                        (LengthForm::Long, _) => 127,
+                        (_, 0..=125) => len,
+                        (_, 126..=65535) => 126,
+                        _ => 127,
+                    };
+                    let expect = if op == OpCode::PING && code >= 126 {
+                        Expect::Fail(P::ControlFrameTooLong(code))
                     } else {
                         Expect::Accept
                     };
@@ -309,7 +317,8 @@ fn hostile_cases() -> Cases {
                         .declared_len(len),
                 );
                 let expect = match (op, expect) {
-                    (OpCode::PING, P::FrameTooLarge { len, .. }) => P::ControlFrameTooLong(len),
+                    // A Long length code: fails on the first two bytes (RFC 6455 §5.5).
+                    (OpCode::PING, _) => P::ControlFrameTooLong(127),
                     (_, e) => e,
                 };
                 c.add(

@@ -43,6 +43,7 @@ use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use crate::error::ProtocolError;
 use crate::handshake::ExtensionOffer;
 use crate::role::Role;
+use crate::utf8::Utf8Validator;
 
 /// The extension's registered name.
 pub const NAME: &str = "permessage-deflate";
@@ -301,6 +302,14 @@ fn push_bits(s: &mut String, bits: u8) {
 }
 
 /// The compressor and decompressor of one connection, allocated when first needed.
+///
+/// The connection sees this interface only:
+/// - sending: [`should_compress`](Self::should_compress), then
+///   [`compress`](Self::compress) of one whole message;
+/// - receiving: [`inflate`](Self::inflate) of each chunk of a compressed message, which owns
+///   the rules on the *inflated* message (its size against the message limit, and UTF-8 for
+///   text), since the frame decoder sees only the compressed bytes. The connection checks
+///   neither itself.
 pub(crate) struct DeflateCodec {
     settings: PerMessageDeflate,
     role: Role,
@@ -308,6 +317,12 @@ pub(crate) struct DeflateCodec {
     inflater: Option<Box<InflateState>>,
     /// The current message's DEFLATE data reached a final block: only the end may follow.
     finished: bool,
+    /// The limit on an inflated message (the connection's `max_message_size`).
+    max_message_size: u64,
+    /// Bytes inflated so far for the current message.
+    inflated: u64,
+    /// UTF-8 state of the current message, when it is text.
+    utf8: Utf8Validator,
 }
 
 impl fmt::Debug for DeflateCodec {
@@ -326,7 +341,57 @@ impl DeflateCodec {
             compressor: None,
             inflater: None,
             finished: false,
+            max_message_size: u64::MAX,
+            inflated: 0,
+            utf8: Utf8Validator::new(),
         }
+    }
+
+    /// Set the limit on the size of an inflated message (default: none).
+    pub(crate) fn with_max_message_size(mut self, max: u64) -> Self {
+        self.max_message_size = max;
+        self
+    }
+
+    /// Inflate one chunk of a received compressed message into `out` (appending), and apply
+    /// the rules of the inflated message: at most `max_message_size` bytes in all
+    /// ([`ProtocolError::MessageTooLarge`], counting earlier chunks whether or not they are
+    /// still in `out`), and for `text` valid UTF-8 as far as it goes, complete at the end
+    /// ([`ProtocolError::InvalidUtf8`], RFC 6455 §8.1). `first` and `last` mark the
+    /// message's first and last chunks.
+    pub(crate) fn inflate(
+        &mut self,
+        chunk: &[u8],
+        first: bool,
+        last: bool,
+        text: bool,
+        out: &mut BytesMut,
+    ) -> Result<(), ProtocolError> {
+        if first {
+            self.utf8.reset();
+            self.inflated = 0;
+        }
+        let before = out.len();
+        let room = self.max_message_size.saturating_sub(self.inflated);
+        let result = self.decompress(chunk, last, out, (before as u64).saturating_add(room));
+        self.inflated += (out.len() - before) as u64;
+        if let Err(error) = result {
+            return Err(match error {
+                // Report the configured limit, not what was left of it.
+                ProtocolError::MessageTooLarge { .. } => ProtocolError::MessageTooLarge {
+                    max: self.max_message_size,
+                },
+                other => other,
+            });
+        }
+        if text {
+            let valid =
+                self.utf8.feed(&out[before..]).is_ok() && (!last || self.utf8.finish().is_ok());
+            if !valid {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        Ok(())
     }
 
     fn our_window_bits(&self) -> u8 {

@@ -5,13 +5,13 @@ use core::fmt;
 
 use super::Header;
 use super::accept::{AcceptKey, Key};
-use super::error::{ClientError, RejectedResponse, WriteError};
+use super::error::{ClientError, RejectedResponse};
 use super::head::{HeadLimits, HeadScanner, ScanError, StartCheck, StartError, StartKind};
 use super::header::{
     ExtensionIter, ExtensionOffer, ascii_str, is_token, is_visible_ascii, list_contains, trim_ows,
     valid_extension_list,
 };
-use super::write::{Writer, check_extra_header};
+use super::write::{WriteError, Writer, check_extra_header};
 use crate::status::Status;
 
 /// Why a string is not a usable WebSocket URL (RFC 6455 §3).

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use super::Header;
-use super::write::Writer;
+use super::write::{WriteError, Writer};
 
 /// Why a server refuses an opening handshake request (RFC 6455 §4.2.1, §4.2.2, §4.4).
 ///
@@ -358,60 +358,3 @@ impl fmt::Display for ClientError<'_> {
 }
 
 impl core::error::Error for ClientError<'_> {}
-
-/// A local mistake while writing a handshake message. Nothing the peer sent causes these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The buffer is too small; `needed` bytes would have sufficed.
-    BufferTooSmall {
-        /// The full length of the message.
-        needed: usize,
-    },
-    /// An extra header whose name is not a token, whose value holds CR, LF or another control
-    /// byte, or whose name is one the handshake writes itself.
-    InvalidHeader,
-    /// A subprotocol that is not a token, or offered twice.
-    InvalidProtocol,
-    /// A server chose a subprotocol the client did not offer (§4.2.2).
-    UnofferedProtocol,
-    /// An extensions string that breaks §9.1's grammar, or is empty.
-    InvalidExtensions,
-    /// A server accepted an extension the client did not offer (§9.1).
-    UnofferedExtension,
-    /// A host that is empty or holds bytes not allowed in a URI host.
-    InvalidHost,
-    /// A request target with spaces, control bytes or a fragment.
-    InvalidPath,
-    /// An origin that is empty or not visible ASCII.
-    InvalidOrigin,
-}
-
-impl WriteError {
-    /// A one-line explanation.
-    pub const fn reason(&self) -> &'static str {
-        match self {
-            WriteError::BufferTooSmall { .. } => "buffer too small",
-            WriteError::InvalidHeader => "invalid or reserved extra header",
-            WriteError::InvalidProtocol => "invalid subprotocol",
-            WriteError::UnofferedProtocol => "subprotocol not offered by the client",
-            WriteError::InvalidExtensions => "invalid extensions string",
-            WriteError::UnofferedExtension => "extension not offered by the client",
-            WriteError::InvalidHost => "invalid host",
-            WriteError::InvalidPath => "invalid request path",
-            WriteError::InvalidOrigin => "invalid origin",
-        }
-    }
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason())?;
-        if let WriteError::BufferTooSmall { needed } = self {
-            write!(f, " ({needed} bytes needed)")?;
-        }
-        Ok(())
-    }
-}
-
-impl core::error::Error for WriteError {}

@@ -31,9 +31,10 @@ use http::{Method, StatusCode, Version};
 
 use super::accept::{AcceptKey, Key};
 use super::client::ClientRequest;
-use super::error::{HandshakeError, WriteError};
+use super::error::HandshakeError;
 use super::header::{ExtensionIter, ExtensionOffer, ascii_str, list_elements};
 use super::server::{AcceptOptions, HttpVersion, check};
+use super::write::WriteError;
 
 /// A valid handshake request in `http` form, borrowed from the request's parts.
 #[derive(Debug, Clone, Copy)]

@@ -46,11 +46,12 @@ pub mod http;
 pub use accept::{AcceptKey, GUID, Key, accept_key};
 pub(crate) use client::valid_host;
 pub use client::{Accepted, ClientRequest, ResponseParser, Url, UrlError};
-pub use error::{ClientError, HandshakeError, RejectedResponse, WriteError};
+pub use error::{ClientError, HandshakeError, RejectedResponse};
 pub use head::HeadLimits;
 pub use header::{ExtensionOffer, ParamValue, Params};
 pub use httparse::{EMPTY_HEADER, Header};
 pub use server::{AcceptOptions, Request, RequestParser};
+pub use write::WriteError;
 
 /// The first header with this name (ASCII case-insensitive).
 pub(crate) fn find_header<'a>(headers: &'a [Header<'a>], name: &str) -> Option<&'a [u8]> {

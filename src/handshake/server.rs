@@ -3,13 +3,13 @@
 
 use super::Header;
 use super::accept::{AcceptKey, Key};
-use super::error::{HandshakeError, WriteError};
+use super::error::HandshakeError;
 use super::head::{HeadLimits, HeadScanner, ScanError, StartCheck, StartError, StartKind};
 use super::header::{
     ExtensionIter, ExtensionOffer, ascii_str, is_token, is_visible_ascii, list_contains,
     list_elements, trim_ows, valid_extension_list, valid_protocol_list,
 };
-use super::write::{Writer, check_extra_header};
+use super::write::{WriteError, Writer, check_extra_header};
 use crate::status::Status;
 
 /// Parses an opening handshake request from bytes as they arrive.

@@ -1,7 +1,64 @@
 //! A cursor over a caller's buffer that keeps counting past the end, so a too-small buffer
 //! reports the size it needed.
 
-use super::error::WriteError;
+use core::fmt;
+
+/// A local mistake while writing a handshake message. Nothing the peer sent causes these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The buffer is too small; `needed` bytes would have sufficed.
+    BufferTooSmall {
+        /// The full length of the message.
+        needed: usize,
+    },
+    /// An extra header whose name is not a token, whose value holds CR, LF or another control
+    /// byte, or whose name is one the handshake writes itself.
+    InvalidHeader,
+    /// A subprotocol that is not a token, or offered twice.
+    InvalidProtocol,
+    /// A server chose a subprotocol the client did not offer (§4.2.2).
+    UnofferedProtocol,
+    /// An extensions string that breaks §9.1's grammar, or is empty.
+    InvalidExtensions,
+    /// A server accepted an extension the client did not offer (§9.1).
+    UnofferedExtension,
+    /// A host that is empty or holds bytes not allowed in a URI host.
+    InvalidHost,
+    /// A request target with spaces, control bytes or a fragment.
+    InvalidPath,
+    /// An origin that is empty or not visible ASCII.
+    InvalidOrigin,
+}
+
+impl WriteError {
+    /// A one-line explanation.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            WriteError::BufferTooSmall { .. } => "buffer too small",
+            WriteError::InvalidHeader => "invalid or reserved extra header",
+            WriteError::InvalidProtocol => "invalid subprotocol",
+            WriteError::UnofferedProtocol => "subprotocol not offered by the client",
+            WriteError::InvalidExtensions => "invalid extensions string",
+            WriteError::UnofferedExtension => "extension not offered by the client",
+            WriteError::InvalidHost => "invalid host",
+            WriteError::InvalidPath => "invalid request path",
+            WriteError::InvalidOrigin => "invalid origin",
+        }
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())?;
+        if let WriteError::BufferTooSmall { needed } = self {
+            write!(f, " ({needed} bytes needed)")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for WriteError {}
 
 pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],

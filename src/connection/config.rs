@@ -1,0 +1,113 @@
+//! How a [`Connection`](super::Connection) behaves: limits, delivery mode, automatic replies,
+//! frame splitting, timers and permessage-deflate.
+
+use core::time::Duration;
+
+#[cfg(doc)]
+use super::Connection;
+#[cfg(doc)]
+use crate::event::{CloseCause, Event};
+#[cfg(feature = "deflate")]
+use crate::extension::deflate::PerMessageDeflate;
+use crate::limits::Limits;
+
+/// Keepalive: ping after a quiet interval, give up if nothing comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send a ping after this long without receiving anything.
+    pub interval: Duration,
+    /// Close (reporting [`CloseCause::KeepaliveTimeout`]) if nothing arrives this long after
+    /// the ping.
+    pub timeout: Duration,
+}
+
+/// How a [`Connection`] behaves. Every limit has a safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Limits on received frames and messages (checked on frame headers, before buffering).
+    pub limits: Limits,
+    /// Deliver [`Event::Fragment`]s as payload arrives instead of whole [`Event::Message`]s.
+    /// Default `false`.
+    pub streaming: bool,
+    /// Answer pings automatically. Default `true`.
+    pub auto_pong: bool,
+    /// Split outgoing messages into frames of at most this many payload bytes. Default: no
+    /// splitting.
+    pub max_send_frame_size: Option<usize>,
+    /// How long to wait for the peer's close frame after ours (and, for a client, for the
+    /// server to end the transport afterwards). Default 5 s. `None`: wait forever.
+    pub close_timeout: Option<Duration>,
+    /// Keepalive pings. Default off.
+    pub keepalive: Option<Keepalive>,
+    /// permessage-deflate, as negotiated in the handshake (feature `deflate`). Default off.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<PerMessageDeflate>,
+}
+
+impl Config {
+    /// The defaults (see the fields).
+    pub const DEFAULT: Config = Config {
+        limits: Limits::DEFAULT,
+        streaming: false,
+        auto_pong: true,
+        max_send_frame_size: None,
+        close_timeout: Some(Duration::from_secs(5)),
+        keepalive: None,
+        #[cfg(feature = "deflate")]
+        deflate: None,
+    };
+
+    /// Set [`limits`](Self::limits).
+    pub const fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Set [`streaming`](Self::streaming).
+    pub const fn with_streaming(mut self, streaming: bool) -> Self {
+        self.streaming = streaming;
+        self
+    }
+
+    /// Set [`auto_pong`](Self::auto_pong).
+    pub const fn with_auto_pong(mut self, auto_pong: bool) -> Self {
+        self.auto_pong = auto_pong;
+        self
+    }
+
+    /// Set [`max_send_frame_size`](Self::max_send_frame_size) (0 is treated as 1).
+    pub const fn with_max_send_frame_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_send_frame_size = match bytes {
+            Some(0) => Some(1),
+            other => other,
+        };
+        self
+    }
+
+    /// Set [`close_timeout`](Self::close_timeout).
+    pub const fn with_close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Set [`deflate`](Self::deflate): the permessage-deflate settings the handshake
+    /// negotiated.
+    #[cfg(feature = "deflate")]
+    pub const fn with_deflate(mut self, deflate: Option<PerMessageDeflate>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// Set [`keepalive`](Self::keepalive).
+    pub const fn with_keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}
