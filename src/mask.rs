@@ -215,29 +215,8 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
-
-        /// Random keys and bytes: any length 0..=300, any start within a
-        /// cache line (so every length of the alignment prologue), any offset.
-        #[test]
-        fn prop_fast_matches_scalar(
-            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 364),
-            len in 0usize..=300,
-            start in 0usize..64,
-            key in proptest::prelude::any::<[u8; 4]>(),
-            offset in proptest::prelude::any::<usize>(),
-        ) {
-            let len = len.min(data.len().saturating_sub(start));
-            let start = start.min(data.len());
-            let mut fast = data.clone();
-            let mut slow = data.clone();
-            let a = apply_mask(&mut fast[start..start + len], key, offset);
-            let b = apply_mask_scalar(&mut slow[start..start + len], key, offset);
-            proptest::prop_assert_eq!(a, b);
-            proptest::prop_assert_eq!(fast, slow);
-        }
-    }
+    // The random-input property (any key, length, start in a cache line and offset against the
+    // scalar reference) is `prop_mask_matches_scalar` in tests/integration/frame_props.rs.
 
     #[test]
     fn offsets_near_usize_max_do_not_overflow() {

@@ -13,6 +13,6 @@
 
 pub mod cases;
 pub mod client;
+pub mod doctor;
 pub mod report;
 pub mod server;
-pub mod doctor;
