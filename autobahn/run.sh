@@ -42,6 +42,8 @@ case $ADAPTER in
 esac
 VENV=$ROOT/target/autobahn/venv
 KOSOKU_VERSION=0.1.0
+# Fixes to kosoku itself, made for exactly KOSOKU_VERSION (see each file's header).
+KOSOKU_PATCHES=("$HERE/kosoku-0.1.0-deflate-uncompressed.patch")
 GOLDEN=$HERE/expected.json
 
 BLESS=0
@@ -117,7 +119,32 @@ setup_kosoku() {
     log "installing kosoku==$KOSOKU_VERSION into $VENV"
     timeout 600 "$VENV/bin/python" -m pip install --disable-pip-version-check -q "kosoku==$KOSOKU_VERSION"
   fi
+  patch_kosoku
   KOSOKU=$VENV/bin/kosoku
+}
+
+# Apply KOSOKU_PATCHES to the venv's kosoku: idempotent (an applied patch is detected and
+# skipped); a missing patch, or one that applies neither forwards nor backwards, stops the run.
+patch_kosoku() {
+  local site p
+  site=$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(os.path.dirname(importlib.util.find_spec("kosoku").origin)))')
+  if ! command -v patch >/dev/null; then
+    log "patch(1) not found; installing patch"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patch) >/dev/null
+  fi
+  for p in "${KOSOKU_PATCHES[@]}"; do
+    [[ -f $p ]] || { log "missing kosoku patch $p"; exit 1; }
+    if patch -d "$site" -p1 -R --dry-run -s -f <"$p" >/dev/null 2>&1; then
+      continue  # already applied
+    fi
+    if ! patch -d "$site" -p1 -N --dry-run -s -f <"$p" >/dev/null 2>&1; then
+      log "$(basename "$p") does not apply to kosoku $KOSOKU_VERSION in $site:"
+      patch -d "$site" -p1 -N --dry-run -f <"$p" 2>&1 | sed 's/^/    /' >&2 || true
+      exit 1
+    fi
+    log "patching kosoku: $(basename "$p")"
+    patch -d "$site" -p1 -N -s -f <"$p" || { log "patching kosoku with $(basename "$p") failed"; exit 1; }
+  done
 }
 
 # ---------------------------------------------------------------- binaries
@@ -142,12 +169,6 @@ setup_bins() {
 # kosoku rejects --spec: turn the spec's case selection into -i/-x options.
 kosoku_case_args() {
   "${CHECK[@]}" spec "$1" kosoku-args ${AUTOBAHN_CASES:+--cases "$AUTOBAHN_CASES"}
-  # Cases kosoku itself cannot run (see the file's header); wstest runs them.
-  local id
-  while read -r id; do
-    [[ -z $id || $id == \#* ]] && continue
-    printf -- '-x\n%s\n' "$id"
-  done < "$HERE/kosoku-broken.txt"
 }
 
 SUMMARY=()
