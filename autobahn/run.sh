@@ -135,16 +135,16 @@ patch_kosoku() {
   fi
   for p in "${KOSOKU_PATCHES[@]}"; do
     [[ -f $p ]] || { log "missing kosoku patch $p"; exit 1; }
-    if patch -d "$site" -p1 -R --dry-run -s -f <"$p" >/dev/null 2>&1; then
+    if patch -d "$site" -p1 -F0 -R --dry-run -s -f <"$p" >/dev/null 2>&1; then
       continue  # already applied
     fi
-    if ! patch -d "$site" -p1 -N --dry-run -s -f <"$p" >/dev/null 2>&1; then
+    if ! patch -d "$site" -p1 -F0 -N --dry-run -s -f <"$p" >/dev/null 2>&1; then
       log "$(basename "$p") does not apply to kosoku $KOSOKU_VERSION in $site:"
-      patch -d "$site" -p1 -N --dry-run -f <"$p" 2>&1 | sed 's/^/    /' >&2 || true
+      patch -d "$site" -p1 -F0 -N --dry-run -f <"$p" 2>&1 | sed 's/^/    /' >&2 || true
       exit 1
     fi
     log "patching kosoku: $(basename "$p")"
-    patch -d "$site" -p1 -N -s -f <"$p" || { log "patching kosoku with $(basename "$p") failed"; exit 1; }
+    patch -d "$site" -p1 -F0 -N -s -f <"$p" || { log "patching kosoku with $(basename "$p") failed"; exit 1; }
   done
 }
 
