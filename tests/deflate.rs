@@ -194,15 +194,25 @@ fn rfc_7692_hello_example() {
 }
 
 #[test]
-fn a_peer_limiting_our_window_gets_plain_messages() {
-    let params = DeflateParams {
-        client_max_window_bits: 9,
-        ..DeflateParams::default()
-    };
-    let mut c = client(pmd(params));
-    c.send_text(&"x".repeat(1000)).unwrap();
-    let wire = drain_output(&mut c);
-    assert_eq!(wire[0], 0x81, "no RSV1: sent uncompressed");
+fn a_peer_limiting_our_window_gets_compressed_messages() {
+    for bits in 8..=15 {
+        let params = DeflateParams {
+            client_max_window_bits: bits,
+            ..DeflateParams::default()
+        };
+        let mut c = client(pmd(params));
+        let mut s = server(pmd(params));
+        let text = "x".repeat(1000);
+        c.send_text(&text).unwrap();
+        let wire = drain_output(&mut c);
+        assert_eq!(wire[0], 0xc1, "RSV1: sent compressed at window {bits}");
+        assert!(wire.len() < 100, "{} bytes at window {bits}", wire.len());
+        s.receive(&wire);
+        assert_eq!(
+            drain_events(&mut s),
+            vec![Event::Message(Message::from(text))]
+        );
+    }
 }
 
 #[test]

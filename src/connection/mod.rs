@@ -107,6 +107,10 @@ pub struct Connection {
     close_deadline: Option<Duration>,
     last_activity: Duration,
     ping_sent_at: Option<Duration>,
+    /// When a message was last compressed or inflated (the engines' idle release counts
+    /// from here).
+    #[cfg(feature = "deflate")]
+    deflate_used_at: Duration,
     /// permessage-deflate's compressor and decompressor, if negotiated. Owns the rules on
     /// inflated messages (size limit, UTF-8).
     #[cfg(feature = "deflate")]
@@ -171,6 +175,8 @@ impl Connection {
             close_deadline: None,
             last_activity: Duration::ZERO,
             ping_sent_at: None,
+            #[cfg(feature = "deflate")]
+            deflate_used_at: Duration::ZERO,
             #[cfg(feature = "deflate")]
             deflate: config.deflate.map(|d| {
                 Box::new(
@@ -243,12 +249,21 @@ impl Connection {
         self.step(Trigger::Eof);
     }
 
-    /// Time passes. Fires the close timeout and the keepalive.
+    /// Time passes. Fires the close timeout and the keepalive, and gives permessage-deflate's
+    /// engines back when idle ([`DeflateConfig::idle_release`]).
+    ///
+    /// [`DeflateConfig::idle_release`]: crate::extension::deflate::DeflateConfig::idle_release
     pub fn handle_timeout(&mut self, now: Duration) {
         if now > self.now {
             self.now = now;
         }
         let now = self.now;
+        #[cfg(feature = "deflate")]
+        if self.deflate_release_deadline().is_some_and(|d| now >= d) {
+            if let Some(codec) = self.deflate.as_deref_mut() {
+                codec.release_engines();
+            }
+        }
         if let Some(deadline) = self.close_deadline {
             if now >= deadline {
                 self.close_deadline = None;
@@ -277,9 +292,33 @@ impl Connection {
             (Some(k), true) => self.keepalive_deadline(k),
             _ => None,
         };
+        #[cfg(feature = "deflate")]
+        let keepalive = match (keepalive, self.deflate_release_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match (self.close_deadline, keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// When permessage-deflate's engines are to be given back, if they are held.
+    #[cfg(feature = "deflate")]
+    fn deflate_release_deadline(&self) -> Option<Duration> {
+        let delay = self.deflate.as_deref()?.idle_release()?;
+        // Overflow means "never".
+        self.deflate_used_at.checked_add(delay)
+    }
+
+    /// A message was compressed or inflated: the engines are busy (or given back at once).
+    #[cfg(feature = "deflate")]
+    fn deflate_used(&mut self) {
+        self.deflate_used_at = self.now;
+        if let Some(codec) = self.deflate.as_deref_mut() {
+            if codec.idle_release() == Some(Duration::ZERO) {
+                codec.release_engines();
+            }
         }
     }
 
@@ -513,7 +552,9 @@ impl Connection {
             return None;
         }
         let mut out = bytes::BytesMut::new();
-        codec.compress(data, &mut out).then(|| out.freeze())
+        let compressed = codec.compress(data, &mut out);
+        self.deflate_used();
+        compressed.then(|| out.freeze())
     }
 
     /// Split a message of `len` bytes into frames per `max_send_frame_size`.
@@ -651,6 +692,10 @@ impl Connection {
             ),
             None => Err(ProtocolError::ReservedBits(crate::frame::RSV1)),
         };
+        #[cfg(feature = "deflate")]
+        if end && result.is_ok() {
+            self.deflate_used();
+        }
         #[cfg(not(feature = "deflate"))]
         let result: Result<(), ProtocolError> = {
             let _ = (pos, len, kind, start, end);
