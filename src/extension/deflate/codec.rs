@@ -91,11 +91,11 @@ impl Compressor {
     /// Compress one whole message, appending it to `out` without the `00 00 ff ff` tail.
     ///
     /// `true`: send `out`'s new bytes with RSV1. `false`: `out` is as it was; send the message
-    /// uncompressed (RSV1 clear). That happens under `no_context_takeover` when compressing
-    /// does not make the message smaller (the engine is discarded anyway, so the peer's window
-    /// and ours cannot diverge; with context takeover the bytes are already in our window and
-    /// go out compressed), and if the engine fails (then the history is forgotten: the next
-    /// compressed message starts a new stream, which the peer inflates fine).
+    /// uncompressed (RSV1 clear). That happens when compressing does not make the message
+    /// smaller (with context takeover the engine, whose window now holds the message, is
+    /// dropped and rebuilt from the history, which does not: both windows stay equal), and
+    /// if the engine fails (then the history is forgotten: the next compressed message starts
+    /// a new stream, which the peer inflates fine).
     pub(crate) fn compress(&mut self, data: &[u8], out: &mut BytesMut) -> bool {
         let start = out.len();
         if data.is_empty() {
@@ -118,16 +118,18 @@ impl Compressor {
             self.history = Vec::new();
             return false; // the engine is dropped: the next message starts afresh
         }
-        if self.no_context_takeover {
-            drop(engine); // idle cost: 0 bytes
-            if out.len() - start >= data.len() {
-                out.truncate(start);
-                return false;
-            }
-        } else {
+        if out.len() - start >= data.len() {
+            // Not smaller: send it raw. The peer's window does not see a raw message, so
+            // ours must not either: the engine (which has it) is dropped and the next message
+            // rebuilds it from the unchanged history.
+            out.truncate(start);
+            return false;
+        }
+        if !self.no_context_takeover {
             push_history(&mut self.history, data, 1 << self.window_bits);
             self.engine = Some(engine);
         }
+        // Under no_context_takeover the engine is dropped here: idle cost 0 bytes.
         true
     }
 
