@@ -860,4 +860,37 @@ mod windows {
             }
         }
     }
+
+    /// Bytes on the wire for 256 KiB of JSON-like text at each window of our compressor
+    /// (default level, context takeover), in 1 KiB and in 64 KiB messages. Smaller windows
+    /// cost ratio, never correctness; `--nocapture` prints the table.
+    #[test]
+    fn sizes_per_window() {
+        let total = 256 * 1024;
+        let data = json(total);
+        for msg in [1024usize, 64 * 1024] {
+            let mut row = alloc::format!("{msg:>6}-byte messages:");
+            for bits in 8..=15u8 {
+                let params = DeflateParams {
+                    server_max_window_bits: bits,
+                    ..DeflateParams::default()
+                };
+                let config = DeflateConfig {
+                    max_window_bits: 15,
+                    ..DeflateConfig::default()
+                };
+                let mut tx = DeflateCodec::new(Role::Server, PerMessageDeflate { params, config });
+                let mut wire = 0;
+                for chunk in data.chunks(msg) {
+                    let mut out = BytesMut::new();
+                    assert!(tx.compress(chunk, &mut out));
+                    wire += out.len();
+                }
+                row.push_str(&alloc::format!(" w{bits} {wire}"));
+                assert!(wire < total * 4 / 10, "{row}");
+            }
+            #[cfg(feature = "std")]
+            std::eprintln!("{row} (of {total})");
+        }
+    }
 }
