@@ -83,8 +83,8 @@ pub enum State {
 ///
 /// An idle connection holds almost no heap memory: buffers are allocated when bytes arrive or
 /// are queued and released once drained, except an outgoing buffer of at most 256 bytes kept
-/// for the next small message. `size_of::<Connection>()` is 696 bytes (728 with the `deflate`
-/// feature) on x86-64, and an idle connection, struct included, holds at most 922 bytes (954):
+/// for the next small message. `size_of::<Connection>()` is 696 bytes (744 with the `deflate`
+/// feature) on x86-64, and an idle connection, struct included, holds at most 922 bytes (970):
 /// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
 /// windows' bytes, as deflate with context takeover must (≈ 20 KiB with the defaults, 0 under
@@ -109,10 +109,6 @@ pub struct Connection {
     close_deadline: Option<Duration>,
     last_activity: Duration,
     ping_sent_at: Option<Duration>,
-    /// When a message was last compressed or inflated (the engines' idle release counts
-    /// from here).
-    #[cfg(feature = "deflate")]
-    deflate_used_at: Duration,
     /// permessage-deflate's compressor and decompressor, if negotiated. Owns the rules on
     /// inflated messages (size limit, UTF-8).
     #[cfg(feature = "deflate")]
@@ -177,8 +173,6 @@ impl Connection {
             close_deadline: None,
             last_activity: Duration::ZERO,
             ping_sent_at: None,
-            #[cfg(feature = "deflate")]
-            deflate_used_at: Duration::ZERO,
             #[cfg(feature = "deflate")]
             deflate: config.deflate.map(|d| {
                 Box::new(
@@ -308,19 +302,14 @@ impl Connection {
     /// When permessage-deflate's engines are to be given back, if they are held.
     #[cfg(feature = "deflate")]
     fn deflate_release_deadline(&self) -> Option<Duration> {
-        let delay = self.deflate.as_deref()?.idle_release()?;
-        // Overflow means "never".
-        self.deflate_used_at.checked_add(delay)
+        self.deflate.as_deref()?.release_deadline()
     }
 
     /// A message was compressed or inflated: the engines are busy (or given back at once).
     #[cfg(feature = "deflate")]
     fn deflate_used(&mut self) {
-        self.deflate_used_at = self.now;
         if let Some(codec) = self.deflate.as_deref_mut() {
-            if codec.idle_release() == Some(Duration::ZERO) {
-                codec.release_engines();
-            }
+            codec.used_at(self.now);
         }
     }
 

@@ -375,6 +375,8 @@ pub(crate) struct DeflateCodec {
     max_message_size: u64,
     /// UTF-8 state of the current message, when it is text.
     utf8: Utf8Validator,
+    /// When a message was last compressed or inflated: the idle release counts from here.
+    used_at: Duration,
 }
 
 impl fmt::Debug for DeflateCodec {
@@ -411,6 +413,7 @@ impl DeflateCodec {
             decompressor: Decompressor::new(peer_bits, peer_resets),
             max_message_size: u64::MAX,
             utf8: Utf8Validator::new(),
+            used_at: Duration::ZERO,
         }
     }
 
@@ -420,14 +423,22 @@ impl DeflateCodec {
         self
     }
 
-    /// How long after the last compressed message the engines are given back, if they are
-    /// held and the settings ask for it.
-    pub(crate) fn idle_release(&self) -> Option<Duration> {
-        if self.compressor.is_awake() || self.decompressor.is_awake() {
-            self.settings.config.idle_release
-        } else {
-            None
+    /// A message was compressed or inflated at `now`: the engines are busy, or given back at
+    /// once if [`DeflateConfig::idle_release`] is zero.
+    pub(crate) fn used_at(&mut self, now: Duration) {
+        self.used_at = now;
+        if self.settings.config.idle_release == Some(Duration::ZERO) {
+            self.release_engines();
         }
+    }
+
+    /// When the engines are to be given back, if they are held and the settings ask for it
+    /// (an overflowing deadline means never).
+    pub(crate) fn release_deadline(&self) -> Option<Duration> {
+        if !self.compressor.is_awake() && !self.decompressor.is_awake() {
+            return None;
+        }
+        self.used_at.checked_add(self.settings.config.idle_release?)
     }
 
     /// Give the engines back, keeping the windows' bytes (the context is kept).
