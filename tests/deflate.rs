@@ -262,3 +262,32 @@ fn the_streaming_limit_error_names_the_configured_limit() {
         CloseCause::Protocol(ProtocolError::MessageTooLarge { max: 100_000 })
     );
 }
+
+#[test]
+fn the_engines_are_released_on_the_connection_timer_and_the_context_survives() {
+    let (mut c, mut s) = (
+        client(pmd(DeflateParams::default())),
+        server(pmd(DeflateParams::default())),
+    );
+    assert_eq!(s.poll_timeout(), None, "nothing held before any message");
+    let text = "context takeover survives hibernation ".repeat(20);
+    c.send_text(&text).unwrap();
+    pump(&mut c, &mut s);
+    // DeflateConfig::idle_release: 1 s after the last compressed message.
+    assert_eq!(s.poll_timeout(), Some(secs(1)));
+    assert_eq!(c.poll_timeout(), Some(secs(1)));
+    s.handle_timeout(secs(1));
+    c.handle_timeout(secs(1));
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(c.poll_timeout(), None);
+    // Rebuilt from the history: the repeat references the previous message.
+    c.send_text(&text).unwrap();
+    let wire = drain_output(&mut c);
+    assert!(wire.len() < 30, "{} bytes", wire.len());
+    s.receive(&wire);
+    assert_eq!(
+        drain_events(&mut s),
+        vec![Event::Message(Message::from(text))]
+    );
+    assert_eq!(s.poll_timeout(), Some(secs(2)));
+}
