@@ -50,6 +50,9 @@ fn open(url: &str) -> Result<WebSocket<TcpStream>> {
         // message) is what Autobahn's 13.2/13.5/13.6 servers require before they accept.
         let mut deflate = rfc6455::extension::deflate::DeflateConfig::default();
         deflate.client_no_context_takeover = true;
+        // kosoku (the Autobahn runner) fails on uncompressed text in its deflate cases, so
+        // compressed messages stay compressed even when that does not shrink them.
+        deflate.raw_when_not_smaller = false;
         options = options.deflate(deflate);
     }
     let (ws, _) = blocking::connect_with(stream, url, &options)?;

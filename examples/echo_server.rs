@@ -80,7 +80,11 @@ fn serve(stream: TcpStream) {
     let mut accept = blocking::Accept::new();
     #[cfg(feature = "deflate")]
     {
-        accept = accept.deflate(rfc6455::extension::deflate::DeflateConfig::default());
+        // kosoku (the Autobahn runner) fails on uncompressed text in its deflate cases, so
+        // compressed messages stay compressed even when that does not shrink them.
+        let mut deflate = rfc6455::extension::deflate::DeflateConfig::default();
+        deflate.raw_when_not_smaller = false;
+        accept = accept.deflate(deflate);
     }
     // Read the request head first: a plain `GET /` gets the page, everything else goes to the
     // adapter (replaying the bytes read), which answers it or refuses it precisely.

@@ -107,6 +107,11 @@ pub struct DeflateConfig {
     /// `Some(Duration::ZERO)`: after every message (least memory; rebuilding costs ≈ 10–50 µs
     /// per message). Default 1 s.
     pub idle_release: Option<Duration>,
+    /// Send a message uncompressed (RSV1 clear) when compressing does not make it smaller
+    /// (random or already compressed data): the peer then copies instead of inflating.
+    /// Default `true`. (Autobahn's kosoku runner mishandles uncompressed text in its
+    /// permessage-deflate cases, so the Autobahn examples turn this off.)
+    pub raw_when_not_smaller: bool,
 }
 
 impl Default for DeflateConfig {
@@ -120,6 +125,7 @@ impl Default for DeflateConfig {
             client_max_window_bits: 12,
             mem_level: None,
             idle_release: Some(Duration::from_secs(1)),
+            raw_when_not_smaller: true,
         }
     }
 }
@@ -409,7 +415,13 @@ impl DeflateCodec {
         let mem_level = config.mem_level.unwrap_or((bits - 7).min(8));
         DeflateCodec {
             settings,
-            compressor: Compressor::new(bits, we_reset, config.level, mem_level),
+            compressor: Compressor::new(
+                bits,
+                we_reset,
+                config.level,
+                mem_level,
+                config.raw_when_not_smaller,
+            ),
             decompressor: Decompressor::new(peer_bits, peer_resets),
             max_message_size: u64::MAX,
             utf8: Utf8Validator::new(),

@@ -50,25 +50,29 @@ pub(crate) struct Compressor {
     level: u8,
     mem_level: u8,
     no_context_takeover: bool,
+    /// Send a message raw when compressing does not make it smaller.
+    raw_fallback: bool,
     engine: Option<Box<zlib_rs::Deflate>>,
     /// The last `2^window_bits` bytes sent (context takeover only).
     history: Vec<u8>,
 }
 
 impl Compressor {
-    /// `window_bits` 8..=15 (8 compresses as 9), `level` 0..=9, `mem_level` 1..=9. Allocates
-    /// nothing.
+    /// `window_bits` 8..=15 (8 compresses as 9), `level` 0..=9, `mem_level` 1..=9;
+    /// `raw_fallback`: send raw what compressing does not shrink. Allocates nothing.
     pub(crate) fn new(
         window_bits: u8,
         no_context_takeover: bool,
         level: u8,
         mem_level: u8,
+        raw_fallback: bool,
     ) -> Self {
         Compressor {
             window_bits: deflate_bits(window_bits),
             level: level.min(9),
             mem_level: mem_level.clamp(1, 9),
             no_context_takeover,
+            raw_fallback,
             engine: None,
             history: Vec::new(),
         }
@@ -118,7 +122,7 @@ impl Compressor {
             self.history = Vec::new();
             return false; // the engine is dropped: the next message starts afresh
         }
-        if out.len() - start >= data.len() {
+        if self.raw_fallback && out.len() - start >= data.len() {
             // Not smaller: send it raw. The peer's window does not see a raw message, so
             // ours must not either: the engine (which has it) is dropped and the next message
             // rebuilds it from the unchanged history.
