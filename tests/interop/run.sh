@@ -25,7 +25,7 @@
 #                       that code and reason (.observed), the starter saw a clean close
 #   deflate-roundtrip   a compressible 1 MiB text echoes identical
 #   deflate-wire-ours / deflate-wire-theirs  it took < 256 KiB on the wire in that direction;
-#                       NOTE (not FAIL) when the peer limited our window (see examples/interop_client.rs)
+#                       (at whatever window was negotiated: every window compresses)
 #
 # Output: one `PASS|FAIL|NOTE peer role adapter feature: detail` line per check, then a table.
 # Exit status 1 on any FAIL. Peers are installed (pinned) into target/interop/ and reused.

@@ -1,7 +1,7 @@
 //! permessage-deflate (RFC 7692) through the Connection.
-#![cfg(feature = "deflate")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use bytes::Bytes;
@@ -194,15 +194,25 @@ fn rfc_7692_hello_example() {
 }
 
 #[test]
-fn a_peer_limiting_our_window_gets_plain_messages() {
-    let params = DeflateParams {
-        client_max_window_bits: 9,
-        ..DeflateParams::default()
-    };
-    let mut c = client(pmd(params));
-    c.send_text(&"x".repeat(1000)).unwrap();
-    let wire = drain_output(&mut c);
-    assert_eq!(wire[0], 0x81, "no RSV1: sent uncompressed");
+fn a_peer_limiting_our_window_gets_compressed_messages() {
+    for bits in 8..=15 {
+        let params = DeflateParams {
+            client_max_window_bits: bits,
+            ..DeflateParams::default()
+        };
+        let mut c = client(pmd(params));
+        let mut s = server(pmd(params));
+        let text = "x".repeat(1000);
+        c.send_text(&text).unwrap();
+        let wire = drain_output(&mut c);
+        assert_eq!(wire[0], 0xc1, "RSV1: sent compressed at window {bits}");
+        assert!(wire.len() < 100, "{} bytes at window {bits}", wire.len());
+        s.receive(&wire);
+        assert_eq!(
+            drain_events(&mut s),
+            vec![Event::Message(Message::from(text))]
+        );
+    }
 }
 
 #[test]
@@ -251,4 +261,33 @@ fn the_streaming_limit_error_names_the_configured_limit() {
         closed_with(&events).1,
         CloseCause::Protocol(ProtocolError::MessageTooLarge { max: 100_000 })
     );
+}
+
+#[test]
+fn the_engines_are_released_on_the_connection_timer_and_the_context_survives() {
+    let (mut c, mut s) = (
+        client(pmd(DeflateParams::default())),
+        server(pmd(DeflateParams::default())),
+    );
+    assert_eq!(s.poll_timeout(), None, "nothing held before any message");
+    let text = "context takeover survives hibernation ".repeat(20);
+    c.send_text(&text).unwrap();
+    pump(&mut c, &mut s);
+    // DeflateConfig::idle_release: 1 s after the last compressed message.
+    assert_eq!(s.poll_timeout(), Some(secs(1)));
+    assert_eq!(c.poll_timeout(), Some(secs(1)));
+    s.handle_timeout(secs(1));
+    c.handle_timeout(secs(1));
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(c.poll_timeout(), None);
+    // Rebuilt from the history: the repeat references the previous message.
+    c.send_text(&text).unwrap();
+    let wire = drain_output(&mut c);
+    assert!(wire.len() < 30, "{} bytes", wire.len());
+    s.receive(&wire);
+    assert_eq!(
+        drain_events(&mut s),
+        vec![Event::Message(Message::from(text))]
+    );
+    assert_eq!(s.poll_timeout(), Some(secs(2)));
 }
