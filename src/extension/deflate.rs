@@ -97,6 +97,18 @@ pub struct DeflateConfig {
     /// about 4–5 % bigger than with 15, and we keep 4 KiB of its history instead of 32 KiB.
     /// A client that does not offer the parameter compresses with 32 KiB, which we then keep.
     pub client_max_window_bits: u8,
+    /// Client: the `server_max_window_bits` we offer (9–15), asking the server to compress
+    /// with at most `2^bits` bytes of window, which is what we keep of the server's stream
+    /// while idle. Default `Some(12)`: 4 KiB instead of 32 KiB (the server's messages come out
+    /// about 4–5 % bigger than at 15, measured with zlib-rs level 3 on JSON), which keeps an
+    /// idle client within 24 KiB of a plain one whatever window the server gives ours.
+    ///
+    /// A server may honour the parameter only by accepting the offer with it, and may decline
+    /// such an offer (RFC 7692 §7.1.2.1), so [`offer`](Self::offer) then adds a second,
+    /// fallback offer without it: a server that cannot limit its window still compresses, at
+    /// the cost of up to 32 KiB of its history on our side. `None` (or 15): not offered, one
+    /// offer. Not used by a server.
+    pub server_max_window_bits: Option<u8>,
     /// zlib's memLevel (1–9), which in zlib-rs sizes only the symbol buffers
     /// (7 × 2^(memLevel + 6) bytes while an engine is live). `None` (default): window − 7,
     /// at most 8, so that incompressible data still goes out in stored blocks.
@@ -123,6 +135,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             max_window_bits: 14,
             client_max_window_bits: 12,
+            server_max_window_bits: Some(12),
             mem_level: None,
             idle_release: Some(Duration::from_secs(1)),
             raw_when_not_smaller: true,
@@ -242,16 +255,49 @@ fn parse_params(offer: &ExtensionOffer<'_>) -> Option<Parsed> {
 impl DeflateConfig {
     /// The client's offer for `Sec-WebSocket-Extensions` (always with
     /// `client_max_window_bits`, which tells the server we can honour a limit).
+    ///
+    /// With [`server_max_window_bits`](Self::server_max_window_bits) below 15 (the default:
+    /// 12) it is two offers in order of preference (RFC 7692 §5), the second without that
+    /// parameter for servers that decline it:
+    ///
+    /// ```
+    /// use rfc6455::extension::deflate::DeflateConfig;
+    ///
+    /// assert_eq!(
+    ///     DeflateConfig::default().offer(),
+    ///     "permessage-deflate; server_max_window_bits=12; client_max_window_bits, \
+    ///      permessage-deflate; client_max_window_bits"
+    /// );
+    /// let mut config = DeflateConfig::default();
+    /// config.server_max_window_bits = None;
+    /// assert_eq!(config.offer(), "permessage-deflate; client_max_window_bits");
+    /// ```
     pub fn offer(&self) -> String {
-        let mut offer = String::from(NAME);
-        if self.server_no_context_takeover {
-            offer.push_str("; server_no_context_takeover");
+        let one = |server_bits: Option<u8>| {
+            let mut offer = String::from(NAME);
+            if self.server_no_context_takeover {
+                offer.push_str("; server_no_context_takeover");
+            }
+            if self.client_no_context_takeover {
+                offer.push_str("; client_no_context_takeover");
+            }
+            if let Some(bits) = server_bits {
+                offer.push_str("; server_max_window_bits=");
+                push_bits(&mut offer, bits);
+            }
+            offer.push_str("; client_max_window_bits");
+            offer
+        };
+        // 8 is offered as 9: zlib (and Python's websockets on it) refuses a raw 8-bit deflater.
+        match self.server_max_window_bits.map(|b| b.clamp(9, 15)) {
+            Some(bits) if bits < 15 => {
+                let mut offer = one(Some(bits));
+                offer.push_str(", ");
+                offer.push_str(&one(None));
+                offer
+            }
+            _ => one(None),
         }
-        if self.client_no_context_takeover {
-            offer.push_str("; client_no_context_takeover");
-        }
-        offer.push_str("; client_max_window_bits");
-        offer
     }
 
     /// Server: pick the first acceptable permessage-deflate offer among the client's
@@ -554,6 +600,96 @@ mod tests {
             panic!("request did not parse")
         };
         f(DeflateConfig::default().accept(request.extensions()));
+    }
+
+    /// `value` parsed as a list of extensions (the syntax is the same in a request and a
+    /// response).
+    fn extensions_of<R>(
+        value: &str,
+        f: impl FnOnce(&mut dyn Iterator<Item = ExtensionOffer<'_>>) -> R,
+    ) -> R {
+        let request = alloc::format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Extensions: {value}\r\n\r\n"
+        );
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) =
+            RequestParser::new().parse(request.as_bytes(), &mut headers)
+        else {
+            panic!("request did not parse")
+        };
+        f(&mut request.extensions())
+    }
+
+    /// Our default offer against our default server, and against servers that take the
+    /// first offer without limiting their window or decline it (the fallback offer).
+    #[test]
+    fn client_default_offer_limits_the_servers_window() {
+        let config = DeflateConfig::default();
+        let offer = config.offer();
+        let (server_side, response) =
+            extensions_of(&offer, |offers| config.accept(offers)).unwrap();
+        assert_eq!(
+            response,
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        );
+        let client_side = extensions_of(&response, |r| config.negotiated(r))
+            .unwrap()
+            .unwrap();
+        let both_12 = DeflateParams {
+            server_max_window_bits: 12,
+            client_max_window_bits: 12,
+            ..DeflateParams::default()
+        };
+        assert_eq!(server_side.params, both_12);
+        assert_eq!(client_side.params, both_12);
+        // A server that picks the fallback offer: its window may be 32 KiB.
+        let fallback = extensions_of("permessage-deflate", |r| config.negotiated(r))
+            .unwrap()
+            .unwrap();
+        assert_eq!(fallback.params, DeflateParams::default());
+        // Python websockets' default server answer.
+        let python = extensions_of(
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+            |r| config.negotiated(r),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(python.params, both_12);
+        // Two offers; without the parameter, one.
+        let strict = DeflateConfig {
+            server_max_window_bits: None,
+            ..DeflateConfig::default()
+        };
+        let mut offers = 0;
+        extensions_of(&offer, |o| {
+            for e in o {
+                offers += 1;
+                assert_eq!(e.name(), NAME);
+            }
+        });
+        assert_eq!(offers, 2);
+        assert_eq!(strict.offer(), "permessage-deflate; client_max_window_bits");
+        for (bits, offered) in [(Some(8), "9"), (Some(14), "14"), (Some(15), ""), (None, "")] {
+            let c = DeflateConfig {
+                server_max_window_bits: bits,
+                client_no_context_takeover: true,
+                ..DeflateConfig::default()
+            };
+            let expected = if offered.is_empty() {
+                String::from(
+                    "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+                )
+            } else {
+                alloc::format!(
+                    "permessage-deflate; client_no_context_takeover; server_max_window_bits={offered}; \
+                     client_max_window_bits, permessage-deflate; client_no_context_takeover; \
+                     client_max_window_bits"
+                )
+            };
+            assert_eq!(c.offer(), expected);
+        }
     }
 
     #[test]
