@@ -5,6 +5,7 @@
 //! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
 //! cargo bench -p rfc6455-peers --bench compare             # about 4 min
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
+//! #              ROW (only rows whose name contains it),
 //! #              OUT (JSON lines, default target/peers-compare.jsonl)
 //! ```
 //!
@@ -1296,7 +1297,7 @@ fn deflate_corpus(kind: Kind, size: usize) -> Arc<Vec<Vec<u8>>> {
         let mut end = pos + size;
         if kind == Kind::Text {
             // Messages of whole characters, as close to `size` as they can be.
-            while !std::str::from_utf8(&data[pos..end]).is_ok() {
+            while std::str::from_utf8(&data[pos..end]).is_err() {
                 end -= 1;
             }
         }
@@ -1596,6 +1597,9 @@ struct Settings {
 
 /// Run one row: check every contender once, then time them in turns; print and record.
 fn run_row(s: &mut Settings, workload: &str, row: &str, bytes: usize, mut contenders: Contenders) {
+    if std::env::var("ROW").is_ok_and(|only| !row.contains(&only)) {
+        return; // ROW: only the rows whose name contains it (for profiling one row)
+    }
     let verbose = std::env::var_os("VERBOSE").is_some();
     // A contender that fails its check (delivers something else, errors, or cannot do the
     // workload) is reported as failed and not timed.
@@ -1781,7 +1785,7 @@ fn main() {
             }
         }
     }
-    if wanted("deflate") {
+    if wanted("deflate") && filter.as_deref() != Some("deflate-size") {
         // permessage-deflate: compress (a server sending) and decompress (a server receiving
         // what C zlib compressed at level 6, as browsers send), JSON text and random binary,
         // each peer with its default settings; `bytes` is the uncompressed size.
@@ -1819,6 +1823,8 @@ fn main() {
                 run_row(&mut s, "deflate", &row, plain, contenders);
             }
         }
+    }
+    if wanted("deflate-size") {
         deflate_sizes(&mut s);
     }
     eprintln!("compare: done in {:.0} s", t0.elapsed().as_secs_f64());

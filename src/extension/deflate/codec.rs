@@ -257,6 +257,9 @@ pub(crate) struct Decompressor {
     produced: usize,
     /// A message is being inflated (its last chunk has not come).
     in_message: bool,
+    /// Bytes out per byte in of the last chunk, rounded up (1..=64): the next chunk's first
+    /// output room.
+    expansion: u8,
 }
 
 impl Decompressor {
@@ -271,6 +274,7 @@ impl Decompressor {
             finished: false,
             produced: 0,
             in_message: false,
+            expansion: 4,
         }
     }
 
@@ -328,12 +332,18 @@ impl Decompressor {
         let tail: &[u8] = if last { &TRAILER } else { &[] };
         for (part, is_tail) in [(input, false), (tail, true)] {
             let mut part = part;
-            // Room (zeroed before use) grows from about 4× the input (small fragments stay
-            // cheap) to INFLATE_STEP; the tail (an empty stored block) starts with little.
+            // Room (zeroed before use) starts at what the input inflated to last time (the
+            // expansion of the previous chunk) plus a margin, so that zlib's fast loop, which
+            // needs 258 bytes of room, runs to the end, and grows to INFLATE_STEP; the tail
+            // (an empty stored block) starts with little.
             let mut step = if is_tail {
                 64
             } else {
-                input.len().saturating_mul(4).clamp(256, INFLATE_STEP)
+                input
+                    .len()
+                    .saturating_mul(usize::from(self.expansion))
+                    .saturating_add(512)
+                    .min(INFLATE_STEP)
             };
             while !self.finished {
                 let room = step.min(limit.saturating_sub(self.produced).saturating_add(1));
@@ -364,6 +374,10 @@ impl Decompressor {
             if self.finished && !part.is_empty() && !is_tail {
                 return Err(CodecError::InvalidData);
             }
+        }
+        if !input.is_empty() {
+            let ratio = (out.len() - begin) / input.len() + 1;
+            self.expansion = u8::try_from(ratio.min(64)).unwrap_or(64);
         }
         if !self.no_context_takeover {
             // Per chunk: a streaming connection hands each chunk's output on.
