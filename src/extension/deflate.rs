@@ -35,22 +35,64 @@
 //! may use.
 //!
 //! Memory is the main cost of permessage-deflate, so engines live only while a connection is
-//! busy (measured with zlib-rs 0.6.8 on x86_64, heap bytes):
+//! busy. A live engine costs (zlib-rs 0.6.8 on x86_64, heap bytes):
 //!
 //! | what | bytes |
 //! |---|---|
-//! | a live deflate engine, window `w`, memLevel `m` | ≈ 3 KiB + 4·2^w + 128 KiB + 7·2^(m+6) (w14 m7: 251 KiB; w15 m8: 371 KiB) |
+//! | a live deflate engine, window `w`, memLevel `m` | ≈ 3 KiB + 4·2^w + 128 KiB + 7·2^(m+6) (w12 m5: 159 KiB; w14 m7: 251 KiB; w15 m8: 371 KiB) |
 //! | a live inflate engine (any window) | 46.6 KiB |
-//! | an idle direction with context takeover | its window's history: `min(bytes sent, 2^w)` |
-//! | an idle direction with `no_context_takeover` | 0 (the engine is dropped after every message) |
 //!
 //! With context takeover the engines are dropped after [`DeflateConfig::idle_release`]
 //! without compressed traffic (default 1 s, driven by
 //! [`Connection::poll_timeout`](crate::Connection::poll_timeout) /
-//! [`handle_timeout`](crate::Connection::handle_timeout)); each direction keeps a copy of the
-//! last `2^w` bytes of its message stream, and the next message rebuilds its engine primed
-//! with them, so the context is kept. With the defaults (our window 14, the client's 12) an
-//! idle server connection holds at most 16 + 4 = 20 KiB for compression.
+//! [`handle_timeout`](crate::Connection::handle_timeout)); each direction keeps the last
+//! `2^w` bytes of its message stream (a ring, grown only as far as the stream went), and the
+//! next message rebuilds its engine primed with them, so the context is kept. Under
+//! `no_context_takeover` a direction's engine is dropped after every message.
+//!
+//! What an idle connection holds over a plain one that carried the same messages, each side,
+//! measured with a counting allocator (`tests/deflate_memory.rs`, `--nocapture` prints it):
+//!
+//! | both windows | context takeover, idle (server / client) | `no_context_takeover` both ways |
+//! |---|---:|---:|
+//! | 9 (512 B) | +1,290 / +1,294 B | +312 / +316 B |
+//! | 10 (1 KiB) | +2,323 / +2,327 B | +316 / +320 B |
+//! | 11 (2 KiB) | +4,369 / +4,373 B | +316 / +320 B |
+//! | 12 (4 KiB) | +8,471 / +8,475 B | +316 / +320 B |
+//! | 13 (8 KiB) | +16,661 / +16,665 B | +316 / +320 B |
+//! | 14 (16 KiB) | +33,046 / +33,050 B | +316 / +320 B |
+//! | 15 (32 KiB) | +65,815 / +65,819 B | +316 / +320 B |
+//!
+//! With context takeover each side holds its own window and the peer's (2 × 2^w) plus about
+//! 270 bytes; engines kept for the connection's life (`idle_release: None`) cost about
+//! 221 KiB per side with the defaults.
+//!
+//! # Defaults, and why
+//!
+//! | setting | default | why |
+//! |---|---|---|
+//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output within 5 % of zlib's level 3 (smaller, measured), about 1.5× the speed of level 6; level 6 saves about 10 % more bytes on JSON |
+//! | [`max_window_bits`](DeflateConfig::max_window_bits) (ours) | 14 | 16 KiB kept while idle instead of 32 KiB, output within 1–2 % of window 15 |
+//! | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) (server's answer) | 12 | a server keeps 4 KiB of a client's stream; uploads come out about 4–5 % bigger |
+//! | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) (client's offer) | 12, with a fallback offer without it | a client keeps 4 KiB of the server's stream; a server that declines the parameter takes the second offer |
+//! | [`idle_release`](DeflateConfig::idle_release) | 1 s | a busy connection keeps its engines (rebuilding one costs 7–50 µs), an idle one gives ≈ 300 KiB back |
+//! | [`raw_when_not_smaller`](DeflateConfig::raw_when_not_smaller) | `true` | random or compressed data goes out as is: the peer copies instead of inflating |
+//!
+//! So, with the defaults on both sides (the negotiation gives both windows 12), an idle
+//! connection holds **+8.3 KiB** on each side. A default server with a client that offers
+//! only `client_max_window_bits` (Chromium, Python's `websockets`): **+20.3 KiB** on the
+//! server (its window 14, the client's 12). A default client with a server that limits its
+//! own window to 12 but not ours (it answers without `client_max_window_bits`): +20.3 KiB on
+//! the client; with a server that declines the first offer and keeps window 15: +48.3 KiB
+//! (its 32 KiB and our 16 KiB). `no_context_takeover` both ways: about +0.3 KiB.
+//!
+//! In a process, the engines' memory is freed when they are released, but glibc's `malloc`
+//! keeps much of it: the tokio echo server with 2,000 connections that each exchanged one
+//! compressed 300-byte message grew by 28.9 KiB of RSS per connection (plain: 2.8 KiB), of
+//! which only 5.1 KiB remained with `MALLOC_MMAP_THRESHOLD_=16384 MALLOC_ARENA_MAX=1` (the
+//! engines' blocks then go back to the system when freed);
+//! `no_context_takeover`: 3.5 KiB (`benches/peers/idle_memory.sh`). A server with many
+//! compressed connections on glibc wants that setting or an allocator that returns memory.
 
 use alloc::string::String;
 use bytes::BytesMut;
