@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::*;
 use counting::{Counting, live};
+use rfc6455::Status;
 use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+use rfc6455::handshake::{EMPTY_HEADER, ExtensionOffer, RequestParser};
 use rfc6455::{Config, Connection, Event, Message};
 
 #[global_allocator]
@@ -36,11 +38,14 @@ fn json(n: usize) -> String {
 
 /// Heap bytes (server, client) held by an idle pair that exchanged compressed messages of
 /// every size both ways, after `idle` of quiet (`None`: no time passes).
-fn idle_bytes(deflate: Option<PerMessageDeflate>, idle: Option<Duration>) -> (isize, isize) {
-    let config = Config::default().with_deflate(deflate);
+fn idle_bytes(
+    server_deflate: Option<PerMessageDeflate>,
+    client_deflate: Option<PerMessageDeflate>,
+    idle: Option<Duration>,
+) -> (isize, isize) {
     let base = live();
-    let mut s: Box<Connection> = Box::new(server(config));
-    let mut c: Box<Connection> = Box::new(client(config));
+    let mut s: Box<Connection> = Box::new(server(Config::default().with_deflate(server_deflate)));
+    let mut c: Box<Connection> = Box::new(client(Config::default().with_deflate(client_deflate)));
     for size in [40usize, 300, 1000, 20_000, 70_000, 1 << 20, 500] {
         let text = json(size);
         c.send_text(&text).unwrap();
@@ -61,86 +66,189 @@ fn idle_bytes(deflate: Option<PerMessageDeflate>, idle: Option<Duration>) -> (is
     (server_bytes, both - server_bytes)
 }
 
+/// `value` parsed as a `Sec-WebSocket-Extensions` list (same syntax in requests and responses).
+fn extensions_of<R>(
+    value: &str,
+    f: impl FnOnce(&mut dyn Iterator<Item = ExtensionOffer<'_>>) -> R,
+) -> R {
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: {value}\r\n\r\n"
+    );
+    let mut headers = [EMPTY_HEADER; 16];
+    let Ok(Status::Complete(request)) =
+        RequestParser::new().parse(request.as_bytes(), &mut headers)
+    else {
+        panic!("request did not parse")
+    };
+    f(&mut request.extensions())
+}
+
+/// What each side runs with after the client offers with `client` and the server answers
+/// with `server`: (server's, client's).
+fn negotiate(
+    client: DeflateConfig,
+    server: DeflateConfig,
+) -> (PerMessageDeflate, PerMessageDeflate) {
+    let (ours, response) = extensions_of(&client.offer(), |o| server.accept(o)).unwrap();
+    let theirs = extensions_of(&response, |r| client.negotiated(r))
+        .unwrap()
+        .unwrap();
+    (ours, theirs)
+}
+
 fn settings(params: DeflateParams, config: DeflateConfig) -> Option<PerMessageDeflate> {
     Some(PerMessageDeflate { params, config })
 }
 
+const LATER: Option<Duration> = Some(Duration::from_secs(2));
+
+/// Prints rows against a plain pair; returns each row's (server, client) bytes over plain.
+struct Table {
+    plain: (isize, isize),
+}
+
+impl Table {
+    fn new() -> Self {
+        let plain = idle_bytes(None, None, LATER);
+        eprintln!("| setting | server B | client B | server + B | client + B |");
+        eprintln!("|---|---:|---:|---:|---:|");
+        eprintln!("| plain | {} | {} | 0 | 0 |", plain.0, plain.1);
+        Table { plain }
+    }
+
+    fn row(&self, name: &str, (s, c): (isize, isize)) -> (isize, isize) {
+        let (ps, pc) = self.plain;
+        eprintln!("| {name} | {s} | {c} | {} | {} |", s - ps, c - pc);
+        (s - ps, c - pc)
+    }
+}
+
 #[test]
 fn idle_compression_costs_at_most_24_kib_and_1_kib_without_context_takeover() {
-    let later = Some(Duration::from_secs(2));
-    let (plain_s, plain_c) = idle_bytes(None, later);
-    let row = |name: &str, (s, c): (isize, isize)| {
-        eprintln!(
-            "{name:<58} server {:>7} B (+{:>6}), client {:>7} B (+{:>6})",
-            s,
-            s - plain_s,
-            c,
-            c - plain_c
-        );
-        (s - plain_s, c - plain_c)
-    };
-    eprintln!(
-        "{:<58} server {plain_s:>7} B, client {plain_c:>7} B",
-        "plain"
-    );
-    // The default answer to a client offering client_max_window_bits: server 15 (we use 14),
-    // client 12.
-    let default_params = DeflateParams {
-        client_max_window_bits: 12,
-        ..DeflateParams::default()
-    };
+    let t = Table::new();
     let config = DeflateConfig::default();
-    let (ds, dc) = row(
-        "default (takeover, s14/c12), idle 2 s",
-        idle_bytes(settings(default_params, config), later),
+    // Defaults on both sides, negotiated: the client offers server_max_window_bits=12, our
+    // server answers client_max_window_bits=12 and compresses with 12.
+    let (ss, cs) = negotiate(config, config);
+    assert_eq!(
+        (
+            cs.params.server_max_window_bits,
+            cs.params.client_max_window_bits
+        ),
+        (12, 12)
+    );
+    let (ds, dc) = t.row(
+        "defaults both sides (negotiated s12/c12), idle 2 s",
+        idle_bytes(Some(ss), Some(cs), LATER),
     );
     assert!(ds <= 24 * 1024, "server: {ds} bytes more than plain");
-    // The client inflates the server's announced 15 bits, so it keeps up to 32 KiB of it.
-    assert!(dc <= 40 * 1024, "client: {dc} bytes more than plain");
-    let both_14 = DeflateParams {
-        server_max_window_bits: 14,
-        client_max_window_bits: 12,
-        ..DeflateParams::default()
-    };
-    let (s14, c14) = row(
-        "takeover, server_max_window_bits=14 / c12, idle 2 s",
-        idle_bytes(settings(both_14, config), later),
+    assert!(dc <= 24 * 1024, "client: {dc} bytes more than plain");
+    // Our default client against a server that keeps window 15 for itself and does not limit
+    // ours (it took the fallback offer, or ignores the parameter): the worst case for our
+    // client, 16 KiB (our window 14) + 4 KiB would become 16 + 32 KiB.
+    let worst_client = settings(DeflateParams::default(), config);
+    let (_, wc) = t.row(
+        "default client, server took the fallback offer (s15/c15), idle 2 s",
+        idle_bytes(worst_client, worst_client, LATER),
     );
-    assert!(s14 <= 24 * 1024 && c14 <= 24 * 1024, "{s14} / {c14}");
-    let no_takeover = DeflateParams {
-        server_no_context_takeover: true,
-        client_no_context_takeover: true,
-        ..DeflateParams::default()
-    };
-    let (ns, nc) = row(
-        "no_context_takeover both ways, no time passes",
-        idle_bytes(settings(no_takeover, config), None),
+    // Our default client against a server that honours server_max_window_bits=12 but gives
+    // our compressor the whole window (our 14 is used): Node's ws with its defaults.
+    let ws_like = settings(
+        DeflateParams {
+            server_max_window_bits: 12,
+            ..DeflateParams::default()
+        },
+        config,
+    );
+    let (_, nc) = t.row(
+        "default client, server s12 without client_max_window_bits, idle 2 s",
+        idle_bytes(ws_like, ws_like, LATER),
+    );
+    assert!(nc <= 24 * 1024, "client: {nc} bytes more than plain");
+    assert!(wc > nc);
+    // A default server with a client that offers only client_max_window_bits (Chromium,
+    // Python websockets): server 14 (of 15), client 12.
+    let chromium = settings(
+        DeflateParams {
+            client_max_window_bits: 12,
+            ..DeflateParams::default()
+        },
+        config,
+    );
+    let (cs14, _) = t.row(
+        "default server, Chromium's offer (s15→14 / c12), idle 2 s",
+        idle_bytes(chromium, chromium, LATER),
+    );
+    assert!(cs14 <= 24 * 1024, "server: {cs14} bytes more than plain");
+    // no_context_takeover asked by the client, negotiated.
+    let mut reset = DeflateConfig::default();
+    reset.server_no_context_takeover = true;
+    reset.client_no_context_takeover = true;
+    let (ns_, nc_) = negotiate(reset, config);
+    assert!(ns_.params.server_no_context_takeover && nc_.params.client_no_context_takeover);
+    let (ns, nc) = t.row(
+        "no_context_takeover both ways (negotiated), no time passes",
+        idle_bytes(Some(ns_), Some(nc_), None),
     );
     assert!(ns <= 1024 && nc <= 1024, "{ns} / {nc}");
-    for bits in [9u8, 12, 15] {
-        let params = DeflateParams {
-            server_max_window_bits: bits,
-            client_max_window_bits: bits,
-            ..DeflateParams::default()
-        };
-        let mut c = config;
-        c.max_window_bits = 15;
-        row(
-            &format!("takeover, both windows {bits}, idle 2 s"),
-            idle_bytes(settings(params, c), later),
-        );
-    }
     let mut keep = config;
     keep.idle_release = None;
-    row(
-        "default, engines kept (idle_release: None)",
-        idle_bytes(settings(default_params, keep), later),
+    let (ks, kc) = negotiate(keep, keep);
+    t.row(
+        "defaults, engines kept (idle_release: None)",
+        idle_bytes(Some(ks), Some(kc), LATER),
     );
     let mut eager = config;
     eager.idle_release = Some(Duration::ZERO);
-    let (es, ec) = row(
-        "default, released after every message, no time passes",
-        idle_bytes(settings(default_params, eager), None),
+    let (es_, ec_) = negotiate(eager, eager);
+    let (es, ec) = t.row(
+        "defaults, released after every message, no time passes",
+        idle_bytes(Some(es_), Some(ec_), None),
     );
-    assert!(es <= 24 * 1024, "{es} / {ec}");
+    assert!(es <= 24 * 1024 && ec <= 24 * 1024, "{es} / {ec}");
+}
+
+/// The memory table per setting of the module docs: both windows `w` (9..15, our compressor
+/// allowed up to 15), with and without context takeover, each role's bytes over a plain
+/// connection once idle. `--nocapture` prints it.
+#[test]
+fn idle_bytes_per_window_and_takeover() {
+    let t = Table::new();
+    let mut config = DeflateConfig::default();
+    config.max_window_bits = 15;
+    for bits in 9..=15u8 {
+        for reset in [false, true] {
+            let params = DeflateParams {
+                server_max_window_bits: bits,
+                client_max_window_bits: bits,
+                server_no_context_takeover: reset,
+                client_no_context_takeover: reset,
+            };
+            let pmd = settings(params, config);
+            let name = format!(
+                "window {bits}, {}",
+                if reset {
+                    "no_context_takeover, no time passes"
+                } else {
+                    "context takeover, idle 2 s"
+                }
+            );
+            let (s, c) = t.row(
+                &name,
+                idle_bytes(pmd, pmd, if reset { None } else { LATER }),
+            );
+            let window = 1isize << bits;
+            if reset {
+                assert!(s <= 1024 && c <= 1024, "{name}: {s} / {c}");
+            } else {
+                // Each side keeps its own window and the peer's: 2 × 2^w, plus small change.
+                assert!(
+                    s <= 2 * window + 1024 && c <= 2 * window + 1024,
+                    "{name}: {s} / {c}"
+                );
+            }
+        }
+    }
 }

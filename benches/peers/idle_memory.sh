@@ -17,8 +17,15 @@
 # server's RSS settles again, prints the growth per connection and closes everything; then the
 # server is stopped. Prints a markdown table.
 #
+# rfc6455 also gets two permessage-deflate variants (DEFLATE=0 to skip them): its own tokio
+# client offers the extension (`idle_clients --deflate`: "deflate" with the defaults,
+# "deflate, no_context_takeover" asking for it both ways), and each connection sends one
+# DEFLATE_ECHO_SIZE-byte JSON text, compressed both ways, and gets its echo first; they are
+# printed in a second table, against the plain "after one echo" row (run with
+# ECHO_SIZE=DEFLATE_ECHO_SIZE for the same message size).
+#
 # Environment: N (10000), CONCURRENCY (200), ECHO_SIZE (16), SERVERS (all four names),
-# BASE_PORT (19400).
+# BASE_PORT (19400), DEFLATE (1), DEFLATE_ECHO_SIZE (300).
 # The fd limit is raised with `ulimit -n` as far as the hard limit allows; N is lowered (with
 # a warning) if it still does not fit. Bounded: each probe runs under `timeout`.
 set -euo pipefail
@@ -31,6 +38,8 @@ CONCURRENCY=${CONCURRENCY:-200}
 ECHO_SIZE=${ECHO_SIZE:-16}
 BASE_PORT=${BASE_PORT:-19400}
 SERVERS=${SERVERS:-"rfc6455 tokio-tungstenite fastwebsockets tokio-websockets"}
+DEFLATE=${DEFLATE:-1}
+DEFLATE_ECHO_SIZE=${DEFLATE_ECHO_SIZE:-300}
 RFC_BIN=${1:-${RFC6455_ECHO:-}}
 # The features examples/tokio_echo requires (its [[example]] required-features).
 RFC6455_FEATURES=${RFC6455_FEATURES:-tokio,deflate}
@@ -85,7 +94,9 @@ port=$BASE_PORT
 T1=$SECONDS
 for name in $SERVERS; do
   bin=$(bin_of "$name")
-  for variant in idle echo; do
+  variants="idle echo"
+  [[ $name == rfc6455 && $DEFLATE == 1 ]] && variants+=" deflate deflate_nct"
+  for variant in $variants; do
     port=$((port + 1))
     "$bin" "127.0.0.1:$port" >"$OUTDIR/out" 2>"$OUTDIR/err" &
     SERVER_PID=$!
@@ -103,7 +114,11 @@ for name in $SERVERS; do
       exit 1
     fi
     flag=()
-    [[ $variant == echo ]] && flag=(--echo --echo-size "$ECHO_SIZE")
+    case $variant in
+      echo) flag=(--echo --echo-size "$ECHO_SIZE") ;;
+      deflate) flag=(--echo --echo-size "$DEFLATE_ECHO_SIZE" --deflate default) ;;
+      deflate_nct) flag=(--echo --echo-size "$DEFLATE_ECHO_SIZE" --deflate no_context_takeover) ;;
+    esac
     line=$(timeout 300 "$TARGET/release/idle_clients" --url "ws://127.0.0.1:$port/" \
       --server-pid "$SERVER_PID" --conns "$N" --concurrency "$CONCURRENCY" "${flag[@]}" |
       grep '^RESULT') || line="RESULT failed"
@@ -140,5 +155,28 @@ for name in $SERVERS; do
   done
   echo "$row"
 done
+if [[ $DEFLATE == 1 && " $SERVERS " == *" rfc6455 "* ]]; then
+  echo
+  echo "rfc6455 with permessage-deflate (its own tokio client offering it), N = $N: server RSS growth per connection"
+  echo
+  echo "| variant | message | bytes/conn | KiB/conn | over plain (after one echo), KiB/conn | RSS before → after, MiB |"
+  echo "|---|---|---:|---:|---:|---:|"
+  plain=$(field rfc6455/echo per_conn_bytes)
+  for v in echo deflate deflate_nct; do
+    case $v in
+      echo) label="plain"; msg="one $ECHO_SIZE-byte binary echo" ;;
+      deflate) label="deflate, defaults"; msg="one $DEFLATE_ECHO_SIZE-byte JSON text echo, compressed" ;;
+      deflate_nct) label="deflate, no_context_takeover both ways"; msg="one $DEFLATE_ECHO_SIZE-byte JSON text echo, compressed" ;;
+    esac
+    b=$(field "rfc6455/$v" per_conn_bytes)
+    over=""
+    [[ -n $b && -n $plain ]] && over=$(awk -v b="$b" -v p="$plain" 'BEGIN { printf "%+.2f", (b - p) / 1024 }')
+    rb=$(field "rfc6455/$v" rss_before_kib)
+    ra=$(field "rfc6455/$v" rss_after_kib)
+    rss="failed"
+    [[ -n $rb && -n $ra ]] && rss=$(awk -v b="$rb" -v a="$ra" 'BEGIN { printf "%.1f → %.1f", b / 1024, a / 1024 }')
+    echo "| $label | $msg | ${b:-failed} | $(field "rfc6455/$v" per_conn_kib) | $over | $rss |"
+  done
+fi
 echo
 echo "Builds ${BUILD_SECS} s, measurements ${RUN_SECS} s."

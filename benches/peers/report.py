@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Write BENCHMARKS.md from one run of the comparison (stdlib only; bench.sh calls it).
 
+    # or only section 6 (permessage-deflate) into an existing BENCHMARKS.md:
+    python3 benches/peers/report.py --compare target/peers-deflate.jsonl --splice BENCHMARKS.md
+
     python3 benches/peers/report.py --compare target/peers-compare.jsonl \
         [--e2e target/peers-e2e.md] [--command "benches/peers/bench.sh"] \
         [--load "before: …; after: …"] [--out BENCHMARKS.md]
@@ -53,6 +56,10 @@ def ratio(a, b):
 
 
 FAILED = {}
+# The deflate workload: wire bytes / plain bytes of each peer's compressed stream, and the
+# compressed sizes per window ("deflate-size" records).
+WIRE = {}
+SIZES = []
 
 
 def load(path):
@@ -62,7 +69,12 @@ def load(path):
         if not line.strip():
             continue
         r = json.loads(line)
+        if r["workload"] == "deflate-size":
+            SIZES.append(r)
+            continue
         key = (r["workload"], r["row"])
+        if "wire_ratio" in r:
+            WIRE[(r["workload"], r["row"], r["peer"])] = r["wire_ratio"]
         order.setdefault(r["workload"], [])
         if key[1] not in order[r["workload"]]:
             order[r["workload"]].append(key[1])
@@ -153,6 +165,123 @@ def kernel_table(data, order):
     return out
 
 
+DEFLATE_PEERS = [OURS, "sockudo-ws", "yawc"]
+DEFLATE_TITLE = "6. permessage-deflate: compress and decompress, compressed sizes"
+
+
+def deflate_section(data, order):
+    """Section 6: the `deflate` and `deflate-size` workloads (markdown lines)."""
+    md = [f"## {DEFLATE_TITLE}", ""]
+    rows = order.get("deflate", [])
+    if not rows and not SIZES:
+        return md + ["(not run)"]
+    md.append(
+        "`cargo bench -p rfc6455-peers --bench compare deflate`. MB/s (10^6 bytes) of "
+        "*uncompressed* data, best batch of the run. **compress**: a server sends 256 KiB of "
+        "distinct messages (JSON-like event records, or random bytes) with permessage-deflate, "
+        "context takeover, output drained after each; every stream is parsed and inflated "
+        "with C zlib and compared with what was sent. **decompress**: a server receives the "
+        "same messages as a browser sends them (C zlib level 6, window 15, masked, RSV1) and "
+        "every message is compared. Each peer runs its defaults: rfc6455 level 3, window 14 "
+        "(raw when compressing does not shrink a message), sockudo-ws and yawc level 6, window "
+        "15 (all on zlib-rs; yawc's flate2 resolves to zlib-rs in this build). `wire/plain`: "
+        "the compressed stream's size over the messages' (frame headers included), so the "
+        "levels' trade-off shows."
+    )
+    md.append("")
+    if rows:
+        head = (
+            ["row"]
+            + [f"{p} MB/s" for p in DEFLATE_PEERS]
+            + ["best peer", "rfc6455 / it"]
+            + [f"{p} wire/plain" for p in DEFLATE_PEERS]
+        )
+        md.append("| " + " | ".join(head) + " |")
+        md.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+        for r in rows:
+            cells = data[("deflate", r)]
+            mb = {p: cells[p] * (1 << 30) / 1e6 for p in DEFLATE_PEERS if cells.get(p) is not None}
+            bv, bn = best_of(mb, DEFLATE_PEERS[1:])
+            line = [r]
+            for p in DEFLATE_PEERS:
+                if ("deflate", r, p) in FAILED:
+                    line.append("fails")
+                else:
+                    line.append(f"{mb[p]:.0f}" if p in mb else "-")
+            line += [f"{bn} {bv:.0f}" if bn else "-", ratio(mb.get(OURS), bv)]
+            for p in DEFLATE_PEERS:
+                w = WIRE.get(("deflate", r, p))
+                line.append(f"{w:.3f}" if w is not None else "-")
+            md.append("| " + " | ".join(line) + " |")
+        notes = [(r, p, why) for (w, r, p), why in FAILED.items() if w == "deflate"]
+        if notes:
+            md.append("")
+            for r, p, why in notes:
+                md.append(f"- {p} fails its check in `{r}`: {why}")
+    if SIZES:
+        zlib = SIZES[0].get("zlib", "?")
+        level = SIZES[0].get("level", "?")
+        md.append("")
+        md.append(
+            f"Compressed sizes: the same 256 KiB of JSON-like text in 1 KiB and 64 KiB messages, "
+            f"context takeover, bytes on the wire (frame headers included) at each window: "
+            f"rfc6455's compressor (the window forced) against C zlib "
+            f"{zlib} (memLevel 8), both at rfc6455's default level and at level 6; the ratios are "
+            f"rfc6455 over zlib at the same level (below 1: smaller)."
+        )
+        md.append("")
+        bits = sorted({r["bits"] for r in SIZES})
+        head = ["messages", "compressor"] + [f"w{b}" for b in bits]
+        md.append("| " + " | ".join(head) + " |")
+        md.append("|" + "|".join(["---", "---"] + ["---:"] * len(bits)) + "|")
+        for row in dict.fromkeys(r["row"] for r in SIZES):
+            by = {r["bits"]: r for r in SIZES if r["row"] == row}
+            plain = next(iter(by.values()))["plain"]
+            for label, key in [
+                (f"rfc6455 level {level} (its default)", "rfc6455"),
+                (f"zlib level {level}", "zlib_same_level"),
+                ("rfc6455 level 6", "rfc6455_6"),
+                ("zlib level 6", "zlib_6"),
+            ]:
+                if key not in next(iter(by.values())):
+                    continue
+                md.append(
+                    "| " + " | ".join([f"{row} (of {plain})", label] + [str(by[b][key]) for b in bits]) + " |"
+                )
+            md.append(
+                "| "
+                + " | ".join(
+                    [row, f"rfc6455 / zlib level {level}"]
+                    + [f"{by[b]['rfc6455'] / by[b]['zlib_same_level']:.3f}" for b in bits]
+                )
+                + " |"
+            )
+            if "rfc6455_6" in next(iter(by.values())):
+                md.append(
+                    "| "
+                    + " | ".join(
+                        [row, "rfc6455 / zlib, level 6"]
+                        + [f"{by[b]['rfc6455_6'] / by[b]['zlib_6']:.3f}" for b in bits]
+                    )
+                    + " |"
+                )
+    return md
+
+
+def splice(path, section):
+    """Replace (or append) section 6 of an existing BENCHMARKS.md, keeping the others."""
+    lines = Path(path).read_text().splitlines()
+    start = next((i for i, l in enumerate(lines) if l.startswith("## 6. permessage-deflate")), None)
+    if start is None:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        lines += [""] + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines = lines[:start] + section + ([""] if end < len(lines) else []) + lines[end:]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
@@ -180,9 +309,26 @@ def main():
     ap.add_argument("--load", default="")
     ap.add_argument("--versions", default="")
     ap.add_argument("--out")
+    ap.add_argument(
+        "--splice",
+        help="only write section 6 (permessage-deflate) from --compare into this existing "
+        "file, replacing that section and keeping every other",
+    )
     a = ap.parse_args()
 
     data, order = load(a.compare)
+    if a.splice:
+        model, cores, flags, mem, kernel, rustc, commit = machine()
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        section = deflate_section(data, order)
+        section[1:1] = [
+            "",
+            f"Run separately from sections 0–5: {now}, commit `{commit}`, {a.mode} mode, "
+            f"`{a.command}`; {model}, {cores} cores, {rustc}."
+            + (f" Load average: {a.load}." if a.load else ""),
+        ]
+        splice(a.splice, section)
+        return
     kernels = {k: v for k, v in data.items() if k[0] == "kernel"}
     model, cores, flags, mem, kernel, rustc, commit = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -250,6 +396,8 @@ def main():
         md += [line for line in Path(a.e2e).read_text().splitlines()]
     else:
         md.append("(not run)")
+    md.append("")
+    md += deflate_section(data, order)
     text = "\n".join(md) + "\n"
     if a.out:
         Path(a.out).write_text(text)

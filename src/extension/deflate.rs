@@ -35,22 +35,64 @@
 //! may use.
 //!
 //! Memory is the main cost of permessage-deflate, so engines live only while a connection is
-//! busy (measured with zlib-rs 0.6.8 on x86_64, heap bytes):
+//! busy. A live engine costs (zlib-rs 0.6.8 on x86_64, heap bytes):
 //!
 //! | what | bytes |
 //! |---|---|
-//! | a live deflate engine, window `w`, memLevel `m` | ≈ 3 KiB + 4·2^w + 128 KiB + 7·2^(m+6) (w14 m7: 251 KiB; w15 m8: 371 KiB) |
+//! | a live deflate engine, window `w`, memLevel `m` | ≈ 3 KiB + 4·2^w + 128 KiB + 7·2^(m+6) (w12 m5: 159 KiB; w14 m7: 251 KiB; w15 m8: 371 KiB) |
 //! | a live inflate engine (any window) | 46.6 KiB |
-//! | an idle direction with context takeover | its window's history: `min(bytes sent, 2^w)` |
-//! | an idle direction with `no_context_takeover` | 0 (the engine is dropped after every message) |
 //!
 //! With context takeover the engines are dropped after [`DeflateConfig::idle_release`]
 //! without compressed traffic (default 1 s, driven by
 //! [`Connection::poll_timeout`](crate::Connection::poll_timeout) /
-//! [`handle_timeout`](crate::Connection::handle_timeout)); each direction keeps a copy of the
-//! last `2^w` bytes of its message stream, and the next message rebuilds its engine primed
-//! with them, so the context is kept. With the defaults (our window 14, the client's 12) an
-//! idle server connection holds at most 16 + 4 = 20 KiB for compression.
+//! [`handle_timeout`](crate::Connection::handle_timeout)); each direction keeps the last
+//! `2^w` bytes of its message stream (a ring, grown only as far as the stream went), and the
+//! next message rebuilds its engine primed with them, so the context is kept. Under
+//! `no_context_takeover` a direction's engine is dropped after every message.
+//!
+//! What an idle connection holds over a plain one that carried the same messages, each side,
+//! measured with a counting allocator (`tests/deflate_memory.rs`, `--nocapture` prints it):
+//!
+//! | both windows | context takeover, idle (server / client) | `no_context_takeover` both ways |
+//! |---|---:|---:|
+//! | 9 (512 B) | +1,290 / +1,294 B | +312 / +316 B |
+//! | 10 (1 KiB) | +2,323 / +2,327 B | +316 / +320 B |
+//! | 11 (2 KiB) | +4,369 / +4,373 B | +316 / +320 B |
+//! | 12 (4 KiB) | +8,471 / +8,475 B | +316 / +320 B |
+//! | 13 (8 KiB) | +16,661 / +16,665 B | +316 / +320 B |
+//! | 14 (16 KiB) | +33,046 / +33,050 B | +316 / +320 B |
+//! | 15 (32 KiB) | +65,815 / +65,819 B | +316 / +320 B |
+//!
+//! With context takeover each side holds its own window and the peer's (2 × 2^w) plus about
+//! 270 bytes; engines kept for the connection's life (`idle_release: None`) cost about
+//! 221 KiB per side with the defaults.
+//!
+//! # Defaults, and why
+//!
+//! | setting | default | why |
+//! |---|---|---|
+//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output within 5 % of zlib's level 3 (smaller, measured), about 1.5× the speed of level 6; level 6 saves about 10 % more bytes on JSON |
+//! | [`max_window_bits`](DeflateConfig::max_window_bits) (ours) | 14 | 16 KiB kept while idle instead of 32 KiB, output within 1–2 % of window 15 |
+//! | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) (server's answer) | 12 | a server keeps 4 KiB of a client's stream; uploads come out about 4–5 % bigger |
+//! | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) (client's offer) | 12, with a fallback offer without it | a client keeps 4 KiB of the server's stream; a server that declines the parameter takes the second offer |
+//! | [`idle_release`](DeflateConfig::idle_release) | 1 s | a busy connection keeps its engines (rebuilding one costs 7–50 µs), an idle one gives ≈ 300 KiB back |
+//! | [`raw_when_not_smaller`](DeflateConfig::raw_when_not_smaller) | `true` | random or compressed data goes out as is: the peer copies instead of inflating |
+//!
+//! So, with the defaults on both sides (the negotiation gives both windows 12), an idle
+//! connection holds **+8.3 KiB** on each side. A default server with a client that offers
+//! only `client_max_window_bits` (Chromium, Python's `websockets`): **+20.3 KiB** on the
+//! server (its window 14, the client's 12). A default client with a server that limits its
+//! own window to 12 but not ours (it answers without `client_max_window_bits`): +20.3 KiB on
+//! the client; with a server that declines the first offer and keeps window 15: +48.3 KiB
+//! (its 32 KiB and our 16 KiB). `no_context_takeover` both ways: about +0.3 KiB.
+//!
+//! In a process, the engines' memory is freed when they are released, but glibc's `malloc`
+//! keeps much of it: the tokio echo server with 2,000 connections that each exchanged one
+//! compressed 300-byte message grew by 28.9 KiB of RSS per connection (plain: 2.8 KiB), of
+//! which only 5.1 KiB remained with `MALLOC_MMAP_THRESHOLD_=16384 MALLOC_ARENA_MAX=1` (the
+//! engines' blocks then go back to the system when freed);
+//! `no_context_takeover`: 3.5 KiB (`benches/peers/idle_memory.sh`). A server with many
+//! compressed connections on glibc wants that setting or an allocator that returns memory.
 
 use alloc::string::String;
 use bytes::BytesMut;
@@ -97,6 +139,18 @@ pub struct DeflateConfig {
     /// about 4–5 % bigger than with 15, and we keep 4 KiB of its history instead of 32 KiB.
     /// A client that does not offer the parameter compresses with 32 KiB, which we then keep.
     pub client_max_window_bits: u8,
+    /// Client: the `server_max_window_bits` we offer (9–15), asking the server to compress
+    /// with at most `2^bits` bytes of window, which is what we keep of the server's stream
+    /// while idle. Default `Some(12)`: 4 KiB instead of 32 KiB (the server's messages come out
+    /// about 4–5 % bigger than at 15, measured with zlib-rs level 3 on JSON), which keeps an
+    /// idle client within 24 KiB of a plain one whatever window the server gives ours.
+    ///
+    /// A server may honour the parameter only by accepting the offer with it, and may decline
+    /// such an offer (RFC 7692 §7.1.2.1), so [`offer`](Self::offer) then adds a second,
+    /// fallback offer without it: a server that cannot limit its window still compresses, at
+    /// the cost of up to 32 KiB of its history on our side. `None` (or 15): not offered, one
+    /// offer. Not used by a server.
+    pub server_max_window_bits: Option<u8>,
     /// zlib's memLevel (1–9), which in zlib-rs sizes only the symbol buffers
     /// (7 × 2^(memLevel + 6) bytes while an engine is live). `None` (default): window − 7,
     /// at most 8, so that incompressible data still goes out in stored blocks.
@@ -123,6 +177,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             max_window_bits: 14,
             client_max_window_bits: 12,
+            server_max_window_bits: Some(12),
             mem_level: None,
             idle_release: Some(Duration::from_secs(1)),
             raw_when_not_smaller: true,
@@ -242,16 +297,49 @@ fn parse_params(offer: &ExtensionOffer<'_>) -> Option<Parsed> {
 impl DeflateConfig {
     /// The client's offer for `Sec-WebSocket-Extensions` (always with
     /// `client_max_window_bits`, which tells the server we can honour a limit).
+    ///
+    /// With [`server_max_window_bits`](Self::server_max_window_bits) below 15 (the default:
+    /// 12) it is two offers in order of preference (RFC 7692 §5), the second without that
+    /// parameter for servers that decline it:
+    ///
+    /// ```
+    /// use rfc6455::extension::deflate::DeflateConfig;
+    ///
+    /// assert_eq!(
+    ///     DeflateConfig::default().offer(),
+    ///     "permessage-deflate; server_max_window_bits=12; client_max_window_bits, \
+    ///      permessage-deflate; client_max_window_bits"
+    /// );
+    /// let mut config = DeflateConfig::default();
+    /// config.server_max_window_bits = None;
+    /// assert_eq!(config.offer(), "permessage-deflate; client_max_window_bits");
+    /// ```
     pub fn offer(&self) -> String {
-        let mut offer = String::from(NAME);
-        if self.server_no_context_takeover {
-            offer.push_str("; server_no_context_takeover");
+        let one = |server_bits: Option<u8>| {
+            let mut offer = String::from(NAME);
+            if self.server_no_context_takeover {
+                offer.push_str("; server_no_context_takeover");
+            }
+            if self.client_no_context_takeover {
+                offer.push_str("; client_no_context_takeover");
+            }
+            if let Some(bits) = server_bits {
+                offer.push_str("; server_max_window_bits=");
+                push_bits(&mut offer, bits);
+            }
+            offer.push_str("; client_max_window_bits");
+            offer
+        };
+        // 8 is offered as 9: zlib (and Python's websockets on it) refuses a raw 8-bit deflater.
+        match self.server_max_window_bits.map(|b| b.clamp(9, 15)) {
+            Some(bits) if bits < 15 => {
+                let mut offer = one(Some(bits));
+                offer.push_str(", ");
+                offer.push_str(&one(None));
+                offer
+            }
+            _ => one(None),
         }
-        if self.client_no_context_takeover {
-            offer.push_str("; client_no_context_takeover");
-        }
-        offer.push_str("; client_max_window_bits");
-        offer
     }
 
     /// Server: pick the first acceptable permessage-deflate offer among the client's
@@ -554,6 +642,96 @@ mod tests {
             panic!("request did not parse")
         };
         f(DeflateConfig::default().accept(request.extensions()));
+    }
+
+    /// `value` parsed as a list of extensions (the syntax is the same in a request and a
+    /// response).
+    fn extensions_of<R>(
+        value: &str,
+        f: impl FnOnce(&mut dyn Iterator<Item = ExtensionOffer<'_>>) -> R,
+    ) -> R {
+        let request = alloc::format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Extensions: {value}\r\n\r\n"
+        );
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) =
+            RequestParser::new().parse(request.as_bytes(), &mut headers)
+        else {
+            panic!("request did not parse")
+        };
+        f(&mut request.extensions())
+    }
+
+    /// Our default offer against our default server, and against servers that take the
+    /// first offer without limiting their window or decline it (the fallback offer).
+    #[test]
+    fn client_default_offer_limits_the_servers_window() {
+        let config = DeflateConfig::default();
+        let offer = config.offer();
+        let (server_side, response) =
+            extensions_of(&offer, |offers| config.accept(offers)).unwrap();
+        assert_eq!(
+            response,
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        );
+        let client_side = extensions_of(&response, |r| config.negotiated(r))
+            .unwrap()
+            .unwrap();
+        let both_12 = DeflateParams {
+            server_max_window_bits: 12,
+            client_max_window_bits: 12,
+            ..DeflateParams::default()
+        };
+        assert_eq!(server_side.params, both_12);
+        assert_eq!(client_side.params, both_12);
+        // A server that picks the fallback offer: its window may be 32 KiB.
+        let fallback = extensions_of("permessage-deflate", |r| config.negotiated(r))
+            .unwrap()
+            .unwrap();
+        assert_eq!(fallback.params, DeflateParams::default());
+        // Python websockets' default server answer.
+        let python = extensions_of(
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+            |r| config.negotiated(r),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(python.params, both_12);
+        // Two offers; without the parameter, one.
+        let strict = DeflateConfig {
+            server_max_window_bits: None,
+            ..DeflateConfig::default()
+        };
+        let mut offers = 0;
+        extensions_of(&offer, |o| {
+            for e in o {
+                offers += 1;
+                assert_eq!(e.name(), NAME);
+            }
+        });
+        assert_eq!(offers, 2);
+        assert_eq!(strict.offer(), "permessage-deflate; client_max_window_bits");
+        for (bits, offered) in [(Some(8), "9"), (Some(14), "14"), (Some(15), ""), (None, "")] {
+            let c = DeflateConfig {
+                server_max_window_bits: bits,
+                client_no_context_takeover: true,
+                ..DeflateConfig::default()
+            };
+            let expected = if offered.is_empty() {
+                String::from(
+                    "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+                )
+            } else {
+                alloc::format!(
+                    "permessage-deflate; client_no_context_takeover; server_max_window_bits={offered}; \
+                     client_max_window_bits, permessage-deflate; client_no_context_takeover; \
+                     client_max_window_bits"
+                )
+            };
+            assert_eq!(c.offer(), expected);
+        }
     }
 
     #[test]

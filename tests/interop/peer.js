@@ -175,7 +175,8 @@ async function client(url) {
 }
 
 function server(lifetimeMs) {
-  const wss = new WebSocket.Server({ host: '127.0.0.1', port: 0, perMessageDeflate: true, maxPayload: 64 * MIB });
+  const port = Number(process.env.INTEROP_PORT || 0); // 0: any
+  const wss = new WebSocket.Server({ host: '127.0.0.1', port, perMessageDeflate: true, maxPayload: 64 * MIB });
   const log = (s) => process.stdout.write(`interop ${s}\n`);
   wss.on('listening', () => process.stdout.write(`listening on ws://127.0.0.1:${wss.address().port}\n`));
   wss.on('headers', (headers, req) => {

@@ -222,7 +222,8 @@ async def handler(ws):
 
 
 async def server(lifetime):
-    async with serve(handler, "127.0.0.1", 0, create_connection=CountingServer,
+    port = int(os.environ.get("INTEROP_PORT", "0"))  # 0: any
+    async with serve(handler, "127.0.0.1", port, create_connection=CountingServer,
                      max_size=64 * MIB, ping_interval=None, close_timeout=WAIT) as srv:
         host, port = srv.sockets[0].getsockname()[:2]
         print(f"listening on ws://{host}:{port}", flush=True)

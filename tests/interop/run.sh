@@ -36,6 +36,7 @@
 # Environment (all optional):
 #   INTEROP_PEERS     "python node" (default) or one of them
 #   INTEROP_TIMEOUT   seconds for one client run (default 120)
+#   INTEROP_PORT_BASE the servers' ports: this one and the next three (default: any free port)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -122,10 +123,12 @@ start_server() {
   SLOG[$name]=$logf
   log "server $name on ${ADDR[$name]}"
 }
-start_server ours-blocking "$BIN/interop_server" blocking 127.0.0.1:0
-start_server ours-tokio "$BIN/interop_server" tokio 127.0.0.1:0
-[[ " $PEERS " == *" python "* ]] && start_server python "$PY" "$HERE/peer.py" server 900
-[[ " $PEERS " == *" node "* ]] && start_server node node "$HERE/peer.js" server 900
+# INTEROP_PORT_BASE: the four servers listen on it and the next three ports (default: any).
+port_of() { if [[ -n ${INTEROP_PORT_BASE:-} ]]; then echo $((INTEROP_PORT_BASE + $1)); else echo 0; fi; }
+start_server ours-blocking "$BIN/interop_server" blocking "127.0.0.1:$(port_of 0)"
+start_server ours-tokio "$BIN/interop_server" tokio "127.0.0.1:$(port_of 1)"
+[[ " $PEERS " == *" python "* ]] && INTEROP_PORT=$(port_of 2) start_server python "$PY" "$HERE/peer.py" server 900
+[[ " $PEERS " == *" node "* ]] && INTEROP_PORT=$(port_of 3) start_server node node "$HERE/peer.js" server 900
 
 # ---------------------------------------------------------------- results
 FEATURES=(deflate-negotiated text-utf8 binary fragmented 1MiB ping-ours ping-theirs close-ours close-theirs

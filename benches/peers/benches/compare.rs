@@ -5,6 +5,7 @@
 //! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
 //! cargo bench -p rfc6455-peers --bench compare             # about 4 min
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
+//! #              ROW (only rows whose name contains it),
 //! #              OUT (JSON lines, default target/peers-compare.jsonl)
 //! ```
 //!
@@ -414,6 +415,81 @@ mod ours {
             if check {
                 let masked = role == Role::Client;
                 check_sent(OURS, &out.borrow(), kind, &data, n, masked);
+            }
+        })
+    }
+}
+
+/// rfc6455's side of the `deflate` workload (new functions: the ones above are another
+/// workload's).
+mod ours_deflate {
+    use super::*;
+    use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+    use rfc6455::{Config, Connection, Event, Message, Role, Text};
+
+    /// permessage-deflate as negotiated with a client that offered nothing but the extension
+    /// (both windows 15, context takeover), our default settings (level 3, window 14).
+    fn config() -> Config {
+        Config::default().with_deflate(Some(PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        }))
+    }
+
+    /// Send every message of `corpus` compressed, as a server (`send(Message)`, an owned
+    /// `Bytes`), draining the output after each.
+    pub fn send(kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
+        let out = sink();
+        let mut mem = Mem::new(Arc::from(&[][..]), out.clone());
+        let mut conn = Connection::new(Role::Server, config());
+        let messages: Vec<Message> = corpus
+            .iter()
+            .map(|m| {
+                let bytes = Bytes::copy_from_slice(m);
+                match kind {
+                    Kind::Text => Message::Text(Text::try_from_bytes(bytes).expect("UTF-8")),
+                    Kind::Binary => Message::Binary(bytes),
+                }
+            })
+            .collect();
+        Box::new(move |check| {
+            out.borrow_mut().clear();
+            for m in &messages {
+                conn.send(m.clone()).expect("send");
+                while let Some(bytes) = conn.poll_transmit() {
+                    let n = bytes.len();
+                    mem.write_out(bytes);
+                    conn.advance_transmit(n);
+                }
+            }
+            if check {
+                check_deflate_sent(OURS, &out.borrow(), kind, &corpus);
+            }
+        })
+    }
+
+    /// Receive the compressed `stream` of `corpus` as a server, 64 KiB socket reads.
+    pub fn receive(stream: Arc<[u8]>, kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
+        let mut mem = Mem::new(stream, sink());
+        let mut conn = Connection::new(Role::Server, config());
+        let mut buf = vec![0u8; READ_CHUNK];
+        Box::new(move |check| {
+            let mut got = 0;
+            while got < corpus.len() {
+                let k = mem.read_into(&mut buf);
+                conn.receive(&buf[..k]);
+                while let Some(event) = conn.poll_event() {
+                    match event {
+                        Event::Message(m) => {
+                            if check {
+                                check_message(OURS, m.is_text(), m.as_bytes(), kind, &corpus[got]);
+                            }
+                            black_box(&m);
+                            got += 1;
+                        }
+                        other => panic!("rfc6455: unexpected {other:?}"),
+                    }
+                }
             }
         })
     }
@@ -978,6 +1054,544 @@ fn kernel_contenders(size: usize) -> Contenders {
     ]
 }
 
+// ------------------------------------------------------------------------- deflate
+
+/// The system's C zlib through libz-sys (raw DEFLATE, as permessage-deflate uses it): the
+/// independent checker of every peer's compressed output, the producer of the compressed
+/// stream every peer inflates, and the reference for compressed sizes.
+#[allow(unsafe_code)]
+mod zref {
+    use libz_sys as z;
+    use std::ffi::{CStr, c_int};
+    use std::ptr::null_mut;
+
+    const TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
+
+    unsafe extern "C" fn zalloc(_: z::voidpf, items: z::uInt, size: z::uInt) -> z::voidpf {
+        // SAFETY: calloc with zlib's own item count and size.
+        unsafe { libc::calloc(items as usize, size as usize) }
+    }
+
+    unsafe extern "C" fn zfree(_: z::voidpf, p: z::voidpf) {
+        // SAFETY: `p` came from `zalloc`.
+        unsafe { libc::free(p) }
+    }
+
+    fn stream() -> Box<z::z_stream> {
+        Box::new(z::z_stream {
+            next_in: null_mut(),
+            avail_in: 0,
+            total_in: 0,
+            next_out: null_mut(),
+            avail_out: 0,
+            total_out: 0,
+            msg: null_mut(),
+            state: null_mut(),
+            zalloc,
+            zfree,
+            opaque: null_mut(),
+            data_type: 0,
+            adler: 0,
+            reserved: 0,
+        })
+    }
+
+    /// The linked zlib's version string.
+    pub fn version() -> String {
+        // SAFETY: zlibVersion returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(z::zlibVersion()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Run `flush` over `input` into `out` (appending) until all input is taken and room is
+    /// left, as zlib's own examples do. Returns the last return code.
+    fn pump(s: &mut z::z_stream, input: &[u8], out: &mut Vec<u8>, inflate: bool) -> c_int {
+        s.next_in = input.as_ptr().cast_mut();
+        s.avail_in = input.len() as z::uInt;
+        loop {
+            out.reserve(input.len() + 64 * 1024);
+            let len = out.len();
+            let room = (out.capacity() - len).min(u32::MAX as usize);
+            // SAFETY: `room` bytes of spare capacity follow `len`.
+            s.next_out = unsafe { out.as_mut_ptr().add(len) };
+            s.avail_out = room as z::uInt;
+            // SAFETY: an initialised stream, in and out buffers valid for their lengths.
+            let rc = unsafe {
+                if inflate {
+                    z::inflate(s, z::Z_SYNC_FLUSH)
+                } else {
+                    z::deflate(s, z::Z_SYNC_FLUSH)
+                }
+            };
+            let written = room - s.avail_out as usize;
+            // SAFETY: zlib wrote `written` bytes there.
+            unsafe { out.set_len(len + written) };
+            assert!(
+                rc == z::Z_OK || rc == z::Z_BUF_ERROR || (inflate && rc == z::Z_STREAM_END),
+                "zlib {} error {rc}",
+                if inflate { "inflate" } else { "deflate" }
+            );
+            if rc == z::Z_STREAM_END || (s.avail_in == 0 && s.avail_out != 0) {
+                return rc;
+            }
+        }
+    }
+
+    /// A raw deflater with context takeover.
+    pub struct Deflater(Box<z::z_stream>);
+
+    impl Deflater {
+        pub fn new(level: i32, window_bits: i32, mem_level: i32) -> Self {
+            let mut s = stream();
+            // SAFETY: a zeroed stream with allocators, zlib's version and struct size.
+            let rc = unsafe {
+                z::deflateInit2_(
+                    &mut *s,
+                    level,
+                    z::Z_DEFLATED,
+                    -window_bits,
+                    mem_level,
+                    z::Z_DEFAULT_STRATEGY,
+                    z::zlibVersion(),
+                    size_of::<z::z_stream>() as c_int,
+                )
+            };
+            assert_eq!(rc, z::Z_OK, "deflateInit2 window {window_bits}");
+            Deflater(s)
+        }
+
+        /// One message: sync flush, the `00 00 ff ff` tail removed (RFC 7692 §7.2.1).
+        pub fn message(&mut self, data: &[u8], out: &mut Vec<u8>) {
+            let start = out.len();
+            pump(&mut self.0, data, out, false);
+            assert!(out[start..].ends_with(&TAIL));
+            out.truncate(out.len() - 4);
+        }
+    }
+
+    impl Drop for Deflater {
+        fn drop(&mut self) {
+            // SAFETY: initialised by deflateInit2_.
+            unsafe { z::deflateEnd(&mut *self.0) };
+        }
+    }
+
+    /// A raw inflater with a 32 KiB window (any peer window), context kept across messages.
+    pub struct Inflater(Box<z::z_stream>);
+
+    impl Inflater {
+        pub fn new() -> Self {
+            let mut s = stream();
+            // SAFETY: as for the deflater.
+            let rc = unsafe {
+                z::inflateInit2_(
+                    &mut *s,
+                    -15,
+                    z::zlibVersion(),
+                    size_of::<z::z_stream>() as c_int,
+                )
+            };
+            assert_eq!(rc, z::Z_OK);
+            Inflater(s)
+        }
+
+        /// Inflate one message's payload (tail removed), appending to `out`.
+        pub fn message(&mut self, data: &[u8], out: &mut Vec<u8>) {
+            for part in [data, &TAIL[..]] {
+                if pump(&mut self.0, part, out, true) == z::Z_STREAM_END {
+                    // A final block: the next message starts a new stream.
+                    // SAFETY: an initialised stream.
+                    unsafe { z::inflateReset(&mut *self.0) };
+                    return;
+                }
+            }
+        }
+    }
+
+    impl Drop for Inflater {
+        fn drop(&mut self) {
+            // SAFETY: initialised by inflateInit2_.
+            unsafe { z::inflateEnd(&mut *self.0) };
+        }
+    }
+}
+
+/// `total` bytes of JSON-like text: event records with varying ids, users, numbers and tags
+/// (compresses to about a quarter with context takeover, as chat and feed messages do).
+fn json_text(total: usize) -> Vec<u8> {
+    let events = ["click", "view", "purchase", "scroll", "login", "logout"];
+    let words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "omega",
+        "caf\u{e9}",
+        "na\u{ef}ve",
+        "\u{2615}",
+    ];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut s = String::with_capacity(total + 256);
+    let mut id = 1_000_000u64;
+    while s.len() < total {
+        let r = next();
+        id += 1 + r % 7;
+        let _ = write!(
+            s,
+            r#"{{"id":{id},"user":"user{}","event":"{}","ts":{},"price":{}.{:02},"tags":["{}","{}"],"ok":{}}}"#,
+            r % 5000,
+            events[(r >> 16) as usize % events.len()],
+            1_700_000_000 + id * 3,
+            (r >> 24) % 1000,
+            (r >> 34) % 100,
+            words[(r >> 40) as usize % words.len()],
+            words[(r >> 44) as usize % words.len()],
+            (r >> 50) & 1 == 1
+        );
+        s.push('\n');
+    }
+    let mut cut = total;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    while s.len() < total {
+        s.push(' ');
+    }
+    s.into_bytes()
+}
+
+/// `total` pseudo-random bytes (incompressible).
+fn random_bytes(total: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..total)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The `deflate` workload's messages: `DEFLATE_CORPUS` bytes cut into distinct messages of
+/// `size` (all different, and the corpus is larger than any window, so a repeated
+/// iteration compresses as the first did).
+const DEFLATE_CORPUS: usize = 256 * 1024;
+
+fn deflate_corpus(kind: Kind, size: usize) -> Arc<Vec<Vec<u8>>> {
+    let data = match kind {
+        Kind::Text => json_text(DEFLATE_CORPUS + 64),
+        Kind::Binary => random_bytes(DEFLATE_CORPUS),
+    };
+    let mut messages = Vec::new();
+    let mut pos = 0;
+    while messages.len() < DEFLATE_CORPUS / size {
+        let mut end = pos + size;
+        if kind == Kind::Text {
+            // Messages of whole characters, as close to `size` as they can be.
+            while std::str::from_utf8(&data[pos..end]).is_err() {
+                end -= 1;
+            }
+        }
+        messages.push(data[pos..end].to_vec());
+        pos = end;
+    }
+    Arc::new(messages)
+}
+
+/// The corpus as a client would send it: each message compressed by C zlib (level 6, window
+/// 15, context takeover: what a browser sends), one masked frame with RSV1.
+fn compressed_stream(kind: Kind, corpus: &[Vec<u8>]) -> Arc<[u8]> {
+    let mut z = zref::Deflater::new(6, 15, 8);
+    let mut out = Vec::new();
+    let mut payload = Vec::new();
+    let mut seed: u32 = 0x1234_5678;
+    for m in corpus {
+        payload.clear();
+        z.message(m, &mut payload);
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let key = seed.to_be_bytes();
+        out.push(0x80 | 0x40 | kind.opcode());
+        let len = payload.len();
+        if len < 126 {
+            out.push(0x80 | len as u8);
+        } else if len <= 0xffff {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    }
+    out.into()
+}
+
+thread_local! {
+    /// Extra JSON fields of a peer's record in the current row (the wire ratio of a sent
+    /// compressed stream, measured in its check).
+    static EXTRA: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Parse a server's compressed stream (unmasked), inflate its RSV1 messages with C zlib and
+/// panic unless it holds exactly `corpus`, in order; record bytes on the wire / plain bytes.
+fn check_deflate_sent(peer: &str, wire: &[u8], kind: Kind, corpus: &[Vec<u8>]) {
+    let mut inflater = zref::Inflater::new();
+    let mut pos = 0;
+    let mut i = 0;
+    let mut payload = Vec::new();
+    let mut message = Vec::new();
+    let mut compressed = false;
+    let mut first = true;
+    while pos < wire.len() {
+        let (b0, b1) = (wire[pos], wire[pos + 1]);
+        pos += 2;
+        let opcode = b0 & 0x0f;
+        assert_eq!(
+            opcode,
+            if first { kind.opcode() } else { 0 },
+            "{peer}: opcode"
+        );
+        assert_eq!(b0 & 0x30, 0, "{peer}: RSV2/RSV3 set");
+        if first {
+            compressed = b0 & 0x40 != 0;
+        } else {
+            assert_eq!(b0 & 0x40, 0, "{peer}: RSV1 on a continuation frame");
+        }
+        assert_eq!(b1 & 0x80, 0, "{peer}: a server masked");
+        let len = match b1 & 0x7f {
+            126 => {
+                pos += 2;
+                u16::from_be_bytes([wire[pos - 2], wire[pos - 1]]) as usize
+            }
+            127 => {
+                pos += 8;
+                u64::from_be_bytes(wire[pos - 8..pos].try_into().expect("8 bytes")) as usize
+            }
+            l => l as usize,
+        };
+        payload.extend_from_slice(&wire[pos..pos + len]);
+        pos += len;
+        first = false;
+        if b0 & 0x80 != 0 {
+            message.clear();
+            if compressed {
+                inflater.message(&payload, &mut message);
+            } else {
+                message.extend_from_slice(&payload);
+            }
+            assert!(i < corpus.len(), "{peer}: more messages than sent");
+            assert!(
+                message == corpus[i],
+                "{peer}: message {i} inflates to something else"
+            );
+            payload.clear();
+            i += 1;
+            first = true;
+        }
+    }
+    assert_eq!(i, corpus.len(), "{peer}: wrong number of messages sent");
+    let plain: usize = corpus.iter().map(Vec::len).sum();
+    let ratio = wire.len() as f64 / plain as f64;
+    EXTRA.with(|e| {
+        e.borrow_mut()
+            .push((peer.to_string(), format!(",\"wire_ratio\":{ratio:.4}")))
+    });
+}
+
+fn sockudo_deflate() -> sockudo_ws::deflate::DeflateConfig {
+    // Its defaults: level 6, windows 15, context takeover, threshold 32 bytes.
+    sockudo_ws::deflate::DeflateConfig::default()
+}
+
+fn sockudo_deflate_send(kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
+    let rt = rt();
+    let out = sink();
+    let mem = Mem::new(Arc::from(&[][..]), out.clone());
+    let mut ws = sockudo_ws::CompressedWebSocketStream::server(
+        mem,
+        sockudo_ws::Config::default(),
+        sockudo_deflate(),
+    );
+    let messages: Vec<Bytes> = corpus.iter().map(|m| Bytes::copy_from_slice(m)).collect();
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        rt.block_on(async {
+            for b in &messages {
+                let m = match kind {
+                    Kind::Text => sockudo_ws::Message::Text(b.clone()),
+                    Kind::Binary => sockudo_ws::Message::Binary(b.clone()),
+                };
+                ws.send(m).await.expect("send");
+            }
+        });
+        if check {
+            check_deflate_sent(SOCKUDO, &out.borrow(), kind, &corpus);
+        }
+    })
+}
+
+fn sockudo_deflate_receive(stream: Arc<[u8]>, kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
+    let rt = rt();
+    let mem = Mem::new(stream, sink());
+    let mut ws = sockudo_ws::CompressedWebSocketStream::server(
+        mem,
+        sockudo_ws::Config::default(),
+        sockudo_deflate(),
+    );
+    Box::new(move |check| {
+        rt.block_on(async {
+            for want in corpus.iter() {
+                let m = ws.next().await.expect("a message").expect("a message");
+                if check {
+                    let (text, bytes) = match &m {
+                        sockudo_ws::Message::Text(b) => (true, b),
+                        sockudo_ws::Message::Binary(b) => (false, b),
+                        other => panic!("sockudo-ws: unexpected {other:?}"),
+                    };
+                    check_message(SOCKUDO, text, bytes, kind, want);
+                }
+                black_box(&m);
+            }
+        })
+    })
+}
+
+fn yawc_deflate(role: yawc::Role, mem: Mem) -> yawc::WebSocket<Mem> {
+    // Its default level (flate2's 6); windows 15 and context takeover as negotiated.
+    let options = yawc_options().with_compression_level(yawc::CompressionLevel::default());
+    yawc::WebSocket::from_stream_with_extensions(mem, role, Some("permessage-deflate"), options)
+        .expect("yawc")
+}
+
+fn yawc_deflate_send(kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
+    let rt = rt();
+    let out = sink();
+    let mut ws = yawc_deflate(
+        yawc::Role::Server,
+        Mem::new(Arc::from(&[][..]), out.clone()),
+    );
+    let messages: Vec<Bytes> = corpus.iter().map(|m| Bytes::copy_from_slice(m)).collect();
+    Box::new(move |check| {
+        out.borrow_mut().clear();
+        rt.block_on(async {
+            for b in &messages {
+                let frame = match kind {
+                    Kind::Text => yawc::Frame::text(b.clone()),
+                    Kind::Binary => yawc::Frame::binary(b.clone()),
+                };
+                ws.send(frame).await.expect("send");
+            }
+        });
+        if check {
+            check_deflate_sent(YAWC, &out.borrow(), kind, &corpus);
+        }
+    })
+}
+
+fn yawc_deflate_receive(stream: Arc<[u8]>, kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
+    let rt = rt();
+    let mut ws = yawc_deflate(yawc::Role::Server, Mem::new(stream, sink()));
+    Box::new(move |check| {
+        rt.block_on(async {
+            for want in corpus.iter() {
+                let frame = ws.next().await.expect("a message");
+                if check {
+                    let text = frame.opcode() == yawc::OpCode::Text;
+                    assert!(frame.is_fin(), "yawc: a fragment, not a message");
+                    check_message(YAWC, text, frame.payload(), kind, want);
+                }
+                black_box(&frame);
+            }
+        })
+    })
+}
+
+/// Compressed sizes of the JSON corpus in 1 KiB and 64 KiB messages (context takeover) at
+/// each window 9..15: rfc6455's compressor (its default level, the window forced) against C
+/// zlib at the same level and at level 6, memLevel 8. Printed and recorded as
+/// `"workload":"deflate-size"` records.
+fn deflate_sizes(s: &mut Settings) {
+    use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+    use rfc6455::{Config, Connection, Message, Role, Text};
+    eprintln!("deflate-size: C zlib {}", zref::version());
+    for size in [1usize << 10, 64 << 10] {
+        let corpus = deflate_corpus(Kind::Text, size);
+        let plain: usize = corpus.iter().map(Vec::len).sum();
+        let mut line = format!("deflate-size   json {:<18}", human(size));
+        for bits in 9..=15u8 {
+            let level = DeflateConfig::default().level;
+            let ours_at = |level: u8| {
+                let mut config = DeflateConfig::default();
+                config.max_window_bits = 15;
+                config.level = level;
+                let params = DeflateParams {
+                    server_max_window_bits: bits,
+                    ..DeflateParams::default()
+                };
+                let mut conn = Connection::new(
+                    Role::Server,
+                    Config::default().with_deflate(Some(PerMessageDeflate { params, config })),
+                );
+                let mut total = 0;
+                for m in corpus.iter() {
+                    let text = Text::try_from_bytes(Bytes::copy_from_slice(m)).expect("UTF-8");
+                    conn.send(Message::Text(text)).expect("send");
+                    while let Some(b) = conn.poll_transmit() {
+                        let n = b.len();
+                        total += n;
+                        conn.advance_transmit(n);
+                    }
+                }
+                total
+            };
+            let (ours, ours6) = (ours_at(level), ours_at(6));
+            let header = |len: usize| {
+                if len < 126 {
+                    2
+                } else if len <= 0xffff {
+                    4
+                } else {
+                    10
+                }
+            };
+            let zlib = |level: i32| {
+                let mut z = zref::Deflater::new(level, i32::from(bits), 8);
+                let mut total = 0;
+                let mut out = Vec::new();
+                for m in corpus.iter() {
+                    out.clear();
+                    z.message(m, &mut out);
+                    total += out.len() + header(out.len());
+                }
+                total
+            };
+            let (z_same, z6) = (zlib(i32::from(level)), zlib(6));
+            let _ = write!(line, " w{bits} {ours}/{z_same}/{ours6}/{z6}");
+            if let Some(f) = s.out.as_mut() {
+                let _ = writeln!(
+                    f,
+                    "{{\"workload\":\"deflate-size\",\"row\":\"json {}\",\"bits\":{bits},\"plain\":{plain},\"level\":{level},\"rfc6455\":{ours},\"rfc6455_6\":{ours6},\"zlib_same_level\":{z_same},\"zlib_6\":{z6},\"zlib\":\"{}\"}}",
+                    human(size),
+                    zref::version()
+                );
+            }
+        }
+        eprintln!(
+            "{line} (bytes on the wire, frame headers included: rfc6455/zlib at rfc6455's level, rfc6455/zlib at 6, of {plain})"
+        );
+    }
+}
+
 // ------------------------------------------------------------------------- timing
 
 struct Settings {
@@ -988,6 +1602,9 @@ struct Settings {
 
 /// Run one row: check every contender once, then time them in turns; print and record.
 fn run_row(s: &mut Settings, workload: &str, row: &str, bytes: usize, mut contenders: Contenders) {
+    if std::env::var("ROW").is_ok_and(|only| !row.contains(&only)) {
+        return; // ROW: only the rows whose name contains it (for profiling one row)
+    }
     let verbose = std::env::var_os("VERBOSE").is_some();
     // A contender that fails its check (delivers something else, errors, or cannot do the
     // workload) is reported as failed and not timed.
@@ -1043,12 +1660,25 @@ fn run_row(s: &mut Settings, workload: &str, row: &str, bytes: usize, mut conten
         if let Some(f) = s.out.as_mut() {
             let _ = writeln!(
                 f,
-                "{{\"workload\":\"{workload}\",\"row\":\"{row}\",\"peer\":\"{peer}\",\"bytes\":{bytes},\"ns\":{:.1},\"gib_s\":{gib_s:.4}}}",
-                best[i]
+                "{{\"workload\":\"{workload}\",\"row\":\"{row}\",\"peer\":\"{peer}\",\"bytes\":{bytes},\"ns\":{:.1},\"gib_s\":{gib_s:.4}{}}}",
+                best[i],
+                extra_fields(peer)
             );
         }
     }
     eprintln!("{line}");
+    EXTRA.with(|e| e.borrow_mut().clear());
+}
+
+/// A peer's extra JSON fields in this row (see [`EXTRA`]).
+fn extra_fields(peer: &str) -> String {
+    EXTRA.with(|e| {
+        e.borrow()
+            .iter()
+            .filter(|(p, _)| p == peer)
+            .map(|(_, f)| f.as_str())
+            .collect()
+    })
 }
 
 fn human(size: usize) -> String {
@@ -1159,6 +1789,48 @@ fn main() {
                 run_row(&mut s, workload, &row, size * n, contenders);
             }
         }
+    }
+    if wanted("deflate") && filter.as_deref() != Some("deflate-size") {
+        // permessage-deflate: compress (a server sending) and decompress (a server receiving
+        // what C zlib compressed at level 6, as browsers send), JSON text and random binary,
+        // each peer with its default settings; `bytes` is the uncompressed size.
+        for kind in [Kind::Text, Kind::Binary] {
+            for size in [1usize << 10, 64 << 10] {
+                let corpus = deflate_corpus(kind, size);
+                let plain: usize = corpus.iter().map(Vec::len).sum();
+                let what = match kind {
+                    Kind::Text => "json",
+                    Kind::Binary => "random",
+                };
+                let row = format!("compress {what} {}", human(size));
+                let contenders: Contenders = vec![
+                    (OURS, ours_deflate::send(kind, corpus.clone())),
+                    (SOCKUDO, sockudo_deflate_send(kind, corpus.clone())),
+                    (YAWC, yawc_deflate_send(kind, corpus.clone())),
+                ];
+                run_row(&mut s, "deflate", &row, plain, contenders);
+                let stream = compressed_stream(kind, &corpus);
+                let row = format!("decompress {what} {}", human(size));
+                let contenders: Contenders = vec![
+                    (
+                        OURS,
+                        ours_deflate::receive(stream.clone(), kind, corpus.clone()),
+                    ),
+                    (
+                        SOCKUDO,
+                        sockudo_deflate_receive(stream.clone(), kind, corpus.clone()),
+                    ),
+                    (
+                        YAWC,
+                        yawc_deflate_receive(stream.clone(), kind, corpus.clone()),
+                    ),
+                ];
+                run_row(&mut s, "deflate", &row, plain, contenders);
+            }
+        }
+    }
+    if wanted("deflate-size") {
+        deflate_sizes(&mut s);
     }
     eprintln!("compare: done in {:.0} s", t0.elapsed().as_secs_f64());
 }

@@ -54,7 +54,7 @@ pub(crate) struct Compressor {
     raw_fallback: bool,
     engine: Option<Box<zlib_rs::Deflate>>,
     /// The last `2^window_bits` bytes sent (context takeover only).
-    history: Vec<u8>,
+    history: History,
 }
 
 impl Compressor {
@@ -74,11 +74,11 @@ impl Compressor {
             no_context_takeover,
             raw_fallback,
             engine: None,
-            history: Vec::new(),
+            history: History::default(),
         }
     }
 
-    fn make_engine(&self) -> Option<Box<zlib_rs::Deflate>> {
+    fn make_engine(&mut self) -> Option<Box<zlib_rs::Deflate>> {
         let mut engine = Box::new(zlib_rs::Deflate::new_with_config(DeflateConfig {
             level: i32::from(self.level),
             method: Method::Deflated,
@@ -87,7 +87,7 @@ impl Compressor {
             strategy: Strategy::Default,
         }));
         if !self.history.is_empty() {
-            engine.set_dictionary(&self.history).ok()?;
+            engine.set_dictionary(self.history.as_contiguous()).ok()?;
         }
         Some(engine)
     }
@@ -113,13 +113,13 @@ impl Compressor {
             None => self.make_engine(),
         };
         let Some(mut engine) = engine else {
-            self.history = Vec::new();
+            self.history.clear();
             return false;
         };
         let ok = run(&mut engine, data, out, start);
         if !ok {
             out.truncate(start);
-            self.history = Vec::new();
+            self.history.clear();
             return false; // the engine is dropped: the next message starts afresh
         }
         if self.raw_fallback && out.len() - start >= data.len() {
@@ -130,7 +130,7 @@ impl Compressor {
             return false;
         }
         if !self.no_context_takeover {
-            push_history(&mut self.history, data, 1 << self.window_bits);
+            self.history.push(data, 1 << self.window_bits);
             self.engine = Some(engine);
         }
         // Under no_context_takeover the engine is dropped here: idle cost 0 bytes.
@@ -181,19 +181,66 @@ fn run(engine: &mut zlib_rs::Deflate, data: &[u8], out: &mut BytesMut, start: us
     true
 }
 
-/// Append `data` to the history, keeping its last `window` bytes; grows exactly (a connection
-/// that sent 300 bytes holds 300 bytes).
-fn push_history(history: &mut Vec<u8>, data: &[u8], window: usize) {
-    if data.len() >= window {
-        history.clear();
-        history.reserve_exact(window);
-        history.extend_from_slice(&data[data.len() - window..]);
-        return;
+/// The last `window` bytes of a message stream, kept so that an engine can be given back and
+/// rebuilt with the same context.
+///
+/// A ring: once full, a message's bytes overwrite the oldest in place (one copy of the
+/// message, never a shift of the whole window: with 1 KiB messages and a 32 KiB window a
+/// shifting buffer moved 31 KiB per message). It grows exactly until full, so a connection
+/// that sent 300 bytes holds 300 bytes. The bytes are put in order only when an engine is
+/// rebuilt ([`as_contiguous`](Self::as_contiguous)).
+#[derive(Default)]
+struct History {
+    buf: Vec<u8>,
+    /// Once full: where the oldest byte is (and the next byte goes).
+    head: usize,
+}
+
+impl History {
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
     }
-    let keep = (window - data.len()).min(history.len());
-    history.drain(..history.len() - keep);
-    history.reserve_exact(data.len());
-    history.extend_from_slice(data);
+
+    /// Forget everything and give the memory back.
+    fn clear(&mut self) {
+        *self = History::default();
+    }
+
+    /// Append `data`, keeping the last `window` bytes.
+    fn push(&mut self, data: &[u8], window: usize) {
+        if data.len() >= window {
+            self.buf.clear();
+            self.buf.reserve_exact(window);
+            self.buf.extend_from_slice(&data[data.len() - window..]);
+            self.head = 0;
+            return;
+        }
+        let mut data = data;
+        if self.buf.len() < window {
+            let fit = (window - self.buf.len()).min(data.len());
+            self.buf.reserve_exact(fit);
+            self.buf.extend_from_slice(&data[..fit]);
+            data = &data[fit..];
+            self.head = 0;
+        }
+        // Full (or nothing left): overwrite the oldest bytes, wrapping once at most.
+        if !data.is_empty() {
+            let first = (window - self.head).min(data.len());
+            self.buf[self.head..self.head + first].copy_from_slice(&data[..first]);
+            let rest = &data[first..];
+            self.buf[..rest.len()].copy_from_slice(rest);
+            self.head = (self.head + data.len()) % window;
+        }
+    }
+
+    /// The bytes in stream order (rotates the ring in place if it has wrapped).
+    fn as_contiguous(&mut self) -> &[u8] {
+        if self.head != 0 {
+            self.buf.rotate_left(self.head);
+            self.head = 0;
+        }
+        &self.buf
+    }
 }
 
 /// The decompressing half.
@@ -203,13 +250,16 @@ pub(crate) struct Decompressor {
     no_context_takeover: bool,
     engine: Option<Box<zlib_rs::Inflate>>,
     /// The last `2^window_bits` bytes received (context takeover only).
-    history: Vec<u8>,
+    history: History,
     /// The current message reached a final block: only its end may follow.
     finished: bool,
     /// Bytes inflated for the current message so far.
     produced: usize,
     /// A message is being inflated (its last chunk has not come).
     in_message: bool,
+    /// Bytes out per byte in of the last chunk, rounded up (1..=64): the next chunk's first
+    /// output room.
+    expansion: u8,
 }
 
 impl Decompressor {
@@ -220,20 +270,21 @@ impl Decompressor {
             window_bits: deflate_bits(window_bits),
             no_context_takeover,
             engine: None,
-            history: Vec::new(),
+            history: History::default(),
             finished: false,
             produced: 0,
             in_message: false,
+            expansion: 4,
         }
     }
 
-    fn make_engine(&self) -> Result<Box<zlib_rs::Inflate>, CodecError> {
+    fn make_engine(&mut self) -> Result<Box<zlib_rs::Inflate>, CodecError> {
         // Always a 15-bit inflater: zlib-rs allocates 32 KiB whatever the window, and this
         // accepts "8 means 9" deflaters.
         let mut engine = Box::new(zlib_rs::Inflate::new(false, 15));
         if !self.history.is_empty() {
             engine
-                .set_dictionary(&self.history)
+                .set_dictionary(self.history.as_contiguous())
                 .map_err(|_| CodecError::InvalidData)?;
         }
         Ok(engine)
@@ -254,7 +305,7 @@ impl Decompressor {
         let result = self.chunk(input, last, limit, out);
         if result.is_err() {
             self.engine = None;
-            self.history = Vec::new();
+            self.history.clear();
             self.finished = false;
             self.produced = 0;
             self.in_message = false;
@@ -278,11 +329,22 @@ impl Decompressor {
             None => self.make_engine()?,
         };
         let begin = out.len();
-        // Room grows from about 4× the input (small fragments stay cheap) to INFLATE_STEP.
-        let mut step = input.len().saturating_mul(4).clamp(256, INFLATE_STEP);
         let tail: &[u8] = if last { &TRAILER } else { &[] };
         for (part, is_tail) in [(input, false), (tail, true)] {
             let mut part = part;
+            // Room (zeroed before use) starts at what the input inflated to last time (the
+            // expansion of the previous chunk) plus a margin, so that zlib's fast loop, which
+            // needs 258 bytes of room, runs to the end, and grows to INFLATE_STEP; the tail
+            // (an empty stored block) starts with little.
+            let mut step = if is_tail {
+                64
+            } else {
+                input
+                    .len()
+                    .saturating_mul(usize::from(self.expansion))
+                    .saturating_add(512)
+                    .min(INFLATE_STEP)
+            };
             while !self.finished {
                 let room = step.min(limit.saturating_sub(self.produced).saturating_add(1));
                 let len = out.len();
@@ -313,9 +375,13 @@ impl Decompressor {
                 return Err(CodecError::InvalidData);
             }
         }
+        if !input.is_empty() {
+            let ratio = (out.len() - begin) / input.len() + 1;
+            self.expansion = u8::try_from(ratio.min(64)).unwrap_or(64);
+        }
         if !self.no_context_takeover {
             // Per chunk: a streaming connection hands each chunk's output on.
-            push_history(&mut self.history, &out[begin..], 1 << self.window_bits);
+            self.history.push(&out[begin..], 1 << self.window_bits);
         }
         self.in_message = !last;
         if !last {
@@ -329,7 +395,7 @@ impl Decompressor {
         if restart {
             // After a final block (or under no_context_takeover) the next message starts a
             // new stream with an empty window.
-            self.history = Vec::new();
+            self.history.clear();
             if !self.no_context_takeover {
                 engine.reset(false);
                 self.engine = Some(engine);
@@ -350,6 +416,40 @@ impl Decompressor {
     pub(crate) fn hibernate(&mut self) {
         if !self.in_message {
             self.engine = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::History;
+    use alloc::vec::Vec;
+
+    /// The ring keeps exactly the last `window` bytes, whatever the pieces' sizes.
+    #[test]
+    fn history_keeps_the_last_window_bytes() {
+        let mut x: u32 = 7;
+        for window in [1usize, 5, 512, 4096] {
+            let mut ring = History::default();
+            let mut all: Vec<u8> = Vec::new();
+            for round in 0..300 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let len = match round % 5 {
+                    0 => 0,
+                    1 => (x >> 16) as usize % 3,
+                    2 => (x >> 16) as usize % window.max(2),
+                    3 => window + (x >> 16) as usize % 7,
+                    _ => (x >> 16) as usize % (3 * window),
+                };
+                let piece: Vec<u8> = (0..len).map(|i| (round * 31 + i) as u8).collect();
+                ring.push(&piece, window);
+                all.extend_from_slice(&piece);
+                let want = &all[all.len().saturating_sub(window)..];
+                assert!(
+                    ring.buf.len() <= window && ring.buf.capacity() <= window.max(ring.buf.len())
+                );
+                assert_eq!(ring.as_contiguous(), want, "window {window} round {round}");
+            }
         }
     }
 }
