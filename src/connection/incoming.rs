@@ -17,48 +17,144 @@ use crate::extension::deflate::DeflateCodec;
 /// Received bytes not yet handed out.
 #[derive(Default)]
 pub(super) struct Incoming {
-    /// Input not yet consumed by the decoder, after `held` bytes of decoded payload. The
-    /// decoder unmasks payload here, in place.
+    /// `read_buf[..held]`: held payload (see `held`); `read_buf[held..filled]`: input not yet
+    /// consumed by the decoder, which unmasks payload here, in place; `read_buf[filled..]`:
+    /// spare room, zeroed once (so it can be lent as `&mut [u8]` without `unsafe`) and kept
+    /// initialised while the buffer is reused, lent by [`Connection::receive_buf`].
+    ///
+    /// [`Connection::receive_buf`]: super::Connection::receive_buf
     pub(super) read_buf: BytesMut,
+    /// The end of the received bytes in `read_buf`.
+    pub(super) filled: usize,
     /// `read_buf[..held]` is the (unmasked, validated) start of a one-frame message whose
     /// frame continues in the next input: kept in place, so that the whole message is split
     /// off `read_buf` without a copy once it ends.
     pub(super) held: usize,
-    /// Fragmented messages are gathered here.
+    /// `read_buf[filled..]` was lent by `receive_buf` and not committed yet.
+    lent: bool,
+    /// The message in progress started in a borrowed input (`commit_with`): it is streamed.
+    pub(super) borrowed_message: bool,
+    /// Fragmented messages are gathered here (and inflated pieces, for borrowed input).
     assembly: BytesMut,
 }
+
+/// While a frame is partly received, the room lent ahead of its bytes is at most this much
+/// or what has arrived of the frame, whichever is more: it grows geometrically as the
+/// frame's bytes arrive, never from the length the peer declared.
+pub(super) const LEND_STEP: usize = 64 * 1024;
 
 impl Incoming {
     /// Bytes received and held: partial messages and unprocessed input.
     pub(super) fn buffered(&self) -> usize {
-        self.read_buf.len() + self.assembly.len()
+        self.filled + self.assembly.len()
     }
 
-    /// New input, after what is held.
+    /// The capacity of the buffers kept (for the idle-memory rule and tests).
+    pub(super) fn kept_capacity(&self) -> usize {
+        self.read_buf.capacity() + self.assembly.capacity()
+    }
+
+    /// Room for at least `need` more bytes after `filled`, reserving `want` (≥ `need`) when
+    /// the buffer must grow. The received bytes move at most once: into a reclaimed buffer
+    /// (once every `Bytes` split from it is dropped) or a new one.
+    fn make_room(&mut self, need: usize, want: usize) {
+        if self.read_buf.capacity() - self.filled >= need {
+            return;
+        }
+        // What lies after `filled` is spare: not worth moving.
+        self.read_buf.truncate(self.filled);
+        if !self.read_buf.try_reclaim(want) {
+            let mut fresh = BytesMut::with_capacity(self.filled + want);
+            fresh.extend_from_slice(&self.read_buf);
+            self.read_buf = fresh;
+        }
+    }
+
+    /// Lend zeroed room for at least `lend` bytes after what was received, reserving `want`
+    /// (≥ `lend`) if the buffer must grow.
+    pub(super) fn lend(&mut self, lend: usize, want: usize) -> &mut [u8] {
+        self.make_room(lend, want.max(lend));
+        let end = self.filled + lend;
+        if self.read_buf.len() < end {
+            self.read_buf.resize(end, 0);
+        }
+        self.lent = true;
+        &mut self.read_buf[self.filled..]
+    }
+
+    /// `n` bytes were written at the start of the lent room (taken if `take`). Panics if `n`
+    /// exceeds the room lent (a caller bug).
+    pub(super) fn commit(&mut self, n: usize, take: bool) {
+        let lent = if !self.lent {
+            0
+        } else {
+            self.read_buf.len() - self.filled
+        };
+        assert!(
+            n <= lent,
+            "Connection::commit({n}) exceeds the {lent} bytes that receive_buf lent"
+        );
+        self.lent = false;
+        if take {
+            self.filled += n;
+        }
+    }
+
+    /// New input (a copy), after what is held.
     #[inline]
-    pub(super) fn extend(&mut self, bytes: &[u8]) {
-        self.read_buf.extend_from_slice(bytes);
+    pub(super) fn extend(&mut self, bytes: &[u8], want: usize) {
+        let n = bytes.len();
+        self.make_room(n, want.max(n));
+        let end = self.filled + n;
+        if self.read_buf.len() >= end {
+            // Zeroed room lent earlier: write over it.
+            self.read_buf[self.filled..end].copy_from_slice(bytes);
+        } else {
+            self.read_buf.truncate(self.filled);
+            self.read_buf.extend_from_slice(bytes);
+        }
+        self.filled = end;
     }
 
     /// Decoding stopped at `pos`: keep only what is still needed (held payload, or the start
-    /// of a header or control frame that the decoder left unconsumed).
+    /// of a header or control frame that the decoder left unconsumed). With `keep` (input
+    /// through `commit`: traffic flows), the buffers stay for the next input; otherwise they
+    /// are given back, so that an idle connection holds none.
     #[inline]
-    pub(super) fn end_of_input(&mut self, pos: usize) {
+    pub(super) fn end_of_input(&mut self, pos: usize, keep: bool) {
         if self.held > 0 {
             return;
         }
-        if pos >= self.read_buf.len() {
-            self.read_buf = BytesMut::new();
+        // At most a header and a control payload (139 bytes) are left.
+        let left = self.filled.saturating_sub(pos);
+        if keep {
+            if left > 0 && pos > 0 {
+                self.read_buf.copy_within(pos..self.filled, 0);
+            }
+            self.filled = left;
+            return;
+        }
+        self.read_buf = if left == 0 {
+            BytesMut::new()
         } else {
-            // At most a header and a control payload (139 bytes): copied out, so that a large
-            // buffer is not kept for them.
-            self.read_buf = BytesMut::from(&self.read_buf[pos..]);
+            // Copied out, so that a large buffer is not kept for them.
+            BytesMut::from(&self.read_buf[pos..self.filled])
+        };
+        self.filled = left;
+        if self.assembly.is_empty() {
+            self.assembly = BytesMut::new();
         }
     }
 
     /// The connection is over: drop everything.
     pub(super) fn clear(&mut self) {
         *self = Incoming::default();
+    }
+
+    /// The received bytes `read_buf[pos - len..pos]`, borrowed.
+    #[inline]
+    pub(super) fn chunk(&self, pos: usize, len: usize) -> &[u8] {
+        &self.read_buf[pos - len..pos]
     }
 
     /// A data chunk of `len` bytes ending at `pos` in the read buffer (already unmasked and
@@ -112,18 +208,20 @@ impl Incoming {
             self.assembly.extend_from_slice(&self.read_buf[..pos]);
             return pos;
         }
-        if start && !frame_end && pos == self.read_buf.len() && self.assembly.is_empty() {
+        if start && !frame_end && pos == self.filled && self.assembly.is_empty() {
             // A frame cut by the end of the input: keep its payload in place, drop what was
             // before it (headers, control frames already copied out).
             self.read_buf.advance(pos - len);
+            self.filled -= pos - len;
             self.held = len;
             return len;
         }
         self.assembly
             .extend_from_slice(&self.read_buf[pos - len..pos]);
         if end {
+            // The rest of the allocation stays for the next message; it is reclaimed once
+            // this one is dropped, and given back when the input ends idle.
             let data = self.assembly.split().freeze();
-            self.assembly = BytesMut::new();
             events.push_back(message(kind, data));
         }
         pos
@@ -169,11 +267,44 @@ impl Incoming {
         Ok(())
     }
 
+    /// A chunk of a compressed message for a borrowed input: inflated into `assembly` (free
+    /// while a message is streamed), which the returned slice borrows.
+    #[cfg(feature = "deflate")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn inflate_borrowed(
+        &mut self,
+        codec: &mut DeflateCodec,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) -> Result<&[u8], ProtocolError> {
+        let input = &self.read_buf[pos - len..pos];
+        self.assembly.clear();
+        codec.inflate(
+            input,
+            start,
+            end,
+            kind == MessageKind::Text,
+            &mut self.assembly,
+        )?;
+        Ok(&self.assembly)
+    }
+
     /// Take `read_buf[pos - len..pos]` as `Bytes` without copying; `read_buf` keeps the rest.
     #[inline]
+    ///
+    /// Two reference-count operations per message: `split_to` (the buffer was shared once
+    /// and stays so while it is reused) and the drop of the `Bytes`; `advance` and `freeze`
+    /// count nothing. Empty messages take none.
     fn split_read(&mut self, pos: usize, len: usize) -> Bytes {
-        let head = self.read_buf.split_to(pos).freeze();
-        head.slice(pos - len..)
+        self.read_buf.advance(pos - len);
+        self.filled -= pos;
+        if len == 0 {
+            return Bytes::new();
+        }
+        self.read_buf.split_to(len).freeze()
     }
 }
 

@@ -346,16 +346,16 @@ mod ours {
         }
     }
 
-    /// Receive `n` whole messages as a server (masked input), 64 KiB socket reads.
+    /// Receive `n` whole messages as a server (masked input), 64 KiB socket reads straight
+    /// into the connection's buffer (`receive_buf` / `commit`: no copy, the buffer reused).
     pub fn receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
         let mut mem = Mem::new(stream, sink());
         let mut conn = Connection::new(Role::Server, Config::default());
-        let mut buf = vec![0u8; READ_CHUNK];
         Box::new(move |check| {
             let mut got = 0;
             while got < n {
-                let k = mem.read_into(&mut buf);
-                conn.receive(&buf[..k]);
+                let k = mem.read_into(conn.receive_buf(READ_CHUNK));
+                conn.commit(k);
                 while let Some(event) = conn.poll_event() {
                     match event {
                         Event::Message(m) => {
