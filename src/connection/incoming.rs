@@ -26,15 +26,18 @@ pub(super) struct Incoming {
     pub(super) read_buf: BytesMut,
     /// The end of the received bytes in `read_buf`.
     pub(super) filled: usize,
-    /// `read_buf[..held]` is the (unmasked, validated) start of a one-frame message whose
-    /// frame continues in the next input: kept in place, so that the whole message is split
-    /// off `read_buf` without a copy once it ends.
+    /// With `assembling`, `read_buf[..held]` is the (unmasked, validated) start of a whole
+    /// message in progress, gathered in place (later frames' payloads are moved right after
+    /// it, over their headers), so that the whole message is split off `read_buf` once it
+    /// ends, without an allocation. Decoding resumes at `held`.
     pub(super) held: usize,
+    /// A whole message is gathered at `read_buf[..held]` (`held` may be 0).
+    assembling: bool,
     /// `read_buf[filled..]` was lent by `receive_buf` and not committed yet.
     lent: bool,
     /// The message in progress started in a borrowed input (`commit_with`): it is streamed.
     pub(super) borrowed_message: bool,
-    /// Fragmented messages are gathered here (and inflated pieces, for borrowed input).
+    /// Compressed messages are inflated here (and inflated pieces, for borrowed input).
     assembly: BytesMut,
 }
 
@@ -42,6 +45,9 @@ pub(super) struct Incoming {
 /// or what has arrived of the frame, whichever is more: it grows geometrically as the
 /// frame's bytes arrive, never from the length the peer declared.
 pub(super) const LEND_STEP: usize = 64 * 1024;
+/// Extra room in a new read buffer: more than a header and a control frame (139 bytes), so
+/// that a leftover of a different length does not stop the buffer from being reclaimed.
+const SLACK: usize = 256;
 
 impl Incoming {
     /// Bytes received and held: partial messages and unprocessed input.
@@ -61,10 +67,13 @@ impl Incoming {
         if self.read_buf.capacity() - self.filled >= need {
             return;
         }
-        // What lies after `filled` is spare: not worth moving.
+        // What lies after `filled` is spare: not worth moving. The room grows at least as
+        // much as what is kept (geometrically, so a message gathered in place moves a
+        // bounded number of times), plus a little for the leftover of a header.
         self.read_buf.truncate(self.filled);
+        let want = want.max(self.filled);
         if !self.read_buf.try_reclaim(want) {
-            let mut fresh = BytesMut::with_capacity(self.filled + want);
+            let mut fresh = BytesMut::with_capacity(self.filled + want + SLACK);
             fresh.extend_from_slice(&self.read_buf);
             self.read_buf = fresh;
         }
@@ -122,16 +131,15 @@ impl Incoming {
     /// are given back, so that an idle connection holds none.
     #[inline]
     pub(super) fn end_of_input(&mut self, pos: usize, keep: bool) {
-        if self.held > 0 {
-            return;
-        }
-        // At most a header and a control payload (139 bytes) are left.
+        // At most a header and a control payload (139 bytes) are left after `pos`; they go
+        // right after the message gathered in place, if any.
         let left = self.filled.saturating_sub(pos);
-        if keep {
-            if left > 0 && pos > 0 {
-                self.read_buf.copy_within(pos..self.filled, 0);
+        let base = self.held;
+        if keep || self.assembling {
+            if left > 0 && pos > base {
+                self.read_buf.copy_within(pos..self.filled, base);
             }
-            self.filled = left;
+            self.filled = base + left;
             return;
         }
         self.read_buf = if left == 0 {
@@ -169,7 +177,6 @@ impl Incoming {
         len: usize,
         kind: MessageKind,
         start: bool,
-        frame_end: bool,
         end: bool,
     ) -> usize {
         if streaming {
@@ -190,41 +197,46 @@ impl Incoming {
             events.push_back(message(kind, data));
             return 0;
         }
-        if self.held > 0 {
-            // This chunk continues the held frame, right after the held bytes.
-            debug_assert_eq!(pos - len, self.held);
-            if end {
-                self.held = 0;
-                let data = self.split_read(pos, pos);
-                events.push_back(message(kind, data));
-                return 0;
-            }
-            if !frame_end {
-                self.held = pos;
-                return pos;
-            }
-            // The first frame of a fragmented message: gather it like the rest.
-            self.held = 0;
-            self.assembly.extend_from_slice(&self.read_buf[..pos]);
-            return pos;
-        }
-        if start && !frame_end && pos == self.filled && self.assembly.is_empty() {
-            // A frame cut by the end of the input: keep its payload in place, drop what was
-            // before it (headers, control frames already copied out).
+        if start {
+            // The message's first bytes: it is gathered in place from here, so that it is
+            // split off whole without a copy (one frame) or an allocation (several). What
+            // was before it (headers, control frames already copied out) is dropped.
             self.read_buf.advance(pos - len);
             self.filled -= pos - len;
             self.held = len;
+            self.assembling = true;
             return len;
         }
-        self.assembly
-            .extend_from_slice(&self.read_buf[pos - len..pos]);
+        debug_assert!(self.assembling, "a whole message continues in place");
+        // A later chunk: moved right after the bytes gathered so far (nothing moves when it
+        // continues the same frame in the same input).
+        let at = pos - len;
+        if at != self.held {
+            self.read_buf.copy_within(at..pos, self.held);
+        }
+        self.held += len;
         if end {
-            // The rest of the allocation stays for the next message; it is reclaimed once
-            // this one is dropped, and given back when the input ends idle.
-            let data = self.assembly.split().freeze();
+            let data = self.split_held(pos);
             events.push_back(message(kind, data));
+            return 0;
         }
         pos
+    }
+
+    /// Take the gathered message `read_buf[..held]` as `Bytes` and drop the rest up to `pos`
+    /// (headers and payload already moved): two reference-count operations, as
+    /// `split_read`.
+    fn split_held(&mut self, pos: usize) -> Bytes {
+        let held = core::mem::take(&mut self.held);
+        self.assembling = false;
+        let data = if held == 0 {
+            Bytes::new()
+        } else {
+            self.read_buf.split_to(held).freeze()
+        };
+        self.read_buf.advance(pos - held);
+        self.filled -= pos;
+        data
     }
 
     /// A chunk of a compressed message (RSV1), `len` bytes ending at `pos`: the codec

@@ -344,7 +344,9 @@ impl Connection {
             return;
         }
         if n == 0 {
-            self.rx.end_of_input(0, false);
+            // Nothing new: what is received is still needed from `held` on.
+            let held = self.rx.held;
+            self.rx.end_of_input(held, false);
             return;
         }
         self.input_arrived();
@@ -760,8 +762,7 @@ impl Connection {
                     } else {
                         MessageKind::Binary
                     };
-                    let (start, frame_end, end) =
-                        (chunk.message_start, chunk.frame_end, chunk.message_end);
+                    let (start, end) = (chunk.message_start, chunk.message_end);
                     let compressed = chunk.rsv & crate::frame::RSV1 != 0;
                     let streaming = self.config.streaming || self.rx.borrowed_message;
                     match sink.as_mut() {
@@ -792,7 +793,6 @@ impl Connection {
                                     len,
                                     kind,
                                     start,
-                                    frame_end,
                                     end,
                                 );
                             }
