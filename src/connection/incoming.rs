@@ -45,6 +45,8 @@ pub(super) struct Incoming {
 /// or what has arrived of the frame, whichever is more: it grows geometrically as the
 /// frame's bytes arrive, never from the length the peer declared.
 pub(super) const LEND_STEP: usize = 64 * 1024;
+/// A new read buffer for `receive_buf` has room for this many reads.
+const READS_AHEAD: usize = 4;
 /// Extra room in a new read buffer: more than a header and a control frame (139 bytes), so
 /// that a leftover of a different length does not stop the buffer from being reclaimed.
 const SLACK: usize = 256;
@@ -60,9 +62,10 @@ impl Incoming {
         self.read_buf.capacity() + self.assembly.capacity()
     }
 
-    /// Room for at least `need` more bytes after `filled`, reserving `want` (≥ `need`) when
-    /// the buffer must grow. The received bytes move at most once: into a reclaimed buffer
-    /// (once every `Bytes` split from it is dropped) or a new one.
+    /// Room for at least `need` more bytes after `filled`: the buffer is reclaimed in place
+    /// if it can be (once every `Bytes` split from it is dropped; the received bytes move to
+    /// its front), else a new one has room for `want` (≥ `need`) more, or as much as is kept
+    /// if that is more (geometric growth).
     fn make_room(&mut self, need: usize, want: usize) {
         if self.read_buf.capacity() - self.filled >= need {
             return;
@@ -72,7 +75,7 @@ impl Incoming {
         // bounded number of times), plus a little for the leftover of a header.
         self.read_buf.truncate(self.filled);
         let want = want.max(self.filled);
-        if !self.read_buf.try_reclaim(want) {
+        if !self.read_buf.try_reclaim(need) {
             let mut fresh = BytesMut::with_capacity(self.filled + want + SLACK);
             fresh.extend_from_slice(&self.read_buf);
             self.read_buf = fresh;
@@ -82,7 +85,9 @@ impl Incoming {
     /// Lend zeroed room for at least `lend` bytes after what was received, reserving `want`
     /// (≥ `lend`) if the buffer must grow.
     pub(super) fn lend(&mut self, lend: usize, want: usize) -> &mut [u8] {
-        self.make_room(lend, want.max(lend));
+        // A new buffer has room for a few reads: a frame cut by a read is moved to the front
+        // of the buffer (when it is reclaimed) once per few reads, not after every one.
+        self.make_room(lend, want.max(lend).saturating_mul(READS_AHEAD));
         let end = self.filled + lend;
         if self.read_buf.len() < end {
             self.read_buf.resize(end, 0);
