@@ -226,6 +226,13 @@ impl Connection {
         self.rx.buffered()
     }
 
+    /// The capacity of the receive buffers the connection keeps (the read buffer and the
+    /// inflate buffer), in bytes: 0 when idle (see [`receive_buf`](Self::receive_buf) on
+    /// when the read buffer is kept).
+    pub fn receive_capacity(&self) -> usize {
+        self.rx.kept_capacity()
+    }
+
     // ---------------------------------------------------------------- input
 
     /// Bytes from the transport, in any chunking. Produces events and maybe output: drain both.
