@@ -299,3 +299,41 @@ fn mixing_inputs_keeps_each_message_whole() {
     });
     assert_eq!(seen, ["T<>:hi"]);
 }
+
+/// `receive_into` appends (no zeroing) and processes like `commit`; appending nothing is
+/// `commit(0)`, which gives the buffer back between frames.
+#[test]
+fn receive_into_appends_and_processes() {
+    let mut input = frame(OpCode::TEXT, b"hello", true);
+    input.extend(frame(OpCode::PING, b"p", true));
+    input.extend(frame(OpCode::BINARY, &[7; 3000], true));
+    let mut a = server(Config::default());
+    a.receive(&input);
+    let mut b = server(Config::default());
+    for chunk in input.chunks(100) {
+        let got = b.receive_into(100, |buf| {
+            assert!(buf.remaining_mut() >= 100);
+            buf.put_slice(chunk);
+            chunk.len()
+        });
+        assert_eq!(got, chunk.len());
+    }
+    assert_eq!(drain_events(&mut a), drain_events(&mut b));
+    assert_eq!(drain_output(&mut a), drain_output(&mut b));
+    assert!(b.receive_capacity() > 0, "kept while traffic flows");
+    b.receive_into(100, |_| ());
+    assert_eq!(b.receive_capacity(), 0, "given back by an empty read");
+    // After the close, what is appended is ignored.
+    b.receive_into(100, |buf| {
+        buf.put_slice(&frame(OpCode::CLOSE, &[0x03, 0xe8], true))
+    });
+    assert!(matches!(
+        drain_events(&mut b).last(),
+        Some(Event::Closed(_))
+    ));
+    b.receive_into(100, |buf| {
+        buf.put_slice(&frame(OpCode::TEXT, b"late", true))
+    });
+    assert!(drain_events(&mut b).is_empty());
+    assert_eq!(b.buffered_receive(), 0);
+}

@@ -82,6 +82,20 @@ impl Incoming {
         }
     }
 
+    /// A frame whose rest (`rest`, declared by the peer) does not fit after what is kept
+    /// while little of it is here: move it to the front of the buffer now, while that is
+    /// cheap, if the buffer can be reclaimed, rather than when the buffer runs out with much
+    /// of it here. Nothing is allocated: the declared length only decides when to move.
+    pub(super) fn early_move(&mut self, rest: usize) {
+        let spare = self.read_buf.capacity() - self.filled;
+        if rest > spare && self.filled <= LEND_STEP && self.filled < self.read_buf.capacity() {
+            self.read_buf.truncate(self.filled);
+            // Reclaims (moving the kept bytes to the front) only if the whole allocation is
+            // ours again and they are no more than what lies before them.
+            let _ = self.read_buf.try_reclaim(spare + 1);
+        }
+    }
+
     /// Lend zeroed room for at least `lend` bytes after what was received, reserving `want`
     /// (≥ `lend`) if the buffer must grow.
     pub(super) fn lend(&mut self, lend: usize, want: usize) -> &mut [u8] {
@@ -94,6 +108,29 @@ impl Incoming {
         }
         self.lent = true;
         &mut self.read_buf[self.filled..]
+    }
+
+    /// The read buffer, cut to what was received and with capacity for at least `min` more
+    /// bytes, for a caller that appends (`BufMut`: writing into spare capacity needs no
+    /// zeroing). Returns the buffer and its length before the append.
+    pub(super) fn append_room(&mut self, min: usize) -> (&mut BytesMut, usize) {
+        self.read_buf.truncate(self.filled);
+        self.lent = false;
+        self.make_room(min, min.saturating_mul(READS_AHEAD));
+        (&mut self.read_buf, self.filled)
+    }
+
+    /// The caller appended to the read buffer from `append_room`: take the new bytes (or
+    /// drop them when not `take`). Returns how many there were.
+    pub(super) fn appended(&mut self, take: bool) -> usize {
+        // `BufMut` only appends, so the buffer did not shrink.
+        let n = self.read_buf.len() - self.filled;
+        if take {
+            self.filled += n;
+        } else {
+            self.read_buf.truncate(self.filled);
+        }
+        n
     }
 
     /// `n` bytes were written at the start of the lent room (taken if `take`). Panics if `n`

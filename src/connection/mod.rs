@@ -298,6 +298,7 @@ impl Connection {
     pub fn receive_buf(&mut self, min: usize) -> &mut [u8] {
         let min = min.max(1);
         let rest = self.receive_hint();
+        self.rx.early_move(rest);
         let (lend, want) = if rest == 0 || !self.lifecycle.is_reading() {
             (min, min)
         } else {
@@ -358,6 +359,43 @@ impl Connection {
         }
         self.input_arrived();
         self.process_input(true, sink);
+    }
+
+    /// Receive by appending to the connection's read buffer: `fill` gets it as a
+    /// [`BufMut`](bytes::BufMut) with room for at least `min` bytes, appends what the
+    /// transport has (for example tokio's `AsyncReadExt::read_buf`, or `put_slice` from an
+    /// in-memory source), and the appended bytes are then processed exactly as
+    /// [`commit`](Self::commit) would. Like [`receive_buf`](Self::receive_buf), with no copy
+    /// and the buffer reused, and also without zeroing the room first: writing into spare
+    /// capacity through `BufMut` needs no initialised memory (and no `unsafe` here). Appending
+    /// nothing is `commit(0)`. Returns what `fill` returned.
+    ///
+    /// `BufMut` grows the buffer if more than its spare capacity is appended; that is
+    /// allowed, but a source that appends at most what [`BufMut::remaining_mut`] or the chunk
+    /// offers avoids moving bytes.
+    ///
+    /// [`BufMut::remaining_mut`]: bytes::BufMut::remaining_mut
+    pub fn receive_into<R>(
+        &mut self,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+    ) -> R {
+        let rest = self.receive_hint();
+        self.rx.early_move(rest);
+        let (buf, _) = self.rx.append_room(min.max(1));
+        let result = fill(buf);
+        let reading = self.lifecycle.is_reading();
+        let n = self.rx.appended(reading);
+        if !reading {
+            self.rx.clear();
+        } else if n == 0 {
+            let held = self.rx.held;
+            self.rx.end_of_input(held, false);
+        } else {
+            self.input_arrived();
+            self.process_input(true, None);
+        }
+        result
     }
 
     /// How many more payload bytes the frame being received needs (0 between frames, or

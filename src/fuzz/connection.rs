@@ -84,17 +84,20 @@ pub(super) enum Feed {
     Borrowed { read: usize },
     /// `receive_with` (a copy, borrowed events).
     CopyWith,
+    /// `receive_into`, appending at most `read` bytes per call.
+    Append { read: usize },
 }
 
 impl Feed {
     /// A feed chosen by two bytes of fuzz input.
     pub(super) fn pick(mode: u8, size: u8) -> Feed {
         let read = usize::from(size) * 61 % 1500 + 1;
-        match mode % 5 {
+        match mode % 6 {
             0 => Feed::Copy,
             1 => Feed::Buf { read, idle: false },
             2 => Feed::Buf { read, idle: true },
             3 => Feed::Borrowed { read },
+            4 => Feed::Append { read },
             _ => Feed::CopyWith,
         }
     }
@@ -244,6 +247,14 @@ impl Side {
         match self.feed {
             Feed::Copy => conn.receive(bytes),
             Feed::CopyWith => conn.receive_with(bytes, &mut borrowed),
+            Feed::Append { read } => {
+                for chunk in bytes.chunks(read) {
+                    conn.receive_into(read, |buf| {
+                        assert!(buf.remaining_mut() >= chunk.len());
+                        buf.put_slice(chunk);
+                    });
+                }
+            }
             Feed::Buf { read, .. } | Feed::Borrowed { read } => {
                 for chunk in bytes.chunks(read) {
                     let room = conn.receive_buf(read);
