@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use ::tokio::time::{Instant, Sleep, sleep_until};
 use bytes::Bytes;
 
@@ -204,10 +204,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     // ------------------------------------------------------------------ input
 
     /// Read once into the connection: on the stack while idle (then copied in), straight
-    /// into the connection's buffer (`receive_buf` / `commit`, no copy, the buffer reused)
+    /// into the connection's buffer (`receive_into`: appended, no copy, the buffer reused)
     /// while a frame is partly received or reads fill what they are given. A read that
     /// would wait, or a short one with no frame partly here, gives the connection's buffer
-    /// back (`commit(0)`): an idle connection holds no read buffer.
+    /// back: an idle connection holds no read buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.read_size == 0 && self.conn.receive_hint() == 0 {
             let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
@@ -222,13 +222,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             return Poll::Ready(Ok(n));
         }
         let size = self.read_size.max(SMALL_READ);
-        let room = self.conn.receive_buf(size);
-        let mut buf = ReadBuf::new(room);
-        let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
-        let n = buf.filled().len();
+        let io = &mut self.io;
+        // Appended to the connection's buffer (its spare capacity, no zeroing); a read that
+        // would wait or fails appends nothing, which gives the buffer back between frames.
+        let polled = self.conn.receive_into(size, |buf| {
+            let mut read = core::pin::pin!(io.read_buf(buf));
+            read.as_mut().poll(cx)
+        });
         match polled {
-            Poll::Ready(Ok(())) => {
-                self.conn.commit(n);
+            Poll::Ready(Ok(n)) => {
                 if n >= size {
                     self.read_size = (2 * size).min(self.max_read);
                 } else if self.conn.receive_hint() == 0 {
@@ -238,12 +240,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
                 Poll::Ready(Ok(n))
             }
-            Poll::Ready(Err(e)) => {
-                self.conn.commit(0);
-                Poll::Ready(Err(e))
-            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                self.conn.commit(0);
                 self.read_size = 0;
                 Poll::Pending
             }
