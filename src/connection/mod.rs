@@ -58,7 +58,8 @@ pub enum State {
 ///
 /// # Driving it
 ///
-/// Method names say the direction: **input** `receive`, `receive_eof`, `handle_timeout`;
+/// Method names say the direction: **input** `receive`, `receive_eof`, `handle_timeout`
+/// (and the zero-copy inputs below);
 /// **commands** `send*`, `ping`, `pong`, `close`; **output** `poll_transmit` /
 /// `advance_transmit` (bytes for the transport) and `poll_event` (what happened); **getters**
 /// take `&self`.
@@ -72,6 +73,21 @@ pub enum State {
 /// [`poll_timeout`](Self::poll_timeout)'s deadline passes; calling it more often (say, before
 /// each `receive`) is harmless and keeps keepalive precise, since timers started by input and
 /// commands count from the latest `now` seen.
+///
+/// # Zero-copy input
+///
+/// [`receive`](Self::receive) copies the caller's bytes into the connection's read buffer.
+/// To avoid that copy, let the transport write into that buffer:
+/// [`receive_buf`](Self::receive_buf) lends zeroed room as `&mut [u8]` (for `Read::read`),
+/// then [`commit`](Self::commit) processes what was written;
+/// [`receive_into`](Self::receive_into) lends it as a [`BufMut`](bytes::BufMut) to append to
+/// (tokio's `read_buf`), with no zeroing. Payload is unmasked and validated in place and a
+/// message is split off as [`Bytes`] sharing the buffer (two reference-count operations per
+/// message), or handed out borrowed, with no reference count or allocation, by
+/// [`commit_with`](Self::commit_with) / [`receive_with`](Self::receive_with). The buffer is
+/// reused while traffic flows and given back when the connection goes idle (see
+/// `receive_buf`). In the steady state: no allocation per message, streamed or whole
+/// (`tests/receive_alloc.rs`).
 ///
 /// # Errors
 ///
