@@ -64,8 +64,9 @@ fn commit_beyond_the_room_lent_panics() {
 #[should_panic(expected = "exceeds")]
 fn commit_without_receive_buf_panics() {
     let mut s = server(Config::default());
-    let _ = s.receive_buf(10);
-    s.commit(2);
+    s.receive_buf(10)[0] = 0x81; // the first byte of a header
+    s.commit(1);
+    assert_eq!(s.state(), State::Open);
     // No room lent since that commit.
     s.commit(1);
 }
@@ -336,4 +337,24 @@ fn receive_into_appends_and_processes() {
     });
     assert!(drain_events(&mut b).is_empty());
     assert_eq!(b.buffered_receive(), 0);
+}
+
+/// The connection closes (here on its close timeout) between `receive_buf` and `commit`:
+/// the commit is ignored, not a panic.
+#[test]
+fn a_close_between_receive_buf_and_commit_is_harmless() {
+    let mut s = server(Config::default());
+    s.close(CloseCode::NORMAL, "").unwrap();
+    drain_output(&mut s);
+    let input = frame(OpCode::TEXT, b"late", true);
+    let room = s.receive_buf(64);
+    room[..input.len()].copy_from_slice(&input);
+    s.handle_timeout(secs(3600));
+    assert!(matches!(
+        drain_events(&mut s).last(),
+        Some(Event::Closed(_))
+    ));
+    s.commit(input.len());
+    assert!(drain_events(&mut s).is_empty());
+    assert_eq!(s.receive_capacity(), 0);
 }

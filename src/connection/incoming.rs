@@ -133,9 +133,15 @@ impl Incoming {
         n
     }
 
-    /// `n` bytes were written at the start of the lent room (taken if `take`). Panics if `n`
-    /// exceeds the room lent (a caller bug).
+    /// `n` bytes were written at the start of the lent room (ignored unless `take`). Panics
+    /// if `n` exceeds the room lent (a caller bug).
     pub(super) fn commit(&mut self, n: usize, take: bool) {
+        if !take {
+            // Ignored: the connection no longer reads (it may have closed, and dropped the
+            // buffer, between the lending and this commit).
+            self.lent = false;
+            return;
+        }
         let lent = if !self.lent {
             0
         } else {
@@ -146,9 +152,7 @@ impl Incoming {
             "Connection::commit({n}) exceeds the {lent} bytes that receive_buf lent"
         );
         self.lent = false;
-        if take {
-            self.filled += n;
-        }
+        self.filled += n;
     }
 
     /// New input (a copy), after what is held.
@@ -165,6 +169,8 @@ impl Incoming {
             self.read_buf.extend_from_slice(bytes);
         }
         self.filled = end;
+        // Any room lent is no longer where the next bytes go.
+        self.lent = false;
     }
 
     /// Decoding stopped at `pos`: keep only what is still needed (held payload, or the start

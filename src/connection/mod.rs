@@ -336,7 +336,8 @@ impl Connection {
     ///
     /// If `n` exceeds the room that the last `receive_buf` lent (the length of the slice it
     /// returned), or if `n > 0` and no room was lent since the last `commit`: a bug in the
-    /// caller, never caused by the peer.
+    /// caller, never caused by the peer. Once the connection no longer reads (it closed,
+    /// possibly between `receive_buf` and `commit`, say on a timer), `commit` ignores `n`.
     pub fn commit(&mut self, n: usize) {
         self.commit_inner(n, None);
     }
