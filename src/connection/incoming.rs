@@ -183,7 +183,9 @@ impl Incoming {
         // right after the message gathered in place, if any.
         let left = self.filled.saturating_sub(pos);
         let base = self.held;
-        if keep || self.assembling {
+        // A message gathered in place keeps the buffer (unless none of its bytes are here
+        // yet: it starts again at the front of the next buffer).
+        if keep || base > 0 {
             if left > 0 && pos > base {
                 self.read_buf.copy_within(pos..self.filled, base);
             }
