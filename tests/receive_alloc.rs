@@ -134,3 +134,31 @@ fn whole_messages_allocate_at_most_one_each() {
         }
     }
 }
+
+/// After traffic through `receive_buf` / `commit` and `receive_into`, a `commit(0)` (the
+/// read that would wait) leaves an idle connection under 1 KiB, struct included, like
+/// `tests/idle_memory.rs` does for `receive`.
+#[test]
+fn an_idle_connection_fed_by_receive_buf_keeps_under_1_kib() {
+    let before = counting::live();
+    let mut conn: Box<Connection> = Box::new(server(Config::default()));
+    for (size, frames) in [(10, 1), (1000, 3), (70_000, 1), (1 << 20, 4)] {
+        let input = stream(3, size, frames, size < 5000);
+        assert_eq!(drive(&mut conn, &input, false), 3);
+        assert_eq!(drive(&mut conn, &input, true), 3);
+        let mut rest = &input[..];
+        while !rest.is_empty() {
+            let n = rest.len().min(READ);
+            conn.receive_into(READ, |buf| buf.put_slice(&rest[..n]));
+            rest = &rest[n..];
+            while conn.poll_event().is_some() {}
+        }
+        conn.commit(0);
+        while conn.poll_event().is_some() {}
+    }
+    assert_eq!(conn.receive_capacity(), 0);
+    let idle = counting::live() - before;
+    eprintln!("idle connection after receive_buf traffic: {idle} bytes");
+    assert!(idle < 1024, "{idle} bytes per idle connection");
+    drop(conn);
+}
