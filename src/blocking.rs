@@ -188,7 +188,10 @@ impl<'a> ClientOptions<'a> {
 pub struct WebSocket<S> {
     stream: S,
     conn: Connection,
+    /// Idle reads go here (then copied into the connection).
     buf: Box<[u8]>,
+    /// The last read filled its buffer: the next one goes straight into the connection's.
+    flowing: bool,
     origin: Instant,
     /// The transport failed after the close: nothing more can be read or written.
     transport_gone: bool,
@@ -341,6 +344,7 @@ impl<S: Read + Write> WebSocket<S> {
             stream,
             conn,
             buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            flowing: false,
             origin: Instant::now(),
             transport_gone: false,
         }
@@ -370,9 +374,9 @@ impl<S: Read + Write> WebSocket<S> {
             if self.conn.is_terminated() || self.conn.pending_transmit() > 0 {
                 continue;
             }
-            match self.stream.read(&mut self.buf) {
+            match self.read_some() {
                 Ok(0) => self.conn.receive_eof(),
-                Ok(n) => self.conn.receive(&self.buf[..n]),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => {
                     self.conn.handle_timeout(self.now());
@@ -386,6 +390,35 @@ impl<S: Read + Write> WebSocket<S> {
                     }
                 }
                 Err(e) => self.transport_error(e)?,
+            }
+        }
+    }
+
+    /// Read once into the connection: straight into its buffer (`receive_buf` / `commit`, no
+    /// copy, the buffer reused) while a frame is partly received or reads fill their buffer;
+    /// otherwise into the adapter's buffer, copied in with `receive` (which, like a short read
+    /// between frames, gives the connection's buffer back: an idle connection holds none).
+    fn read_some(&mut self) -> io::Result<usize> {
+        if !self.flowing && self.conn.receive_hint() == 0 {
+            let n = self.stream.read(&mut self.buf)?;
+            self.conn.receive(&self.buf[..n]);
+            self.flowing = n == self.buf.len();
+            return Ok(n);
+        }
+        let room = self.conn.receive_buf(READ_BUF);
+        match self.stream.read(room) {
+            Ok(n) => {
+                self.conn.commit(n);
+                self.flowing = n >= READ_BUF;
+                if !self.flowing && self.conn.receive_hint() == 0 {
+                    self.conn.commit(0);
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                self.conn.commit(0);
+                self.flowing = false;
+                Err(e)
             }
         }
     }

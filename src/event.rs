@@ -257,3 +257,34 @@ mod tests {
         assert_eq!(Text::from("x").len(), 1);
     }
 }
+
+/// An event that borrows the connection's read buffer, handed to the callback of
+/// [`Connection::commit_with`](crate::Connection::commit_with) and
+/// [`Connection::receive_with`](crate::Connection::receive_with): streaming with no reference
+/// count, no allocation and no event queue.
+///
+/// The rules are those of every other input (UTF-8, limits, close codes, auto-pong); only
+/// the delivery differs. The close, and any failure, still arrive as [`Event::Closed`] from
+/// [`poll_event`](crate::Connection::poll_event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BorrowedEvent<'a> {
+    /// A piece of a message, as [`Fragment`] in streaming mode: text is validated as far as
+    /// it goes (a character may be split between two pieces), and the last piece ends a
+    /// message that is complete, valid UTF-8 when it is text. Pieces follow the frames and
+    /// the reads: one frame may come in several pieces.
+    Data {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The bytes, unmasked.
+        data: &'a [u8],
+        /// The first piece of the message.
+        first: bool,
+        /// The last piece of the message.
+        last: bool,
+    },
+    /// A ping (already answered when [`Config::auto_pong`](crate::Config::auto_pong) is on).
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+}

@@ -402,6 +402,16 @@ impl FrameDecoder {
         &self.header
     }
 
+    /// Payload bytes of the current data frame not yet decoded: non-zero only while a data
+    /// frame's payload is partly here. A hint for sizing reads (the length is the peer's
+    /// declaration, already checked against the limits, so size buffers from it with care).
+    pub fn frame_remaining(&self) -> u64 {
+        match self.state {
+            State::Data { .. } => self.remaining,
+            _ => 0,
+        }
+    }
+
     /// Whether a fragmented message is in progress.
     pub fn in_message(&self) -> bool {
         self.message.is_some()

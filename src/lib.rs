@@ -125,7 +125,9 @@ pub use close::{CloseCode, CloseDecodeError, ClosePayload};
 pub use connection::{Config, Connection, Keepalive, State};
 pub use error::{ProtocolError, SendError};
 #[cfg(feature = "alloc")]
-pub use event::{CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text};
+pub use event::{
+    BorrowedEvent, CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text,
+};
 pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
 pub use handshake::HandshakeError;
 pub use limits::Limits;

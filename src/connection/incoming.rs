@@ -17,48 +17,202 @@ use crate::extension::deflate::DeflateCodec;
 /// Received bytes not yet handed out.
 #[derive(Default)]
 pub(super) struct Incoming {
-    /// Input not yet consumed by the decoder, after `held` bytes of decoded payload. The
-    /// decoder unmasks payload here, in place.
+    /// `read_buf[..held]`: held payload (see `held`); `read_buf[held..filled]`: input not yet
+    /// consumed by the decoder, which unmasks payload here, in place; `read_buf[filled..]`:
+    /// spare room, zeroed once (so it can be lent as `&mut [u8]` without `unsafe`) and kept
+    /// initialised while the buffer is reused, lent by [`Connection::receive_buf`].
+    ///
+    /// [`Connection::receive_buf`]: super::Connection::receive_buf
     pub(super) read_buf: BytesMut,
-    /// `read_buf[..held]` is the (unmasked, validated) start of a one-frame message whose
-    /// frame continues in the next input: kept in place, so that the whole message is split
-    /// off `read_buf` without a copy once it ends.
+    /// The end of the received bytes in `read_buf`.
+    pub(super) filled: usize,
+    /// With `assembling`, `read_buf[..held]` is the (unmasked, validated) start of a whole
+    /// message in progress, gathered in place (later frames' payloads are moved right after
+    /// it, over their headers), so that the whole message is split off `read_buf` once it
+    /// ends, without an allocation. Decoding resumes at `held`.
     pub(super) held: usize,
-    /// Fragmented messages are gathered here.
+    /// A whole message is gathered at `read_buf[..held]` (`held` may be 0).
+    assembling: bool,
+    /// `read_buf[filled..]` was lent by `receive_buf` and not committed yet.
+    lent: bool,
+    /// The message in progress started in a borrowed input (`commit_with`): it is streamed.
+    pub(super) borrowed_message: bool,
+    /// Compressed messages are inflated here (and inflated pieces, for borrowed input).
     assembly: BytesMut,
 }
+
+/// While a frame is partly received, the room lent ahead of its bytes is at most this much
+/// or what has arrived of the frame, whichever is more: it grows geometrically as the
+/// frame's bytes arrive, never from the length the peer declared.
+pub(super) const LEND_STEP: usize = 64 * 1024;
+/// A new read buffer for `receive_buf` has room for this many reads.
+const READS_AHEAD: usize = 4;
+/// Extra room in a new read buffer: more than a header and a control frame (139 bytes), so
+/// that a leftover of a different length does not stop the buffer from being reclaimed.
+const SLACK: usize = 256;
 
 impl Incoming {
     /// Bytes received and held: partial messages and unprocessed input.
     pub(super) fn buffered(&self) -> usize {
-        self.read_buf.len() + self.assembly.len()
+        self.filled + self.assembly.len()
     }
 
-    /// New input, after what is held.
+    /// The capacity of the buffers kept (for the idle-memory rule and tests).
+    pub(super) fn kept_capacity(&self) -> usize {
+        self.read_buf.capacity() + self.assembly.capacity()
+    }
+
+    /// Room for at least `need` more bytes after `filled`: the buffer is reclaimed in place
+    /// if it can be (once every `Bytes` split from it is dropped; the received bytes move to
+    /// its front), else a new one has room for `want` (≥ `need`) more, or as much as is kept
+    /// if that is more (geometric growth).
+    fn make_room(&mut self, need: usize, want: usize) {
+        if self.read_buf.capacity() - self.filled >= need {
+            return;
+        }
+        // What lies after `filled` is spare: not worth moving. The room grows at least as
+        // much as what is kept (geometrically, so a message gathered in place moves a
+        // bounded number of times), plus a little for the leftover of a header.
+        self.read_buf.truncate(self.filled);
+        let want = want.max(self.filled);
+        if !self.read_buf.try_reclaim(need) {
+            let mut fresh = BytesMut::with_capacity(self.filled + want + SLACK);
+            fresh.extend_from_slice(&self.read_buf);
+            self.read_buf = fresh;
+        }
+    }
+
+    /// A frame whose rest (`rest`, declared by the peer) does not fit after what is kept
+    /// while little of it is here: move it to the front of the buffer now, while that is
+    /// cheap, if the buffer can be reclaimed, rather than when the buffer runs out with much
+    /// of it here. Nothing is allocated: the declared length only decides when to move.
+    pub(super) fn early_move(&mut self, rest: usize) {
+        let spare = self.read_buf.capacity() - self.filled;
+        if rest > spare && self.filled <= LEND_STEP && self.filled < self.read_buf.capacity() {
+            self.read_buf.truncate(self.filled);
+            // Reclaims (moving the kept bytes to the front) only if the whole allocation is
+            // ours again and they are no more than what lies before them.
+            let _ = self.read_buf.try_reclaim(spare + 1);
+        }
+    }
+
+    /// Lend zeroed room for at least `lend` bytes after what was received, reserving `want`
+    /// (≥ `lend`) if the buffer must grow.
+    pub(super) fn lend(&mut self, lend: usize, want: usize) -> &mut [u8] {
+        // A new buffer has room for a few reads: a frame cut by a read is moved to the front
+        // of the buffer (when it is reclaimed) once per few reads, not after every one.
+        self.make_room(lend, want.max(lend).saturating_mul(READS_AHEAD));
+        let end = self.filled + lend;
+        if self.read_buf.len() < end {
+            self.read_buf.resize(end, 0);
+        }
+        self.lent = true;
+        &mut self.read_buf[self.filled..]
+    }
+
+    /// The read buffer, cut to what was received and with capacity for at least `min` more
+    /// bytes, for a caller that appends (`BufMut`: writing into spare capacity needs no
+    /// zeroing). Returns the buffer and its length before the append.
+    pub(super) fn append_room(&mut self, min: usize) -> (&mut BytesMut, usize) {
+        self.read_buf.truncate(self.filled);
+        self.lent = false;
+        self.make_room(min, min.saturating_mul(READS_AHEAD));
+        (&mut self.read_buf, self.filled)
+    }
+
+    /// The caller appended to the read buffer from `append_room`: take the new bytes (or
+    /// drop them when not `take`). Returns how many there were.
+    pub(super) fn appended(&mut self, take: bool) -> usize {
+        // `BufMut` only appends, so the buffer did not shrink.
+        let n = self.read_buf.len() - self.filled;
+        if take {
+            self.filled += n;
+        } else {
+            self.read_buf.truncate(self.filled);
+        }
+        n
+    }
+
+    /// `n` bytes were written at the start of the lent room (ignored unless `take`). Panics
+    /// if `n` exceeds the room lent (a caller bug).
+    pub(super) fn commit(&mut self, n: usize, take: bool) {
+        if !take {
+            // Ignored: the connection no longer reads (it may have closed, and dropped the
+            // buffer, between the lending and this commit).
+            self.lent = false;
+            return;
+        }
+        let lent = if !self.lent {
+            0
+        } else {
+            self.read_buf.len() - self.filled
+        };
+        assert!(
+            n <= lent,
+            "Connection::commit({n}) exceeds the {lent} bytes that receive_buf lent"
+        );
+        self.lent = false;
+        self.filled += n;
+    }
+
+    /// New input (a copy), after what is held.
     #[inline]
-    pub(super) fn extend(&mut self, bytes: &[u8]) {
-        self.read_buf.extend_from_slice(bytes);
+    pub(super) fn extend(&mut self, bytes: &[u8], want: usize) {
+        let n = bytes.len();
+        self.make_room(n, want.max(n));
+        let end = self.filled + n;
+        if self.read_buf.len() >= end {
+            // Zeroed room lent earlier: write over it.
+            self.read_buf[self.filled..end].copy_from_slice(bytes);
+        } else {
+            self.read_buf.truncate(self.filled);
+            self.read_buf.extend_from_slice(bytes);
+        }
+        self.filled = end;
+        // Any room lent is no longer where the next bytes go.
+        self.lent = false;
     }
 
     /// Decoding stopped at `pos`: keep only what is still needed (held payload, or the start
-    /// of a header or control frame that the decoder left unconsumed).
+    /// of a header or control frame that the decoder left unconsumed). With `keep` (input
+    /// through `commit`: traffic flows), the buffers stay for the next input; otherwise they
+    /// are given back, so that an idle connection holds none.
     #[inline]
-    pub(super) fn end_of_input(&mut self, pos: usize) {
-        if self.held > 0 {
+    pub(super) fn end_of_input(&mut self, pos: usize, keep: bool) {
+        // At most a header and a control payload (139 bytes) are left after `pos`; they go
+        // right after the message gathered in place, if any.
+        let left = self.filled.saturating_sub(pos);
+        let base = self.held;
+        // A message gathered in place keeps the buffer (unless none of its bytes are here
+        // yet: it starts again at the front of the next buffer).
+        if keep || base > 0 {
+            if left > 0 && pos > base {
+                self.read_buf.copy_within(pos..self.filled, base);
+            }
+            self.filled = base + left;
             return;
         }
-        if pos >= self.read_buf.len() {
-            self.read_buf = BytesMut::new();
+        self.read_buf = if left == 0 {
+            BytesMut::new()
         } else {
-            // At most a header and a control payload (139 bytes): copied out, so that a large
-            // buffer is not kept for them.
-            self.read_buf = BytesMut::from(&self.read_buf[pos..]);
+            // Copied out, so that a large buffer is not kept for them.
+            BytesMut::from(&self.read_buf[pos..self.filled])
+        };
+        self.filled = left;
+        if self.assembly.is_empty() {
+            self.assembly = BytesMut::new();
         }
     }
 
     /// The connection is over: drop everything.
     pub(super) fn clear(&mut self) {
         *self = Incoming::default();
+    }
+
+    /// The received bytes `read_buf[pos - len..pos]`, borrowed.
+    #[inline]
+    pub(super) fn chunk(&self, pos: usize, len: usize) -> &[u8] {
+        &self.read_buf[pos - len..pos]
     }
 
     /// A data chunk of `len` bytes ending at `pos` in the read buffer (already unmasked and
@@ -73,7 +227,6 @@ impl Incoming {
         len: usize,
         kind: MessageKind,
         start: bool,
-        frame_end: bool,
         end: bool,
     ) -> usize {
         if streaming {
@@ -94,39 +247,46 @@ impl Incoming {
             events.push_back(message(kind, data));
             return 0;
         }
-        if self.held > 0 {
-            // This chunk continues the held frame, right after the held bytes.
-            debug_assert_eq!(pos - len, self.held);
-            if end {
-                self.held = 0;
-                let data = self.split_read(pos, pos);
-                events.push_back(message(kind, data));
-                return 0;
-            }
-            if !frame_end {
-                self.held = pos;
-                return pos;
-            }
-            // The first frame of a fragmented message: gather it like the rest.
-            self.held = 0;
-            self.assembly.extend_from_slice(&self.read_buf[..pos]);
-            return pos;
-        }
-        if start && !frame_end && pos == self.read_buf.len() && self.assembly.is_empty() {
-            // A frame cut by the end of the input: keep its payload in place, drop what was
-            // before it (headers, control frames already copied out).
+        if start {
+            // The message's first bytes: it is gathered in place from here, so that it is
+            // split off whole without a copy (one frame) or an allocation (several). What
+            // was before it (headers, control frames already copied out) is dropped.
             self.read_buf.advance(pos - len);
+            self.filled -= pos - len;
             self.held = len;
+            self.assembling = true;
             return len;
         }
-        self.assembly
-            .extend_from_slice(&self.read_buf[pos - len..pos]);
+        debug_assert!(self.assembling, "a whole message continues in place");
+        // A later chunk: moved right after the bytes gathered so far (nothing moves when it
+        // continues the same frame in the same input).
+        let at = pos - len;
+        if at != self.held {
+            self.read_buf.copy_within(at..pos, self.held);
+        }
+        self.held += len;
         if end {
-            let data = self.assembly.split().freeze();
-            self.assembly = BytesMut::new();
+            let data = self.split_held(pos);
             events.push_back(message(kind, data));
+            return 0;
         }
         pos
+    }
+
+    /// Take the gathered message `read_buf[..held]` as `Bytes` and drop the rest up to `pos`
+    /// (headers and payload already moved): two reference-count operations, as
+    /// `split_read`.
+    fn split_held(&mut self, pos: usize) -> Bytes {
+        let held = core::mem::take(&mut self.held);
+        self.assembling = false;
+        let data = if held == 0 {
+            Bytes::new()
+        } else {
+            self.read_buf.split_to(held).freeze()
+        };
+        self.read_buf.advance(pos - held);
+        self.filled -= pos;
+        data
     }
 
     /// A chunk of a compressed message (RSV1), `len` bytes ending at `pos`: the codec
@@ -169,11 +329,44 @@ impl Incoming {
         Ok(())
     }
 
+    /// A chunk of a compressed message for a borrowed input: inflated into `assembly` (free
+    /// while a message is streamed), which the returned slice borrows.
+    #[cfg(feature = "deflate")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn inflate_borrowed(
+        &mut self,
+        codec: &mut DeflateCodec,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) -> Result<&[u8], ProtocolError> {
+        let input = &self.read_buf[pos - len..pos];
+        self.assembly.clear();
+        codec.inflate(
+            input,
+            start,
+            end,
+            kind == MessageKind::Text,
+            &mut self.assembly,
+        )?;
+        Ok(&self.assembly)
+    }
+
     /// Take `read_buf[pos - len..pos]` as `Bytes` without copying; `read_buf` keeps the rest.
     #[inline]
+    ///
+    /// Two reference-count operations per message: `split_to` (the buffer was shared once
+    /// and stays so while it is reused) and the drop of the `Bytes`; `advance` and `freeze`
+    /// count nothing. Empty messages take none.
     fn split_read(&mut self, pos: usize, len: usize) -> Bytes {
-        let head = self.read_buf.split_to(pos).freeze();
-        head.slice(pos - len..)
+        self.read_buf.advance(pos - len);
+        self.filled -= pos;
+        if len == 0 {
+            return Bytes::new();
+        }
+        self.read_buf.split_to(len).freeze()
     }
 }
 

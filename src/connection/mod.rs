@@ -25,7 +25,7 @@ use core::time::Duration;
 
 use crate::close::{CloseCode, ClosePayload, close_payload};
 use crate::error::{ProtocolError, SendError};
-use crate::event::{CloseInfo, Event, Message, MessageKind};
+use crate::event::{BorrowedEvent, CloseInfo, Event, Message, MessageKind};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateCodec;
 use crate::frame::{DecoderConfig, FrameDecoder, FrameEvent, MAX_CONTROL_PAYLOAD};
@@ -58,7 +58,8 @@ pub enum State {
 ///
 /// # Driving it
 ///
-/// Method names say the direction: **input** `receive`, `receive_eof`, `handle_timeout`;
+/// Method names say the direction: **input** `receive`, `receive_eof`, `handle_timeout`
+/// (and the zero-copy inputs below);
 /// **commands** `send*`, `ping`, `pong`, `close`; **output** `poll_transmit` /
 /// `advance_transmit` (bytes for the transport) and `poll_event` (what happened); **getters**
 /// take `&self`.
@@ -73,6 +74,21 @@ pub enum State {
 /// each `receive`) is harmless and keeps keepalive precise, since timers started by input and
 /// commands count from the latest `now` seen.
 ///
+/// # Zero-copy input
+///
+/// [`receive`](Self::receive) copies the caller's bytes into the connection's read buffer.
+/// To avoid that copy, let the transport write into that buffer:
+/// [`receive_buf`](Self::receive_buf) lends zeroed room as `&mut [u8]` (for `Read::read`),
+/// then [`commit`](Self::commit) processes what was written;
+/// [`receive_into`](Self::receive_into) lends it as a [`BufMut`](bytes::BufMut) to append to
+/// (tokio's `read_buf`), with no zeroing. Payload is unmasked and validated in place and a
+/// message is split off as [`Bytes`] sharing the buffer (two reference-count operations per
+/// message), or handed out borrowed, with no reference count or allocation, by
+/// [`commit_with`](Self::commit_with) / [`receive_with`](Self::receive_with). The buffer is
+/// reused while traffic flows and given back when the connection goes idle (see
+/// `receive_buf`). In the steady state: no allocation per message, streamed or whole
+/// (`tests/receive_alloc.rs`).
+///
 /// # Errors
 ///
 /// A peer that breaks the protocol never makes `receive` fail: the close frame with the code
@@ -83,8 +99,10 @@ pub enum State {
 ///
 /// An idle connection holds almost no heap memory: buffers are allocated when bytes arrive or
 /// are queued and released once drained, except an outgoing buffer of at most 256 bytes kept
-/// for the next small message. `size_of::<Connection>()` is 696 bytes (744 with the `deflate`
-/// feature) on x86-64, and an idle connection, struct included, holds at most 922 bytes (970):
+/// for the next small message. The read buffer is kept (and reused) between
+/// [`commit`](Self::commit)s, while traffic flows; `commit(0)` or a
+/// [`receive`](Self::receive) that leaves nothing partly received gives it back. `size_of::<Connection>()` is 712 bytes (760 with the `deflate`
+/// feature) on x86-64, and an idle connection, struct included, holds at most 938 bytes (986):
 /// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
 /// windows' bytes, as deflate with context takeover must (≈ 20 KiB with the defaults, 0 under
@@ -120,7 +138,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.state())
-            .field("buffered_in", &self.rx.read_buf.len())
+            .field("buffered_in", &self.rx.buffered())
             .field("pending_events", &self.events.len())
             .field("pending_out", &self.pending_transmit())
             .finish_non_exhaustive()
@@ -224,17 +242,207 @@ impl Connection {
         self.rx.buffered()
     }
 
+    /// The capacity of the receive buffers the connection keeps (the read buffer and the
+    /// inflate buffer), in bytes: 0 when idle (see [`receive_buf`](Self::receive_buf) on
+    /// when the read buffer is kept).
+    pub fn receive_capacity(&self) -> usize {
+        self.rx.kept_capacity()
+    }
+
     // ---------------------------------------------------------------- input
 
     /// Bytes from the transport, in any chunking. Produces events and maybe output: drain both.
+    ///
+    /// A convenience that copies `bytes` into the connection's read buffer; that buffer is
+    /// given back whenever an input leaves nothing partly received, so that an idle
+    /// connection holds none. [`receive_buf`](Self::receive_buf) and
+    /// [`commit`](Self::commit) avoid the copy and reuse the buffer while traffic flows.
     pub fn receive(&mut self, bytes: &[u8]) {
+        self.receive_copy(bytes, None);
+    }
+
+    /// [`receive`](Self::receive), with data, pings and pongs handed to `on_event` as
+    /// [`BorrowedEvent`]s that borrow the read buffer (streaming, whatever
+    /// [`Config::streaming`] says; see [`commit_with`](Self::commit_with)).
+    pub fn receive_with(&mut self, bytes: &[u8], mut on_event: impl FnMut(BorrowedEvent<'_>)) {
+        self.receive_copy(bytes, Some(&mut on_event));
+    }
+
+    fn receive_copy(&mut self, bytes: &[u8], sink: Option<Sink<'_>>) {
         if !self.lifecycle.is_reading() || bytes.is_empty() {
             return;
         }
+        self.input_arrived();
+        let want = self.frame_reserve().max(bytes.len());
+        self.rx.extend(bytes, want);
+        self.process_input(false, sink);
+    }
+
+    /// Room in the connection's own read buffer for the transport to read into, at least
+    /// `min` bytes: read into (a prefix of) it, then call [`commit`](Self::commit) with the
+    /// number of bytes read. No copy: the payload is unmasked and validated where it landed,
+    /// and messages are split off as [`Bytes`] that share the buffer.
+    ///
+    /// `min` is the read size you intend (say 64 KiB for a socket). The slice may be larger:
+    /// while a large frame is partly received, it has room for more of the frame, growing
+    /// geometrically as the frame's bytes arrive (up to the frame's end), never from the
+    /// length the peer declared alone. A frame that outgrows the buffer is moved once per
+    /// doubling; a buffer that is reused keeps its capacity, so in a steady flow of large
+    /// messages nothing is moved. The room is zeroed once and reused (no `unsafe`): its old
+    /// content is meaningless.
+    ///
+    /// # Buffer reuse and idle memory
+    ///
+    /// The buffer is reused across messages and reads: it stays after each `commit`, so
+    /// that traffic that flows costs no allocation. It is given back (unless a frame is
+    /// partly received; a partial header or control frame, at most 139 bytes, moves to a
+    /// small buffer) by `commit(0)`, which says "nothing was read" (call it when a read
+    /// would block, or before waiting on an idle transport), and by any
+    /// [`receive`](Self::receive). So an idle connection holds no read buffer (see
+    /// [`Connection`]'s memory section) as long as the driver does one of these before it
+    /// waits. The adapters read an idle connection into a scratch buffer with `receive`, and
+    /// switch to `receive_buf` while a frame is partly received
+    /// ([`receive_hint`](Self::receive_hint)) or reads fill their buffer: a connection that
+    /// waits for its next message holds nothing, one in a burst of traffic reuses its buffer.
+    ///
+    /// A message split off the buffer keeps its allocation alive until dropped; the buffer is
+    /// reclaimed in place once all are dropped, and a new one is allocated while some are
+    /// held.
+    ///
+    /// After the connection closed, the room is still lent (a client reads until the server
+    /// ends the transport) and what is committed there is ignored.
+    pub fn receive_buf(&mut self, min: usize) -> &mut [u8] {
+        let min = min.max(1);
+        let rest = self.receive_hint();
+        self.rx.early_move(rest);
+        let (lend, want) = if rest == 0 || !self.lifecycle.is_reading() {
+            (min, min)
+        } else {
+            let lend = rest
+                .min(self.frame_received().max(incoming::LEND_STEP))
+                .max(min);
+            (lend, lend)
+        };
+        self.rx.lend(lend, want)
+    }
+
+    /// `n` bytes were written at the start of the room [`receive_buf`](Self::receive_buf)
+    /// lent: process them exactly as [`receive`](Self::receive) would. `commit(0)` means
+    /// nothing was read (the read would block, or is not attempted): it only gives the
+    /// buffer back if nothing is partly received. The end of the transport is
+    /// [`receive_eof`](Self::receive_eof), not `commit(0)`.
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds the room that the last `receive_buf` lent (the length of the slice it
+    /// returned), or if `n > 0` and no room was lent since the last `commit`: a bug in the
+    /// caller, never caused by the peer. Once the connection no longer reads (it closed,
+    /// possibly between `receive_buf` and `commit`, say on a timer), `commit` ignores `n`.
+    pub fn commit(&mut self, n: usize) {
+        self.commit_inner(n, None);
+    }
+
+    /// [`commit`](Self::commit), with data, pings and pongs handed to `on_event` as they are
+    /// decoded, borrowed from the read buffer: the streaming fast path, with no reference
+    /// count, allocation or event queue per message.
+    ///
+    /// Messages that start in such a call are streamed ([`BorrowedEvent::Data`] pieces)
+    /// whatever [`Config::streaming`] says; the same rules apply (UTF-8, limits, close codes,
+    /// auto-pong). The close and any failure come as [`Event::Closed`] from
+    /// [`poll_event`](Self::poll_event), after every piece before them. Mixing with the
+    /// other inputs is allowed: a message keeps the delivery of the input it started in
+    /// (one that started here and continues through `commit` or `receive` comes as
+    /// [`Event::Fragment`]s; a whole message started there is still assembled).
+    ///
+    /// # Panics
+    ///
+    /// As [`commit`](Self::commit).
+    pub fn commit_with(&mut self, n: usize, mut on_event: impl FnMut(BorrowedEvent<'_>)) {
+        self.commit_inner(n, Some(&mut on_event));
+    }
+
+    fn commit_inner(&mut self, n: usize, sink: Option<Sink<'_>>) {
+        let reading = self.lifecycle.is_reading();
+        self.rx.commit(n, reading);
+        if !reading {
+            self.rx.clear();
+            return;
+        }
+        if n == 0 {
+            // Nothing new: what is received is still needed from `held` on.
+            let held = self.rx.held;
+            self.rx.end_of_input(held, false);
+            return;
+        }
+        self.input_arrived();
+        self.process_input(true, sink);
+    }
+
+    /// Receive by appending to the connection's read buffer: `fill` gets it as a
+    /// [`BufMut`](bytes::BufMut) with room for at least `min` bytes, appends what the
+    /// transport has (for example tokio's `AsyncReadExt::read_buf`, or `put_slice` from an
+    /// in-memory source), and the appended bytes are then processed exactly as
+    /// [`commit`](Self::commit) would. Like [`receive_buf`](Self::receive_buf), with no copy
+    /// and the buffer reused, and also without zeroing the room first: writing into spare
+    /// capacity through `BufMut` needs no initialised memory (and no `unsafe` here). Appending
+    /// nothing is `commit(0)`. Returns what `fill` returned.
+    ///
+    /// `BufMut` grows the buffer if more than its spare capacity is appended; that is
+    /// allowed, but a source that appends at most what [`BufMut::remaining_mut`] or the chunk
+    /// offers avoids moving bytes.
+    ///
+    /// [`BufMut::remaining_mut`]: bytes::BufMut::remaining_mut
+    pub fn receive_into<R>(
+        &mut self,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+    ) -> R {
+        let rest = self.receive_hint();
+        self.rx.early_move(rest);
+        let (buf, _) = self.rx.append_room(min.max(1));
+        let result = fill(buf);
+        let reading = self.lifecycle.is_reading();
+        let n = self.rx.appended(reading);
+        if !reading {
+            self.rx.clear();
+        } else if n == 0 {
+            let held = self.rx.held;
+            self.rx.end_of_input(held, false);
+        } else {
+            self.input_arrived();
+            self.process_input(true, None);
+        }
+        result
+    }
+
+    /// How many more payload bytes the frame being received needs (0 between frames, or
+    /// while its header is incomplete): an adapter can read straight into
+    /// [`receive_buf`](Self::receive_buf) when it is non-zero, and into a scratch buffer
+    /// (then [`receive`](Self::receive)) when the connection is idle. The length is the
+    /// peer's declaration, checked against the limits; saturates at `usize::MAX`.
+    pub fn receive_hint(&self) -> usize {
+        usize::try_from(self.decoder.frame_remaining()).unwrap_or(usize::MAX)
+    }
+
+    /// Payload bytes of the frame in progress received so far.
+    fn frame_received(&self) -> usize {
+        let total = self.decoder.current_header().payload_len;
+        usize::try_from(total - self.decoder.frame_remaining()).unwrap_or(usize::MAX)
+    }
+
+    /// Room worth reserving for the rest of the frame in progress: as much as has arrived of
+    /// it (geometric growth; never from the declared length alone), at most its rest.
+    fn frame_reserve(&self) -> usize {
+        match self.receive_hint() {
+            0 => 0,
+            rest => rest.min(self.frame_received()),
+        }
+    }
+
+    /// Input arrived: the keepalive restarts.
+    fn input_arrived(&mut self) {
         self.last_activity = self.now;
         self.ping_sent_at = None;
-        self.rx.extend(bytes);
-        self.process_input();
     }
 
     /// The transport ended (a read returned 0). Reports [`CloseCause::Eof`] (1006) unless the
@@ -350,7 +558,9 @@ impl Connection {
     #[must_use = "an event that is dropped is lost"]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
-        if self.events.is_empty() && self.events.capacity() > 16 {
+        // The queue's room is kept while traffic flows (the read buffer is kept), and given
+        // back with it.
+        if self.events.is_empty() && self.events.capacity() > 16 && self.rx.kept_capacity() == 0 {
             self.events = VecDeque::new();
         }
         if let Some(Event::Closed(_)) = event {
@@ -588,11 +798,14 @@ impl Connection {
 
     /// Decode what `rx` holds and act on each frame. The decoder's events borrow only the
     /// read buffer, so they are handled directly (close payloads parsed once, by the decoder).
-    fn process_input(&mut self) {
+    /// With a `sink`, data, pings and pongs are handed to it borrowed (see `commit_with`);
+    /// `keep` keeps the read buffer for the next input.
+    fn process_input(&mut self, keep: bool, mut sink: Option<Sink<'_>>) {
         // Held payload was decoded already: decoding resumes after it.
         let mut pos = self.rx.held;
-        while self.lifecycle.is_reading() && pos < self.rx.read_buf.len() {
-            let decoded = match self.decoder.decode_in_place(&mut self.rx.read_buf[pos..]) {
+        while self.lifecycle.is_reading() && pos < self.rx.filled {
+            let input = &mut self.rx.read_buf[pos..self.rx.filled];
+            let decoded = match self.decoder.decode_in_place(input) {
                 Ok(decoded) => decoded,
                 Err(error) => {
                     self.fail(error);
@@ -611,21 +824,41 @@ impl Connection {
                     } else {
                         MessageKind::Binary
                     };
-                    let (start, frame_end, end) =
-                        (chunk.message_start, chunk.frame_end, chunk.message_end);
-                    if chunk.rsv & crate::frame::RSV1 == 0 {
-                        pos = self.rx.on_data(
-                            &mut self.events,
-                            self.config.streaming,
-                            pos,
-                            len,
-                            kind,
-                            start,
-                            frame_end,
-                            end,
-                        );
-                    } else {
-                        self.on_compressed_data(pos, len, kind, start, end);
+                    let (start, end) = (chunk.message_start, chunk.message_end);
+                    let compressed = chunk.rsv & crate::frame::RSV1 != 0;
+                    let streaming = self.config.streaming || self.rx.borrowed_message;
+                    match sink.as_mut() {
+                        Some(f) if streaming || start => {
+                            self.rx.borrowed_message = !end;
+                            if compressed {
+                                self.on_compressed_borrowed(f, pos, len, kind, start, end);
+                            } else if len > 0 || start || end {
+                                f(BorrowedEvent::Data {
+                                    kind,
+                                    data: self.rx.chunk(pos, len),
+                                    first: start,
+                                    last: end,
+                                });
+                            }
+                        }
+                        _ => {
+                            if end {
+                                self.rx.borrowed_message = false;
+                            }
+                            if compressed {
+                                self.on_compressed_data(pos, len, kind, start, end, streaming);
+                            } else {
+                                pos = self.rx.on_data(
+                                    &mut self.events,
+                                    streaming,
+                                    pos,
+                                    len,
+                                    kind,
+                                    start,
+                                    end,
+                                );
+                            }
+                        }
                     }
                 }
                 FrameEvent::Ping(payload) => {
@@ -634,13 +867,21 @@ impl Connection {
                     if self.config.auto_pong {
                         self.out.push_control(OpCode::PONG, payload);
                     }
-                    let payload = Bytes::copy_from_slice(payload);
-                    self.events.push_back(Event::Ping(payload));
+                    match sink.as_mut() {
+                        Some(f) => f(BorrowedEvent::Ping(payload)),
+                        None => {
+                            let payload = Bytes::copy_from_slice(payload);
+                            self.events.push_back(Event::Ping(payload));
+                        }
+                    }
                 }
-                FrameEvent::Pong(payload) => {
-                    let payload = Bytes::copy_from_slice(payload);
-                    self.events.push_back(Event::Pong(payload));
-                }
+                FrameEvent::Pong(payload) => match sink.as_mut() {
+                    Some(f) => f(BorrowedEvent::Pong(payload)),
+                    None => {
+                        let payload = Bytes::copy_from_slice(payload);
+                        self.events.push_back(Event::Pong(payload));
+                    }
+                },
                 FrameEvent::Close(payload) => {
                     let (code, reason) = match payload {
                         ClosePayload::Empty => (None, ""),
@@ -657,7 +898,50 @@ impl Connection {
                 }
             }
         }
-        self.rx.end_of_input(pos);
+        self.rx.end_of_input(pos, keep);
+    }
+
+    /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
+    /// that the piece borrows.
+    fn on_compressed_borrowed(
+        &mut self,
+        f: &mut Sink<'_>,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) {
+        #[cfg(feature = "deflate")]
+        let result = match self.deflate.as_deref_mut() {
+            Some(codec) => match self.rx.inflate_borrowed(codec, pos, len, kind, start, end) {
+                Ok(data) => {
+                    if !data.is_empty() || start || end {
+                        f(BorrowedEvent::Data {
+                            kind,
+                            data,
+                            first: start,
+                            last: end,
+                        });
+                    }
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            },
+            None => Err(ProtocolError::ReservedBits(crate::frame::RSV1)),
+        };
+        #[cfg(feature = "deflate")]
+        if end && result.is_ok() {
+            self.deflate_used();
+        }
+        #[cfg(not(feature = "deflate"))]
+        let result: Result<(), ProtocolError> = {
+            let _ = (f, pos, len, kind, start, end);
+            Err(ProtocolError::ReservedBits(crate::frame::RSV1))
+        };
+        if let Err(error) = result {
+            self.fail(error);
+        }
     }
 
     /// A chunk of a compressed message (RSV1). The decoder only lets RSV1 through when
@@ -669,12 +953,13 @@ impl Connection {
         kind: MessageKind,
         start: bool,
         end: bool,
+        streaming: bool,
     ) {
         #[cfg(feature = "deflate")]
         let result = match self.deflate.as_deref_mut() {
             Some(codec) => self.rx.on_compressed_data(
                 &mut self.events,
-                self.config.streaming,
+                streaming,
                 codec,
                 pos,
                 len,
@@ -690,7 +975,7 @@ impl Connection {
         }
         #[cfg(not(feature = "deflate"))]
         let result: Result<(), ProtocolError> = {
-            let _ = (pos, len, kind, start, end);
+            let _ = (pos, len, kind, start, end, streaming);
             Err(ProtocolError::ReservedBits(crate::frame::RSV1))
         };
         if let Err(error) = result {
@@ -704,6 +989,9 @@ impl Connection {
         self.step(Trigger::Failed(error));
     }
 }
+
+/// Where a borrowed input's events go.
+type Sink<'s> = &'s mut dyn FnMut(BorrowedEvent<'_>);
 
 /// The `Closed` event's content for a lifecycle report.
 fn close_info(report: Report<'_>) -> CloseInfo {

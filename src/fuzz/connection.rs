@@ -72,9 +72,99 @@ impl WireCheck {
     }
 }
 
+/// How a side's input reaches its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Feed {
+    /// `receive` (a copy).
+    Copy,
+    /// `receive_buf` / `commit` in reads of at most `read` bytes, then `commit(0)` (the
+    /// buffer given back) when `idle`.
+    Buf { read: usize, idle: bool },
+    /// `receive_buf` / `commit_with` in reads of at most `read` bytes (borrowed events).
+    Borrowed { read: usize },
+    /// `receive_with` (a copy, borrowed events).
+    CopyWith,
+    /// `receive_into`, appending at most `read` bytes per call.
+    Append { read: usize },
+}
+
+impl Feed {
+    /// A feed chosen by two bytes of fuzz input.
+    pub(super) fn pick(mode: u8, size: u8) -> Feed {
+        let read = usize::from(size) * 61 % 1500 + 1;
+        match mode % 6 {
+            0 => Feed::Copy,
+            1 => Feed::Buf { read, idle: false },
+            2 => Feed::Buf { read, idle: true },
+            3 => Feed::Borrowed { read },
+            4 => Feed::Append { read },
+            _ => Feed::CopyWith,
+        }
+    }
+}
+
+/// A message in progress delivered as borrowed pieces.
+#[derive(Default)]
+struct Pieces {
+    open: Option<MessageKind>,
+    data: Vec<u8>,
+}
+
+/// Check and account for one borrowed event (the rules of `Side::record`).
+fn record_borrowed(
+    event: BorrowedEvent<'_>,
+    pieces: &mut Pieces,
+    side: (&mut Vec<Message>, &mut Vec<Vec<u8>>, &mut Vec<Vec<u8>>),
+    max_message: u64,
+    closed: bool,
+    after_closed: &mut usize,
+) {
+    let (messages, pings, pongs) = side;
+    if closed {
+        *after_closed += 1;
+    }
+    match event {
+        BorrowedEvent::Data {
+            kind,
+            data,
+            first,
+            last,
+        } => {
+            assert_eq!(first, pieces.open.is_none(), "pieces out of order");
+            if let Some(open) = pieces.open {
+                assert_eq!(open, kind, "a piece of another kind");
+            }
+            pieces.open = (!last).then_some(kind);
+            pieces.data.extend_from_slice(data);
+            assert!(pieces.data.len() as u64 <= max_message);
+            if last {
+                let data = core::mem::take(&mut pieces.data);
+                messages.push(match kind {
+                    MessageKind::Text => {
+                        Message::Text(String::from_utf8(data).expect("complete text").into())
+                    }
+                    MessageKind::Binary => Message::Binary(data.into()),
+                });
+            }
+        }
+        BorrowedEvent::Ping(p) => {
+            assert!(p.len() <= MAX_CONTROL_PAYLOAD);
+            pings.push(p.to_vec());
+        }
+        BorrowedEvent::Pong(p) => {
+            assert!(p.len() <= MAX_CONTROL_PAYLOAD);
+            pongs.push(p.to_vec());
+        }
+    }
+}
+
 /// One side of the harness: the connection, its wire check and what the app saw.
 pub(super) struct Side {
     pub(super) conn: Connection,
+    /// How input is fed.
+    pub(super) feed: Feed,
+    /// A message in progress delivered as borrowed pieces.
+    pieces: Pieces,
     wire: WireCheck,
     /// Bytes written by this side, not yet delivered to the other.
     pub(super) in_flight: Vec<u8>,
@@ -98,6 +188,8 @@ impl Side {
         };
         Side {
             conn,
+            feed: Feed::Copy,
+            pieces: Pieces::default(),
             wire: WireCheck::new(role, config.deflate.is_some()),
             in_flight: Vec::new(),
             closed: None,
@@ -130,7 +222,63 @@ impl Side {
     }
 
     pub(super) fn receive(&mut self, bytes: &[u8]) {
-        self.conn.receive(bytes);
+        let Side {
+            conn,
+            pieces,
+            messages,
+            pings,
+            pongs,
+            max_message,
+            closed,
+            events_after_closed,
+            ..
+        } = self;
+        let closed = closed.is_some();
+        let mut borrowed = |event: BorrowedEvent<'_>| {
+            record_borrowed(
+                event,
+                pieces,
+                (&mut *messages, &mut *pings, &mut *pongs),
+                *max_message,
+                closed,
+                events_after_closed,
+            )
+        };
+        match self.feed {
+            Feed::Copy => conn.receive(bytes),
+            Feed::CopyWith => conn.receive_with(bytes, &mut borrowed),
+            Feed::Append { read } => {
+                for chunk in bytes.chunks(read) {
+                    conn.receive_into(read, |buf| {
+                        assert!(buf.remaining_mut() >= chunk.len());
+                        buf.put_slice(chunk);
+                    });
+                }
+            }
+            Feed::Buf { read, .. } | Feed::Borrowed { read } => {
+                for chunk in bytes.chunks(read) {
+                    let room = conn.receive_buf(read);
+                    assert!(
+                        room.len() >= read,
+                        "receive_buf({read}) lent {}",
+                        room.len()
+                    );
+                    room[..chunk.len()].copy_from_slice(chunk);
+                    if matches!(self.feed, Feed::Borrowed { .. }) {
+                        conn.commit_with(chunk.len(), &mut borrowed);
+                    } else {
+                        conn.commit(chunk.len());
+                    }
+                }
+                if let Feed::Buf { idle: true, .. } = self.feed {
+                    conn.commit(0);
+                    // Given back unless something is partly received.
+                    if conn.buffered_receive() == 0 {
+                        assert_eq!(conn.receive_capacity(), 0, "an idle read buffer kept");
+                    }
+                }
+            }
+        }
         self.last_read = bytes.len();
         self.check_memory();
     }
@@ -351,6 +499,8 @@ pub fn connection(data: &[u8]) {
             Side::new(Role::Client, client_config, 7),
             Side::new(Role::Server, server_config, 0),
         ];
+        sides[0].feed = Feed::pick(mode >> 2, mode);
+        sides[1].feed = Feed::pick(mode >> 5, mode.rotate_left(3));
         let mut steps = 0;
         while !input.is_empty() && steps < 2000 {
             steps += 1;
@@ -404,6 +554,7 @@ pub fn connection(data: &[u8]) {
             Role::Server
         };
         let mut side = Side::new(role, client_config, 3);
+        side.feed = Feed::pick(mode >> 2, mode.rotate_left(2));
         let mut steps = 0;
         while !input.is_empty() && steps < 2000 {
             steps += 1;

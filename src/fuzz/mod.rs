@@ -16,7 +16,7 @@ use core::time::Duration;
 use crate::close::{CloseCode, ClosePayload};
 use crate::connection::{Config, Connection, Keepalive, State};
 use crate::error::ProtocolError;
-use crate::event::{CloseCause, Event, Message, MessageKind};
+use crate::event::{BorrowedEvent, CloseCause, Event, Message, MessageKind};
 use crate::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use crate::frame::{
     DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1,

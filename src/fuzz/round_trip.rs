@@ -61,6 +61,10 @@ type Transfer = (Vec<u8>, Vec<Message>, Vec<Vec<u8>>, Vec<Vec<u8>>);
 fn transfer(config: Config, from: Role, sent: &[Sent], chunk_seed: &[u8]) -> Transfer {
     let mut sender = Side::new(from, config, 11);
     let mut receiver = Side::new(from.peer(), config, 13);
+    // The same bytes through every input API: the messages must not change.
+    if let [mode, size, ..] = *chunk_seed {
+        receiver.feed = super::connection::Feed::pick(mode, size);
+    }
     for item in sent {
         match item {
             Sent::Message(m) => sender.conn.send(m.clone()).expect("send"),

@@ -53,9 +53,11 @@
 //! writes until the queue is empty. So what the adapter holds for a peer that does not read is
 //! at most the limit plus one message, plus the few pongs the core bounds itself.
 //!
-//! **Reading** uses a 32 KiB buffer on the stack (no allocation per read), and a heap buffer
-//! (doubling up to [`Options::max_read_buffer`]) only while a large frame arrives; it is freed
-//! once traffic slows. An idle connection holds no read buffer at all.
+//! **Reading** uses a 32 KiB buffer on the stack while idle (no allocation per read), and
+//! reads straight into the connection's own buffer ([`Connection::receive_buf`](crate::Connection::receive_buf), no copy;
+//! reads doubling up to [`Options::max_read_buffer`]) while a frame is partly received or
+//! reads fill their buffer; that buffer is given back once a read would wait or comes up
+//! short between frames. An idle connection holds no read buffer at all.
 //!
 //! # Split halves
 //!
@@ -101,7 +103,8 @@ pub struct Options {
     /// The longest the opening handshake may take, from the first byte to the 101 (a client:
     /// from dialling). Default 10 s. `None`: no limit (only for trusted peers).
     pub handshake_timeout: Option<Duration>,
-    /// The largest single read while a large frame arrives. Default 64 KiB.
+    /// The largest single read while traffic flows (into the connection's buffer). Default
+    /// 64 KiB.
     pub max_read_buffer: usize,
     /// `send` waits while more than this many bytes are queued and unwritten. Default 64 KiB.
     pub write_buffer_limit: usize,

@@ -7,9 +7,8 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::vec::Vec;
 
-use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use ::tokio::time::{Instant, Sleep, sleep_until};
 use bytes::Bytes;
 
@@ -33,8 +32,9 @@ pub(super) struct Inner<S> {
     origin: Instant,
     /// The connection's next deadline, while it has one.
     timer: Option<Pin<Box<Sleep>>>,
-    /// The heap read buffer while a large frame arrives; empty when idle.
-    big: Vec<u8>,
+    /// The size of the next read into the connection's own buffer (`receive_buf`) while
+    /// traffic flows; 0 when idle (reads go to the stack).
+    read_size: usize,
     max_read: usize,
     write_limit: usize,
     /// Written but not flushed.
@@ -57,7 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             conn,
             origin: Instant::now(),
             timer: None,
-            big: Vec::new(),
+            read_size: 0,
             max_read: options.max_read_buffer.max(SMALL_READ),
             write_limit: options.write_buffer_limit,
             unflushed: false,
@@ -203,35 +203,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     // ------------------------------------------------------------------ input
 
-    /// Read once into the connection.
+    /// Read once into the connection: on the stack while idle (then copied in), straight
+    /// into the connection's buffer (`receive_into`: appended, no copy, the buffer reused)
+    /// while a frame is partly received or reads fill what they are given. A read that
+    /// would wait, or a short one with no frame partly here, gives the connection's buffer
+    /// back: an idle connection holds no read buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.big.is_empty() {
+        if self.read_size == 0 && self.conn.receive_hint() == 0 {
             let mut stack = [MaybeUninit::<u8>::uninit(); SMALL_READ];
             let mut buf = ReadBuf::uninit(&mut stack);
             ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
             let n = buf.filled().len();
             self.conn.receive(buf.filled());
             if n == SMALL_READ {
-                // More is coming: read it in larger pieces.
-                self.big = std::vec![0; (2 * SMALL_READ).min(self.max_read)];
+                // More is coming: read it in larger pieces, straight into the connection.
+                self.read_size = (2 * SMALL_READ).min(self.max_read);
             }
-            Poll::Ready(Ok(n))
-        } else {
-            let mut buf = ReadBuf::new(&mut self.big);
-            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-            let n = buf.filled().len();
-            self.conn.receive(&self.big[..n]);
-            if n == self.big.len() {
-                if self.big.len() < self.max_read {
-                    let len = (2 * self.big.len()).min(self.max_read);
-                    self.big.resize(len, 0);
+            return Poll::Ready(Ok(n));
+        }
+        let size = self.read_size.max(SMALL_READ);
+        let io = &mut self.io;
+        // Appended to the connection's buffer (its spare capacity, no zeroing); a read that
+        // would wait or fails appends nothing, which gives the buffer back between frames.
+        let polled = self.conn.receive_into(size, |buf| {
+            let mut read = core::pin::pin!(io.read_buf(buf));
+            read.as_mut().poll(cx)
+        });
+        match polled {
+            Poll::Ready(Ok(n)) => {
+                if n >= size {
+                    self.read_size = (2 * size).min(self.max_read);
+                } else if self.conn.receive_hint() == 0 {
+                    // A short read drained the socket and no frame is partly here.
+                    self.conn.commit(0);
+                    self.read_size = 0;
                 }
-            } else if n < self.big.len() && self.conn.buffered_receive() == 0 {
-                // A short read drained the socket and no frame is partly here: back to the
-                // idle state, which holds no read buffer.
-                self.big = Vec::new();
+                Poll::Ready(Ok(n))
             }
-            Poll::Ready(Ok(n))
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                self.read_size = 0;
+                Poll::Pending
+            }
         }
     }
 
@@ -367,7 +380,7 @@ impl<S> std::fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocket")
             .field("connection", &self.inner.conn)
-            .field("read_buffer", &self.inner.big.len())
+            .field("read_buffer", &self.inner.conn.receive_capacity())
             .finish_non_exhaustive()
     }
 }

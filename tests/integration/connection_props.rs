@@ -7,7 +7,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use rfc6455::raw::RawFrame;
-use rfc6455::{CloseCode, Config, Connection, Event, Limits, MessageKind, OpCode, Role};
+use rfc6455::{
+    BorrowedEvent, CloseCode, Config, Connection, Event, Limits, MessageKind, OpCode, Role,
+};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -100,6 +102,116 @@ fn run(
     (drain_events(&mut conn), out)
 }
 
+/// Feed `input` split at `cuts` through `receive_buf` / `commit` (or `commit_with` when
+/// `borrowed`), each chunk in reads of at most the room lent for a read size from `mins`, a
+/// `commit(0)` (the "read would block" that gives the buffer back) after the chunks `idle`
+/// marks. Borrowed events are normalised (see [`normal`]) and come before the queued ones.
+#[allow(clippy::too_many_arguments)]
+fn run_buf(
+    role: Role,
+    limits: Limits,
+    input: &[u8],
+    cuts: &[usize],
+    mins: &[usize],
+    idle: &[bool],
+    borrowed: bool,
+) -> (Vec<Normal>, Vec<u8>) {
+    // A read size of exactly 7 appends with `receive_into` instead (not borrowed).
+    let append = !borrowed && mins.first() == Some(&7);
+    let mut conn = receiver(role, limits);
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    let mut last = 0;
+    let mut reads = 0usize;
+    for (i, &cut) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
+        let cut = cut.clamp(last, input.len());
+        let mut chunk = &input[last..cut];
+        last = cut;
+        while !chunk.is_empty() {
+            let min = mins
+                .get(reads % mins.len().max(1))
+                .copied()
+                .unwrap_or(1)
+                .max(1);
+            reads += 1;
+            if append {
+                // `receive_into`: appended, like tokio's `read_buf`.
+                let n = chunk.len().min(min);
+                conn.receive_into(min, |buf| {
+                    assert!(buf.remaining_mut() >= min);
+                    buf.put_slice(&chunk[..n]);
+                });
+                chunk = &chunk[n..];
+                continue;
+            }
+            let room = conn.receive_buf(min);
+            assert!(room.len() >= min, "receive_buf({min}) lent {}", room.len());
+            let n = room.len().min(chunk.len()).min(min);
+            room[..n].copy_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            if borrowed {
+                conn.commit_with(n, |event| match event {
+                    BorrowedEvent::Data {
+                        kind,
+                        data,
+                        first,
+                        last,
+                    } => {
+                        if first {
+                            assert!(partial.is_none(), "a message started inside another");
+                            partial = Some((kind, Vec::new()));
+                        }
+                        let (k, bytes) = partial.as_mut().expect("a piece outside a message");
+                        assert_eq!(*k, kind);
+                        bytes.extend_from_slice(data);
+                        if last {
+                            let (kind, bytes) = partial.take().expect("checked above");
+                            seen.push(Normal::Message(kind, bytes));
+                        }
+                    }
+                    BorrowedEvent::Ping(p) => seen.push(Normal::Ping(p.to_vec())),
+                    BorrowedEvent::Pong(p) => seen.push(Normal::Pong(p.to_vec())),
+                    other => panic!("unexpected {other:?}"),
+                });
+            } else {
+                conn.commit(n);
+            }
+        }
+        if idle.get(i).copied().unwrap_or(false) {
+            conn.commit(0);
+        }
+    }
+    out.extend(drain_output(&mut conn));
+    seen.extend(drain_events(&mut conn).into_iter().map(normal));
+    (seen, out)
+}
+
+/// Events up to their delivery: a message is its kind and bytes, however it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Normal {
+    Message(MessageKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Other(Event),
+}
+
+fn normal(event: Event) -> Normal {
+    match event {
+        Event::Message(m) => Normal::Message(
+            if m.is_text() {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            },
+            m.as_bytes().to_vec(),
+        ),
+        Event::Ping(p) => Normal::Ping(p.to_vec()),
+        Event::Pong(p) => Normal::Pong(p.to_vec()),
+        other => Normal::Other(other),
+    }
+}
+
 fn cuts(len: usize, mut raw: Vec<usize>) -> Vec<usize> {
     for c in &mut raw {
         *c %= len + 1;
@@ -150,6 +262,62 @@ proptest! {
         prop_assert!(closes <= 1);
         if closes == 1 {
             prop_assert!(matches!(whole.0.last(), Some(Event::Closed(_))));
+        }
+    }
+
+    /// The same stream fed through `receive_buf` / `commit` in any chunking, read sizes and
+    /// idle points gives the same events and output as `receive` whole; through
+    /// `commit_with`, the same messages, pings, pongs and close.
+    #[test]
+    fn receive_buf_and_commit_match_receive(
+        ops in proptest::collection::vec(op(), 0..12),
+        frame_size in prop_oneof![Just(None), (1usize..64).prop_map(Some)],
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        mins in proptest::collection::vec(prop_oneof![1usize..8, 1usize..400, Just(65536), Just(7)], 1..6),
+        idle in proptest::collection::vec(any::<bool>(), 0..40),
+        server_side in any::<bool>(),
+    ) {
+        let (sender, role) = if server_side { (Role::Client, Role::Server) } else { (Role::Server, Role::Client) };
+        let input = wire(sender, &ops, frame_size);
+        let cuts = cuts(input.len(), raw_cuts);
+        let whole = run(role, Limits::DEFAULT, &input, &[], false);
+        let normal_whole = (whole.0.iter().cloned().map(normal).collect::<Vec<_>>(), whole.1.clone());
+        let (events, out) = run_buf(role, Limits::DEFAULT, &input, &cuts, &mins, &idle, false);
+        prop_assert_eq!(&normal_whole, &(events, out));
+        let borrowed = run_buf(role, Limits::DEFAULT, &input, &cuts, &mins, &idle, true);
+        prop_assert_eq!(&normal_whole, &borrowed);
+    }
+
+    /// Hostile input: `receive_buf` / `commit` and `commit_with` end the same way as
+    /// `receive` whole (same close, same output).
+    #[test]
+    fn receive_buf_matches_receive_on_hostile_input(
+        frames in proptest::collection::vec((any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..140), any::<bool>()), 0..8),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        mins in proptest::collection::vec(1usize..200, 1..4),
+        idle in proptest::collection::vec(any::<bool>(), 0..20),
+    ) {
+        let mut input = Vec::new();
+        for (b0, rsv, payload, mask) in &frames {
+            let frame = RawFrame::new(OpCode::from_low_bits(*b0), payload)
+                .fin(b0 & 0x80 != 0)
+                .rsv(rsv & 0b111 & (*rsv >> 5))
+                .mask(if *mask { Some([1, 2, 3, 4]) } else { None });
+            input.extend(frame.to_vec());
+        }
+        let limits = Limits::DEFAULT.with_max_frame_size(100).with_max_message_size(200);
+        let cuts = cuts(input.len(), raw_cuts);
+        for role in [Role::Client, Role::Server] {
+            let whole = run(role, limits, &input, &[], false);
+            let normal_whole = (whole.0.iter().cloned().map(normal).collect::<Vec<_>>(), whole.1.clone());
+            let via_buf = run_buf(role, limits, &input, &cuts, &mins, &idle, false);
+            prop_assert_eq!(&normal_whole, &via_buf);
+            // Borrowed: the same output and the same close (messages cut short by the
+            // failure were partly delivered, so only the close is compared).
+            let borrowed = run_buf(role, limits, &input, &cuts, &mins, &idle, true);
+            prop_assert_eq!(&whole.1, &borrowed.1);
+            let close = |events: &[Normal]| events.iter().rev().find(|e| matches!(e, Normal::Other(Event::Closed(_)))).cloned();
+            prop_assert_eq!(close(&normal_whole.0), close(&borrowed.0));
         }
     }
 

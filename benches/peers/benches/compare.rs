@@ -81,6 +81,22 @@ impl Mem {
         n
     }
 
+    /// `read_into` for a `BufMut` (appended, into spare capacity: no zeroing needed).
+    fn read_append(&mut self, buf: &mut dyn bytes::BufMut) -> usize {
+        if self.input.is_empty() {
+            return 0;
+        }
+        if self.pos == self.input.len() {
+            self.pos = 0;
+        }
+        let n = (self.input.len() - self.pos)
+            .min(buf.remaining_mut())
+            .min(READ_CHUNK);
+        buf.put_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        n
+    }
+
     fn write_out(&mut self, data: &[u8]) {
         self.out.borrow_mut().extend_from_slice(data);
     }
@@ -347,16 +363,16 @@ mod ours {
         }
     }
 
-    /// Receive `n` whole messages as a server (masked input), 64 KiB socket reads.
+    /// Receive `n` whole messages as a server (masked input), 64 KiB socket reads appended
+    /// straight to the connection's buffer (`receive_into`, as tokio's `read_buf` does: no
+    /// copy, no zeroing, the buffer reused).
     pub fn receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
         let mut mem = Mem::new(stream, sink());
         let mut conn = Connection::new(Role::Server, Config::default());
-        let mut buf = vec![0u8; READ_CHUNK];
         Box::new(move |check| {
             let mut got = 0;
             while got < n {
-                let k = mem.read_into(&mut buf);
-                conn.receive(&buf[..k]);
+                conn.receive_into(READ_CHUNK, |buf| mem.read_append(buf));
                 while let Some(event) = conn.poll_event() {
                     match event {
                         Event::Message(m) => {

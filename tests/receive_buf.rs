@@ -1,0 +1,360 @@
+//! Receiving straight into the connection's buffer (`receive_buf` / `commit`), the borrowed
+//! fast path (`commit_with` / `receive_with`) and `receive_hint`.
+#![cfg(feature = "std")]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+mod common;
+
+use common::*;
+use rfc6455::raw::{LengthForm, RawFrame};
+use rfc6455::{
+    BorrowedEvent, CloseCause, CloseCode, Config, Connection, Event, Limits, Message, MessageKind,
+    OpCode, State,
+};
+
+/// A masked client frame.
+fn frame(opcode: OpCode, payload: &[u8], fin: bool) -> Vec<u8> {
+    RawFrame::new(opcode, payload)
+        .fin(fin)
+        .mask(Some([1, 2, 3, 4]))
+        .to_vec()
+}
+
+/// Write `bytes` into the connection through `receive_buf` / `commit`, in reads of `min`.
+fn feed(conn: &mut Connection, mut bytes: &[u8], min: usize) {
+    while !bytes.is_empty() {
+        let room = conn.receive_buf(min);
+        let n = room.len().min(bytes.len()).min(min);
+        room[..n].copy_from_slice(&bytes[..n]);
+        conn.commit(n);
+        bytes = &bytes[n..];
+    }
+}
+
+#[test]
+fn receive_buf_delivers_what_receive_does() {
+    let mut input = frame(OpCode::TEXT, b"hello", true);
+    input.extend(frame(OpCode::PING, b"p", true));
+    input.extend(frame(OpCode::BINARY, &[7; 300], true));
+    let mut a = server(Config::default());
+    a.receive(&input);
+    let mut b = server(Config::default());
+    feed(&mut b, &input, 7);
+    assert_eq!(drain_events(&mut a), drain_events(&mut b));
+    assert_eq!(drain_output(&mut a), drain_output(&mut b));
+}
+
+#[test]
+fn receive_buf_lends_at_least_min() {
+    let mut s = server(Config::default());
+    for min in [0usize, 1, 100, 70_000] {
+        assert!(s.receive_buf(min).len() >= min.max(1));
+    }
+}
+
+#[test]
+#[should_panic(expected = "exceeds")]
+fn commit_beyond_the_room_lent_panics() {
+    let mut s = server(Config::default());
+    let n = s.receive_buf(10).len();
+    s.commit(n + 1);
+}
+
+#[test]
+#[should_panic(expected = "exceeds")]
+fn commit_without_receive_buf_panics() {
+    let mut s = server(Config::default());
+    s.receive_buf(10)[0] = 0x81; // the first byte of a header
+    s.commit(1);
+    assert_eq!(s.state(), State::Open);
+    // No room lent since that commit.
+    s.commit(1);
+}
+
+#[test]
+fn commit_zero_is_not_the_end_of_the_transport() {
+    let mut s = server(Config::default());
+    s.commit(0);
+    let _ = s.receive_buf(10);
+    s.commit(0);
+    assert_eq!(s.state(), State::Open);
+    assert!(drain_events(&mut s).is_empty());
+}
+
+/// After the close, room is still lent (a client reads until the server ends the
+/// transport) and what is committed is ignored.
+#[test]
+fn receive_buf_after_the_close_ignores_input() {
+    let mut c = client(Config::default());
+    let close = RawFrame::new(OpCode::CLOSE, &[0x03, 0xe8]).to_vec();
+    feed(&mut c, &close, 64);
+    let events = drain_events(&mut c);
+    assert!(matches!(events.last(), Some(Event::Closed(_))));
+    drain_output(&mut c);
+    let text = RawFrame::new(OpCode::TEXT, b"late").to_vec();
+    feed(&mut c, &text, 64);
+    assert!(drain_events(&mut c).is_empty());
+    assert_eq!(c.buffered_receive(), 0);
+}
+
+/// While we are closing (our close sent), input still flows through `commit`, and pings
+/// are answered (RFC 6455 §5.5.2).
+#[test]
+fn commit_while_closing_still_reads() {
+    let mut s = server(Config::default());
+    s.close(CloseCode::NORMAL, "").unwrap();
+    drain_output(&mut s);
+    let mut input = frame(OpCode::TEXT, b"still", true);
+    input.extend(frame(OpCode::PING, b"k", true));
+    feed(&mut s, &input, 1000);
+    let events = drain_events(&mut s);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(drain_output(&mut s), [0x8A, 0x01, b'k']);
+}
+
+/// The hint is the frame's rest, and the room lent for a large frame grows with what
+/// arrived, never from the declared length alone.
+#[test]
+fn receive_hint_and_the_room_for_a_large_frame() {
+    let declared = Limits::DEFAULT.max_frame_size;
+    let header = RawFrame::new(OpCode::BINARY, b"")
+        .length_form(LengthForm::Long)
+        .declared_len(declared)
+        .mask(Some([0; 4]))
+        .to_vec();
+    let mut s = server(Config::default());
+    assert_eq!(s.receive_hint(), 0);
+    feed(&mut s, &header, 100);
+    assert_eq!(s.receive_hint() as u64, declared);
+    let room = s.receive_buf(100).len();
+    assert!(
+        (100..=128 * 1024).contains(&room),
+        "{room} bytes lent for a declared {declared}"
+    );
+    // After 1 MiB arrived, the room grows to about as much.
+    feed(&mut s, &vec![0; 1 << 20], 1 << 16);
+    assert_eq!(s.receive_hint() as u64, declared - (1 << 20));
+    let room = s.receive_buf(100).len();
+    assert!((1 << 20..=3 << 20).contains(&room), "{room} bytes lent");
+    assert_eq!(s.buffered_receive(), 1 << 20);
+}
+
+/// A message split off the buffer shares it; once dropped, the next messages reuse the same
+/// allocation (no new buffer).
+#[test]
+fn the_read_buffer_is_reused_across_messages() {
+    let mut s = server(Config::default());
+    let one = frame(OpCode::BINARY, &[1; 100], true);
+    let mut ptrs = Vec::new();
+    for _ in 0..50 {
+        feed(&mut s, &one, 4096);
+        let Some(Event::Message(Message::Binary(data))) = s.poll_event() else {
+            panic!("a message");
+        };
+        assert_eq!(&data[..], &[1; 100][..]);
+        ptrs.push(data.as_ptr() as usize);
+    }
+    let lo = *ptrs.iter().min().unwrap();
+    let hi = *ptrs.iter().max().unwrap();
+    assert!(
+        hi - lo < 64 * 1024,
+        "messages spread over {} bytes",
+        hi - lo
+    );
+    // `commit(0)`: the buffer is given back, the message keeps its bytes.
+    feed(&mut s, &one, 4096);
+    s.commit(0);
+    let Some(Event::Message(m)) = s.poll_event() else {
+        panic!("a message");
+    };
+    let Message::Binary(data) = m else { panic!() };
+    assert!(
+        data.is_unique(),
+        "the connection kept a reference to the buffer"
+    );
+}
+
+/// A message held across reads that outgrows the buffer while an earlier message is still
+/// held arrives whole and intact.
+#[test]
+fn a_held_frame_survives_growth_while_messages_are_held() {
+    let mut s = server(Config::default());
+    let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+    let mut input = frame(OpCode::BINARY, b"first", true);
+    input.extend(frame(OpCode::BINARY, &big, true));
+    feed(&mut s, &input[..20], 16);
+    let first = s.poll_event().expect("the first message");
+    feed(&mut s, &input[20..], 1000);
+    let Some(Event::Message(Message::Binary(data))) = s.poll_event() else {
+        panic!("the second message");
+    };
+    assert_eq!(&data[..], &big[..]);
+    assert!(matches!(first, Event::Message(Message::Binary(b)) if &b[..] == b"first"));
+}
+
+fn borrowed_events(conn: &mut Connection, bytes: &[u8], min: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let room = conn.receive_buf(min);
+        let n = room.len().min(rest.len()).min(min);
+        room[..n].copy_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        conn.commit_with(n, |event| seen.push(describe(event)));
+    }
+    seen
+}
+
+fn describe(event: BorrowedEvent<'_>) -> String {
+    match event {
+        BorrowedEvent::Data {
+            kind,
+            data,
+            first,
+            last,
+        } => format!(
+            "{}{}{}:{}",
+            if kind == MessageKind::Text { "T" } else { "B" },
+            if first { "<" } else { "" },
+            if last { ">" } else { "" },
+            String::from_utf8_lossy(data)
+        ),
+        BorrowedEvent::Ping(p) => format!("ping:{}", String::from_utf8_lossy(p)),
+        BorrowedEvent::Pong(p) => format!("pong:{}", String::from_utf8_lossy(p)),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn commit_with_streams_borrowed_pieces_and_answers_pings() {
+    let mut s = server(Config::default());
+    let mut input = frame(OpCode::TEXT, b"ab", false);
+    input.extend(frame(OpCode::PING, b"x", true));
+    input.extend(frame(OpCode::CONTINUATION, b"cd", true));
+    input.extend(frame(OpCode::PONG, b"y", true));
+    let seen = borrowed_events(&mut s, &input, 1 << 16);
+    assert_eq!(seen, ["T<:ab", "ping:x", "T>:cd", "pong:y"]);
+    assert_eq!(drain_output(&mut s), [0x8A, 0x01, b'x']);
+    assert!(drain_events(&mut s).is_empty(), "nothing queued");
+    // In reads of 3 bytes, pieces follow the reads.
+    let mut s = server(Config::default());
+    let seen = borrowed_events(&mut s, &frame(OpCode::BINARY, b"0123456789", true), 3);
+    assert_eq!(seen, ["B<:012", "B:345", "B:678", "B>:9"]);
+}
+
+#[test]
+fn commit_with_applies_utf8_and_limits() {
+    // Invalid UTF-8: pieces before it, then Closed with 1007.
+    let mut s = server(Config::default());
+    let seen = borrowed_events(&mut s, &frame(OpCode::TEXT, b"ok\xff", true), 1 << 16);
+    assert!(
+        seen.is_empty() || !seen.iter().any(|e| e.contains('>')),
+        "{seen:?}"
+    );
+    let events = drain_events(&mut s);
+    let Some(Event::Closed(info)) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(info.code, CloseCode::INVALID_PAYLOAD);
+    assert!(matches!(info.cause, CloseCause::Protocol(_)));
+    // A message over the limit: 1009, nothing delivered.
+    let config = Config::default().with_limits(Limits::DEFAULT.with_max_message_size(4));
+    let mut s = server(config);
+    let seen = borrowed_events(&mut s, &frame(OpCode::BINARY, b"12345", true), 1 << 16);
+    assert!(seen.is_empty(), "{seen:?}");
+    let events = drain_events(&mut s);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::MESSAGE_TOO_BIG),
+        "{events:?}"
+    );
+}
+
+/// A message keeps the delivery of the input it started in.
+#[test]
+fn mixing_inputs_keeps_each_message_whole() {
+    // Started borrowed, continued by `commit`: the rest comes as Fragment events.
+    let mut s = server(Config::default());
+    let seen = borrowed_events(&mut s, &frame(OpCode::BINARY, b"ab", false), 64);
+    assert_eq!(seen, ["B<:ab"]);
+    feed(&mut s, &frame(OpCode::CONTINUATION, b"cd", true), 64);
+    let events = drain_events(&mut s);
+    assert!(
+        matches!(&events[..], [Event::Fragment(f)] if &f.data[..] == b"cd" && !f.first && f.last),
+        "{events:?}"
+    );
+    // Started whole by `commit`, continued by `commit_with`: still one message.
+    let mut s = server(Config::default());
+    feed(&mut s, &frame(OpCode::TEXT, b"ab", false), 64);
+    let seen = borrowed_events(&mut s, &frame(OpCode::CONTINUATION, b"cd", true), 64);
+    assert!(seen.is_empty(), "{seen:?}");
+    let events = drain_events(&mut s);
+    assert!(
+        matches!(&events[..], [Event::Message(m)] if m.as_bytes() == b"abcd"),
+        "{events:?}"
+    );
+    // `receive_with` (a copy) delivers like `commit_with`.
+    let mut s = server(Config::default());
+    let mut seen = Vec::new();
+    s.receive_with(&frame(OpCode::TEXT, b"hi", true), |e| {
+        seen.push(describe(e))
+    });
+    assert_eq!(seen, ["T<>:hi"]);
+}
+
+/// `receive_into` appends (no zeroing) and processes like `commit`; appending nothing is
+/// `commit(0)`, which gives the buffer back between frames.
+#[test]
+fn receive_into_appends_and_processes() {
+    let mut input = frame(OpCode::TEXT, b"hello", true);
+    input.extend(frame(OpCode::PING, b"p", true));
+    input.extend(frame(OpCode::BINARY, &[7; 3000], true));
+    let mut a = server(Config::default());
+    a.receive(&input);
+    let mut b = server(Config::default());
+    for chunk in input.chunks(100) {
+        let got = b.receive_into(100, |buf| {
+            assert!(buf.remaining_mut() >= 100);
+            buf.put_slice(chunk);
+            chunk.len()
+        });
+        assert_eq!(got, chunk.len());
+    }
+    assert_eq!(drain_events(&mut a), drain_events(&mut b));
+    assert_eq!(drain_output(&mut a), drain_output(&mut b));
+    assert!(b.receive_capacity() > 0, "kept while traffic flows");
+    b.receive_into(100, |_| ());
+    assert_eq!(b.receive_capacity(), 0, "given back by an empty read");
+    // After the close, what is appended is ignored.
+    b.receive_into(100, |buf| {
+        buf.put_slice(&frame(OpCode::CLOSE, &[0x03, 0xe8], true))
+    });
+    assert!(matches!(
+        drain_events(&mut b).last(),
+        Some(Event::Closed(_))
+    ));
+    b.receive_into(100, |buf| {
+        buf.put_slice(&frame(OpCode::TEXT, b"late", true))
+    });
+    assert!(drain_events(&mut b).is_empty());
+    assert_eq!(b.buffered_receive(), 0);
+}
+
+/// The connection closes (here on its close timeout) between `receive_buf` and `commit`:
+/// the commit is ignored, not a panic.
+#[test]
+fn a_close_between_receive_buf_and_commit_is_harmless() {
+    let mut s = server(Config::default());
+    s.close(CloseCode::NORMAL, "").unwrap();
+    drain_output(&mut s);
+    let input = frame(OpCode::TEXT, b"late", true);
+    let room = s.receive_buf(64);
+    room[..input.len()].copy_from_slice(&input);
+    s.handle_timeout(secs(3600));
+    assert!(matches!(
+        drain_events(&mut s).last(),
+        Some(Event::Closed(_))
+    ));
+    s.commit(input.len());
+    assert!(drain_events(&mut s).is_empty());
+    assert_eq!(s.receive_capacity(), 0);
+}
