@@ -83,7 +83,10 @@ pub enum State {
 ///
 /// An idle connection holds almost no heap memory: buffers are allocated when bytes arrive or
 /// are queued and released once drained, except an outgoing buffer of at most 256 bytes kept
-/// for the next small message. `size_of::<Connection>()` is 696 bytes (744 with the `deflate`
+/// for the next small message. While messages keep flowing, a larger outgoing buffer is kept
+/// too (so a stream of sends does not allocate per message); it is released by the first
+/// [`poll_transmit`](Self::poll_transmit) (or vectored poll) that finds the output drained
+/// with nothing queued since the previous such poll. `size_of::<Connection>()` is 696 bytes (744 with the `deflate`
 /// feature) on x86-64, and an idle connection, struct included, holds at most 922 bytes (970):
 /// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
@@ -333,7 +336,29 @@ impl Connection {
         self.out.poll()
     }
 
-    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) returned were written.
+    /// The next chunks to write to the transport, in order, for a vectored write
+    /// (`writev`, [`std::io::Write::write_vectored`], tokio's `poll_write_vectored`): fills
+    /// the front of `out` and returns how many chunks it filled, 0 when there is nothing to
+    /// write. Write them (or any prefix of their bytes, across chunks), then call
+    /// [`advance_transmit`](Self::advance_transmit) with the number of bytes written.
+    ///
+    /// The chunks are the same bytes, in the same order, as repeated
+    /// [`poll_transmit`](Self::poll_transmit) calls would give; a frame's header and a
+    /// payload sent as [`Bytes`] (of 1 KiB and more, unmasked) are separate chunks, the
+    /// payload borrowed from the message without a copy. When `out` is too short, the rest
+    /// comes after `advance_transmit`. Unlike `poll_transmit` this needs no `std`: it fills
+    /// plain slices, which an adapter maps to its I/O type (`std::io::IoSlice`).
+    ///
+    /// [`std::io::Write::write_vectored`]: https://doc.rust-lang.org/std/io/trait.Write.html#method.write_vectored
+    #[must_use = "write these chunks, then call advance_transmit"]
+    #[inline]
+    pub fn poll_transmit_vectored<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.out.poll_vectored(out)
+    }
+
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) or
+    /// [`poll_transmit_vectored`](Self::poll_transmit_vectored) returned were written. With
+    /// the vectored form, `n` may span several chunks and end inside one.
     #[inline]
     pub fn advance_transmit(&mut self, n: usize) {
         self.out.advance(n);
