@@ -423,11 +423,22 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(())
     }
 
-    /// Write everything the connection has queued.
+    /// Write everything the connection has queued, with vectored writes: a frame's header and
+    /// an owned payload leave in one `writev` without being copied together (a stream without
+    /// vectored writes gets the chunks one by one: `write_vectored`'s default).
     pub fn flush(&mut self) -> io::Result<()> {
+        /// Chunks per vectored write (frames of 2 chunks each when payloads go by reference).
+        const WRITE_SLICES: usize = 16;
         let mut wrote = false;
-        while let Some(bytes) = self.conn.poll_transmit() {
-            let n = match self.stream.write(bytes) {
+        loop {
+            let mut chunks: [&[u8]; WRITE_SLICES] = [&[]; WRITE_SLICES];
+            let filled = self.conn.poll_transmit_vectored(&mut chunks);
+            if filled == 0 {
+                break;
+            }
+            let slices: [io::IoSlice<'_>; WRITE_SLICES] =
+                core::array::from_fn(|i| io::IoSlice::new(chunks[i]));
+            let n = match self.stream.write_vectored(&slices[..filled]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
