@@ -428,7 +428,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// vectored writes gets the chunks one by one: `write_vectored`'s default).
     pub fn flush(&mut self) -> io::Result<()> {
         /// Chunks per vectored write (frames of 2 chunks each when payloads go by reference).
-        const WRITE_SLICES: usize = 16;
+        const WRITE_SLICES: usize = 8;
         let mut wrote = false;
         loop {
             let mut chunks: [&[u8]; WRITE_SLICES] = [&[]; WRITE_SLICES];
@@ -436,9 +436,13 @@ impl<S: Read + Write> WebSocket<S> {
             if filled == 0 {
                 break;
             }
-            let slices: [io::IoSlice<'_>; WRITE_SLICES] =
-                core::array::from_fn(|i| io::IoSlice::new(chunks[i]));
-            let n = match self.stream.write_vectored(&slices[..filled]) {
+            let written = if filled == 1 {
+                self.stream.write(chunks[0])
+            } else {
+                let slices = chunks.map(io::IoSlice::new);
+                self.stream.write_vectored(&slices[..filled])
+            };
+            let n = match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

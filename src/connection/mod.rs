@@ -86,8 +86,8 @@ pub enum State {
 /// for the next small message. While messages keep flowing, a larger outgoing buffer is kept
 /// too (so a stream of sends does not allocate per message); it is released by the first
 /// [`poll_transmit`](Self::poll_transmit) (or vectored poll) that finds the output drained
-/// with nothing queued since the previous such poll. `size_of::<Connection>()` is 696 bytes (744 with the `deflate`
-/// feature) on x86-64, and an idle connection, struct included, holds at most 922 bytes (970):
+/// with nothing queued since the previous such poll. `size_of::<Connection>()` is 704 bytes
+/// (752 with the `deflate` feature) on x86-64, and an idle connection, struct included, holds at most 930 bytes (978):
 /// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
 /// windows' bytes, as deflate with context takeover must (≈ 20 KiB with the defaults, 0 under
@@ -344,7 +344,7 @@ impl Connection {
     ///
     /// The chunks are the same bytes, in the same order, as repeated
     /// [`poll_transmit`](Self::poll_transmit) calls would give; a frame's header and a
-    /// payload sent as [`Bytes`] (of 1 KiB and more, unmasked) are separate chunks, the
+    /// payload sent as [`Bytes`] (of 8 KiB and more, unmasked) are separate chunks, the
     /// payload borrowed from the message without a copy. When `out` is too short, the rest
     /// comes after `advance_transmit`. Unlike `poll_transmit` this needs no `std`: it fills
     /// plain slices, which an adapter maps to its I/O type (`std::io::IoSlice`).

@@ -99,7 +99,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// without being copied together.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         /// Chunks per vectored write (frames of 2 chunks each when payloads go by reference).
-        const WRITE_SLICES: usize = 16;
+        const WRITE_SLICES: usize = 8;
         let vectored = self.io.is_write_vectored();
         loop {
             let mut chunks: [&[u8]; WRITE_SLICES] = [&[]; WRITE_SLICES];
@@ -111,9 +111,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if filled == 0 {
                 break;
             }
-            let written = if vectored {
-                let slices: [io::IoSlice<'_>; WRITE_SLICES] =
-                    core::array::from_fn(|i| io::IoSlice::new(chunks[i]));
+            let written = if filled > 1 {
+                let slices = chunks.map(io::IoSlice::new);
                 Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..filled])
             } else {
                 Pin::new(&mut self.io).poll_write(cx, chunks[0])

@@ -187,7 +187,7 @@ proptest! {
 /// A step of the vectored-output property: a command, or a write of some bytes.
 #[derive(Debug, Clone)]
 enum Step {
-    /// `send_binary` (borrowed) or `send(Message)` (owned `Bytes`: by reference from 1 KiB).
+    /// `send_binary` (borrowed) or `send(Message)` (owned `Bytes`: by reference from 8 KiB).
     Send {
         owned: bool,
         data: Vec<u8>,
@@ -202,7 +202,7 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let sizes = prop_oneof![0usize..40, 100usize..140, 1000usize..1100, 2000usize..5000];
+    let sizes = prop_oneof![0usize..40, 100usize..140, 1000usize..1100, 8100usize..8300];
     let data = sizes.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n));
     prop_oneof![
         4 => (any::<bool>(), data).prop_map(|(owned, data)| Step::Send { owned, data }),
