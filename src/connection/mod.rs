@@ -404,6 +404,37 @@ impl Connection {
         self.send_slice(OpCode::BINARY, data)
     }
 
+    /// Send a binary message from a borrowed payload, written straight to the transport when
+    /// it can be: the vectored counterpart of [`send_binary`](Self::send_binary) for large
+    /// payloads, which saves its copy.
+    ///
+    /// When the payload is large (8 KiB and more), unmasked (we are the server) and goes out
+    /// as one frame uncompressed, and nothing but whole frames is queued, `write` is called
+    /// once with the chunks to write (what was queued, the frame's header, then `data`
+    /// itself) and returns how many bytes it wrote (0 if the transport would block); whatever
+    /// it did not write is copied into the queue, as `send_binary` would have. Otherwise
+    /// `write` is not called and this is `send_binary`. Either way, drain
+    /// [`poll_transmit`](Self::poll_transmit) afterwards as after every command.
+    pub fn send_binary_with(
+        &mut self,
+        data: &[u8],
+        write: impl FnOnce(&[&[u8]]) -> usize,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return self.send_slice(OpCode::BINARY, data);
+        }
+        let one_frame = self
+            .config
+            .max_send_frame_size
+            .is_none_or(|max| data.len() <= max.max(1));
+        if !one_frame || self.sending_fragmented.is_some() {
+            return self.send_slice(OpCode::BINARY, data);
+        }
+        self.out.push_data_through(OpCode::BINARY, data, write)
+    }
+
     /// Send one fragment of a message whose size is not known up front. The first call picks
     /// the kind; `last` ends the message. Pings, pongs and a close may go between fragments.
     ///

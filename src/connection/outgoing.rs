@@ -497,6 +497,56 @@ impl Outgoing {
         Ok(())
     }
 
+    /// A whole unmasked data frame written through `write` (see
+    /// `Connection::send_binary_with`): the stage's frames and the frame's header, then
+    /// `payload` from where it is; what `write` does not take is staged. Falls back to
+    /// [`push_data`](Self::push_data) (without calling `write`) when the frame is masked or
+    /// small, or when anything but whole staged frames is queued.
+    pub(super) fn push_data_through(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        write: impl FnOnce(&[&[u8]]) -> usize,
+    ) -> Result<(), SendError> {
+        let direct = !self.masks
+            && payload.len() >= BY_REFERENCE_FROM
+            && self.only_staged()
+            && self.writing.is_none();
+        if !direct {
+            return self.push_data(opcode, true, 0, payload, None);
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        self.flowing = true;
+        let (head, head_len) = header.to_bytes();
+        self.stage_extend(head_len)
+            .copy_from_slice(&head[..head_len]);
+        let staged = self.tail - self.head;
+        let written = write(&[&self.stage[self.head..self.tail], payload]);
+        let written = written.min(staged + payload.len());
+        let taken = written.min(staged);
+        self.head += taken;
+        if self.head == self.tail {
+            self.head = 0;
+            self.tail = 0;
+        }
+        // The rest of the payload (all of it if the header was not finished) is staged after
+        // what is left of the header; the stage ends on a frame boundary again.
+        let rest = &payload[written - taken..];
+        if !rest.is_empty() {
+            self.stage_extend(rest.len()).copy_from_slice(rest);
+        }
+        // Partly written: nothing may go before the rest (a control frame could otherwise land
+        // inside this frame).
+        self.writing = (written > 0 && self.head != self.tail).then_some(Queue::Stage);
+        Ok(())
+    }
+
     /// Queue the close frame after every data frame already queued.
     pub(super) fn push_close(&mut self, payload: ClosePayload<'_>) -> Result<(), SendError> {
         let mut buf = [0u8; MAX_CONTROL_PAYLOAD];

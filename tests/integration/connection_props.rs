@@ -192,6 +192,11 @@ enum Step {
         owned: bool,
         data: Vec<u8>,
     },
+    /// `send_binary_with`, the transport taking at most `take` bytes of what it is offered.
+    SendWith {
+        data: Vec<u8>,
+        take: usize,
+    },
     /// A message in two fragments, with a ping between them.
     Fragments(Vec<u8>, Vec<u8>),
     Ping(Vec<u8>),
@@ -205,7 +210,9 @@ fn step() -> impl Strategy<Value = Step> {
     let sizes = prop_oneof![0usize..40, 100usize..140, 1000usize..1100, 8100usize..8300];
     let data = sizes.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n));
     prop_oneof![
-        4 => (any::<bool>(), data).prop_map(|(owned, data)| Step::Send { owned, data }),
+        4 => (any::<bool>(), data.clone()).prop_map(|(owned, data)| Step::Send { owned, data }),
+        2 => (data, prop_oneof![Just(0usize), 0usize..20, 0usize..9000, Just(usize::MAX)])
+            .prop_map(|(data, take)| Step::SendWith { data, take }),
         1 => (proptest::collection::vec(any::<u8>(), 0..50), proptest::collection::vec(any::<u8>(), 0..50))
             .prop_map(|(a, b)| Step::Fragments(a, b)),
         2 => proptest::collection::vec(any::<u8>(), 0..125).prop_map(Step::Ping),
@@ -215,9 +222,19 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Apply a command step to `conn` (write steps are the caller's).
-fn command(conn: &mut Connection, step: &Step) {
+/// Apply a command step to `conn` (write steps are the caller's; `send_binary_with` writes
+/// to `wire` directly).
+fn command(conn: &mut Connection, step: &Step, wire: &mut Vec<u8>) {
     let _ = match step {
+        Step::SendWith { data, take } => conn.send_binary_with(data, |chunks| {
+            let mut written = 0;
+            for chunk in chunks {
+                let n = chunk.len().min(take - written);
+                wire.extend_from_slice(&chunk[..n]);
+                written += n;
+            }
+            written
+        }),
         Step::Send { owned: false, data } => conn.send_binary(data),
         Step::Send { owned: true, data } => {
             conn.send(rfc6455::Message::Binary(bytes::Bytes::from(data.clone())))
@@ -300,8 +317,8 @@ proptest! {
                     prop_assert_eq!(a.pending_transmit(), b.pending_transmit());
                 }
                 _ => {
-                    command(&mut a, step);
-                    command(&mut b, step);
+                    command(&mut a, step, &mut wire_a);
+                    command(&mut b, step, &mut wire_b);
                 }
             }
         }
@@ -314,7 +331,7 @@ proptest! {
         let mut expected = Vec::new();
         for step in &steps {
             match step {
-                Step::Send { data, .. } => expected.push(data.clone()),
+                Step::Send { data, .. } | Step::SendWith { data, .. } => expected.push(data.clone()),
                 Step::Fragments(x, y) => expected.push([&x[..], &y[..]].concat()),
                 Step::Close => break,
                 _ => {}
