@@ -405,11 +405,11 @@ impl Connection {
     }
 
     /// Send a binary message from a borrowed payload, written straight to the transport when
-    /// it can be: the vectored counterpart of [`send_binary`](Self::send_binary) for large
-    /// payloads, which saves its copy.
+    /// it can be: the vectored counterpart of [`send_binary`](Self::send_binary), which saves
+    /// its copy into the queue.
     ///
-    /// When the payload is large (8 KiB and more), unmasked (we are the server) and goes out
-    /// as one frame uncompressed, and nothing but whole frames is queued, `write` is called
+    /// When the frame is unmasked (we are the server) and the message goes out as one frame
+    /// uncompressed, and nothing but whole frames is queued, `write` is called
     /// once with the chunks to write (what was queued, the frame's header, then `data`
     /// itself) and returns how many bytes it wrote (0 if the transport would block); whatever
     /// it did not write is copied into the queue, as `send_binary` would have. Otherwise

@@ -508,10 +508,10 @@ impl Outgoing {
         payload: &[u8],
         write: impl FnOnce(&[&[u8]]) -> usize,
     ) -> Result<(), SendError> {
-        let direct = !self.masks
-            && payload.len() >= BY_REFERENCE_FROM
-            && self.only_staged()
-            && self.writing.is_none();
+        // Any size: writing the caller's bytes where they are beats staging them even for
+        // 16 bytes (send + write, ns per message, staged / direct: 16 B 36 / 34, 125 B 46 / 46,
+        // 1 KiB 107 / 45, 4 KiB 265 / 109).
+        let direct = !self.masks && self.only_staged() && self.writing.is_none();
         if !direct {
             return self.push_data(opcode, true, 0, payload, None);
         }
