@@ -147,3 +147,48 @@ fn a_large_stage_is_released_when_traffic_stops() {
     assert!(s.poll_transmit().is_none()); // nothing queued since: released
     assert!(live() - start <= 256, "{} bytes kept", live() - start);
 }
+
+/// `send_binary_with` hands the caller's own bytes to the transport (no copy, no allocation
+/// per message) and stages only what the transport did not take.
+#[test]
+fn send_binary_with_writes_the_callers_bytes() {
+    let data = vec![0x42u8; 64 << 10];
+    let mut s = server(Config::default());
+    let mut sink = Vec::with_capacity(300 * (70 << 10));
+    let mut per_message = |s: &mut Connection, sink: &mut Vec<u8>| {
+        s.send_binary_with(&data, |chunks| {
+            assert_eq!(chunks.len(), 2);
+            assert_eq!(chunks[1].as_ptr(), data.as_ptr(), "the payload where it is");
+            chunks
+                .iter()
+                .map(|c| {
+                    sink.extend_from_slice(c);
+                    c.len()
+                })
+                .sum()
+        })
+        .unwrap();
+        assert_eq!(s.pending_transmit(), 0);
+    };
+    for _ in 0..10 {
+        per_message(&mut s, &mut sink);
+    }
+    let before = allocations();
+    for _ in 0..200 {
+        per_message(&mut s, &mut sink);
+    }
+    assert_eq!(allocations() - before, 0);
+    // A transport that takes only part: the rest is staged and comes out next.
+    let mut s = server(Config::default());
+    let mut wire = Vec::new();
+    s.send_binary_with(&data, |chunks| {
+        wire.extend_from_slice(chunks[0]);
+        wire.extend_from_slice(&chunks[1][..1000]);
+        chunks[0].len() + 1000
+    })
+    .unwrap();
+    wire.extend(drain_output(&mut s));
+    let mut reference = server(Config::default());
+    reference.send_binary(&data).unwrap();
+    assert_eq!(wire, drain_output(&mut reference));
+}
