@@ -155,7 +155,7 @@ fn send_binary_with_writes_the_callers_bytes() {
     let data = vec![0x42u8; 64 << 10];
     let mut s = server(Config::default());
     let mut sink = Vec::with_capacity(300 * (70 << 10));
-    let mut per_message = |s: &mut Connection, sink: &mut Vec<u8>| {
+    let per_message = |s: &mut Connection, sink: &mut Vec<u8>| {
         s.send_binary_with(&data, |chunks| {
             assert_eq!(chunks.len(), 2);
             assert_eq!(chunks[1].as_ptr(), data.as_ptr(), "the payload where it is");

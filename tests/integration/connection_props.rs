@@ -305,7 +305,7 @@ proptest! {
         client_side in any::<bool>(),
     ) {
         let config = Config::default().with_max_send_frame_size(frame_size);
-        let make = || if client_side { client(config.clone()) } else { server(config.clone()) };
+        let make = || if client_side { client(config) } else { server(config) };
         let (mut a, mut b) = (make(), make());
         let (mut wire_a, mut wire_b) = (Vec::new(), Vec::new());
         for step in &steps {
@@ -337,7 +337,7 @@ proptest! {
                 _ => {}
             }
         }
-        let mut peer = if client_side { server(config.clone()) } else { client(config.clone()) };
+        let mut peer = if client_side { server(config) } else { client(config) };
         peer.receive(&wire_b);
         let received: Vec<Vec<u8>> = drain_events(&mut peer).iter().filter_map(|e| match e {
             Event::Message(m) => Some(m.as_bytes().to_vec()),
