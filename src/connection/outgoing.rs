@@ -524,8 +524,24 @@ impl Outgoing {
         };
         self.flowing = true;
         let (head, head_len) = header.to_bytes();
-        self.stage_extend(head_len)
-            .copy_from_slice(&head[..head_len]);
+        let head = &head[..head_len];
+        if self.head == self.tail {
+            // Nothing queued (the common case): the header from the stack, and only what the
+            // transport does not take is staged.
+            let written = write(&[head, payload]).min(head_len + payload.len());
+            if written < head_len + payload.len() {
+                let from_head = &head[written.min(head_len)..];
+                let from_payload = &payload[written.saturating_sub(head_len)..];
+                let dst = self.stage_extend(from_head.len() + from_payload.len());
+                let (dst_head, dst_payload) = dst.split_at_mut(from_head.len());
+                dst_head.copy_from_slice(from_head);
+                dst_payload.copy_from_slice(from_payload);
+                // Partly written: nothing may go before the rest.
+                self.writing = (written > 0).then_some(Queue::Stage);
+            }
+            return Ok(());
+        }
+        self.stage_extend(head_len).copy_from_slice(head);
         let staged = self.tail - self.head;
         let written = write(&[&self.stage[self.head..self.tail], payload]);
         let written = written.min(staged + payload.len());
