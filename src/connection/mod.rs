@@ -339,7 +339,7 @@ impl Connection {
     /// The next chunks to write to the transport, in order, for a vectored write
     /// (`writev`, [`std::io::Write::write_vectored`], tokio's `poll_write_vectored`): fills
     /// the front of `out` and returns how many chunks it filled, 0 when there is nothing to
-    /// write. Write them (or any prefix of their bytes, across chunks), then call
+    /// write (or `out` is empty). Write them (or any prefix of their bytes, across chunks), then call
     /// [`advance_transmit`](Self::advance_transmit) with the number of bytes written.
     ///
     /// The chunks are the same bytes, in the same order, as repeated
