@@ -101,8 +101,12 @@ pub enum State {
 /// are queued and released once drained, except an outgoing buffer of at most 256 bytes kept
 /// for the next small message. The read buffer is kept (and reused) between
 /// [`commit`](Self::commit)s, while traffic flows; `commit(0)` or a
-/// [`receive`](Self::receive) that leaves nothing partly received gives it back. `size_of::<Connection>()` is 712 bytes (760 with the `deflate`
-/// feature) on x86-64, and an idle connection, struct included, holds at most 938 bytes (986):
+/// [`receive`](Self::receive) that leaves nothing partly received gives it back. While
+/// messages keep flowing, a larger outgoing buffer is kept too (so a stream of sends does not
+/// allocate per message); it is released by the first [`poll_transmit`](Self::poll_transmit)
+/// (or vectored poll) that finds the output drained with nothing queued since the previous
+/// such poll. `size_of::<Connection>()` is 720 bytes (776 with the `deflate` feature) on
+/// x86-64, and an idle connection, struct included, holds at most 946 bytes (1,002):
 /// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
 /// windows' bytes, as deflate with context takeover must (≈ 20 KiB with the defaults, 0 under
@@ -541,7 +545,29 @@ impl Connection {
         self.out.poll()
     }
 
-    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) returned were written.
+    /// The next chunks to write to the transport, in order, for a vectored write
+    /// (`writev`, [`std::io::Write::write_vectored`], tokio's `poll_write_vectored`): fills
+    /// the front of `out` and returns how many chunks it filled, 0 when there is nothing to
+    /// write (or `out` is empty). Write them (or any prefix of their bytes, across chunks), then call
+    /// [`advance_transmit`](Self::advance_transmit) with the number of bytes written.
+    ///
+    /// The chunks are the same bytes, in the same order, as repeated
+    /// [`poll_transmit`](Self::poll_transmit) calls would give; a frame's header and a
+    /// payload sent as [`Bytes`] (of 8 KiB and more, unmasked) are separate chunks, the
+    /// payload borrowed from the message without a copy. When `out` is too short, the rest
+    /// comes after `advance_transmit`. Unlike `poll_transmit` this needs no `std`: it fills
+    /// plain slices, which an adapter maps to its I/O type (`std::io::IoSlice`).
+    ///
+    /// [`std::io::Write::write_vectored`]: https://doc.rust-lang.org/std/io/trait.Write.html#method.write_vectored
+    #[must_use = "write these chunks, then call advance_transmit"]
+    #[inline]
+    pub fn poll_transmit_vectored<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.out.poll_vectored(out)
+    }
+
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) or
+    /// [`poll_transmit_vectored`](Self::poll_transmit_vectored) returned were written. With
+    /// the vectored form, `n` may span several chunks and end inside one.
     #[inline]
     pub fn advance_transmit(&mut self, n: usize) {
         self.out.advance(n);
@@ -587,6 +613,37 @@ impl Connection {
     /// Send a binary message, copying it.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.send_slice(OpCode::BINARY, data)
+    }
+
+    /// Send a binary message from a borrowed payload, written straight to the transport when
+    /// it can be: the vectored counterpart of [`send_binary`](Self::send_binary), which saves
+    /// its copy into the queue.
+    ///
+    /// When the frame is unmasked (we are the server) and the message goes out as one frame
+    /// uncompressed, and nothing but whole frames is queued, `write` is called
+    /// once with the chunks to write (what was queued, the frame's header, then `data`
+    /// itself) and returns how many bytes it wrote (0 if the transport would block); whatever
+    /// it did not write is copied into the queue, as `send_binary` would have. Otherwise
+    /// `write` is not called and this is `send_binary`. Either way, drain
+    /// [`poll_transmit`](Self::poll_transmit) afterwards as after every command.
+    pub fn send_binary_with(
+        &mut self,
+        data: &[u8],
+        write: impl FnOnce(&[&[u8]]) -> usize,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return self.send_slice(OpCode::BINARY, data);
+        }
+        let one_frame = self
+            .config
+            .max_send_frame_size
+            .is_none_or(|max| data.len() <= max.max(1));
+        if !one_frame || self.sending_fragmented.is_some() {
+            return self.send_slice(OpCode::BINARY, data);
+        }
+        self.out.push_data_through(OpCode::BINARY, data, write)
     }
 
     /// Send one fragment of a message whose size is not known up front. The first call picks

@@ -94,10 +94,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     // ------------------------------------------------------------------ output
 
-    /// Write everything queued, then flush.
+    /// Write everything queued, then flush. With vectored writes when the stream has them
+    /// (`is_write_vectored`): a frame's header and an owned payload leave in one `writev`
+    /// without being copied together.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(bytes) = self.conn.poll_transmit() {
-            match Pin::new(&mut self.io).poll_write(cx, bytes) {
+        /// Chunks per vectored write (frames of 2 chunks each when payloads go by reference).
+        const WRITE_SLICES: usize = 8;
+        let vectored = self.io.is_write_vectored();
+        loop {
+            let mut chunks: [&[u8]; WRITE_SLICES] = [&[]; WRITE_SLICES];
+            let filled = if vectored {
+                self.conn.poll_transmit_vectored(&mut chunks)
+            } else {
+                self.conn.poll_transmit_vectored(&mut chunks[..1])
+            };
+            if filled == 0 {
+                break;
+            }
+            let written = if filled > 1 {
+                let slices = chunks.map(io::IoSlice::new);
+                Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..filled])
+            } else {
+                Pin::new(&mut self.io).poll_write(cx, chunks[0])
+            };
+            match written {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.conn.advance_transmit(n);

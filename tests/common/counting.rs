@@ -12,8 +12,13 @@ pub struct Counting;
 thread_local! {
     /// Live bytes allocated by this thread (the test harness's own threads do not count).
     static LIVE: Cell<isize> = const { Cell::new(0) };
-    /// Allocations (including reallocations) made by this thread.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    /// Allocations (and reallocations) made by this thread.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the slot may be gone while the thread shuts down.
+    let _ = LIVE.try_with(|live| live.set(live.get() + delta));
 }
 
 fn count_alloc() {
@@ -21,13 +26,8 @@ fn count_alloc() {
 }
 
 /// Allocations and reallocations made by this thread so far.
-pub fn allocations() -> u64 {
+pub fn allocations() -> usize {
     ALLOCS.with(Cell::get)
-}
-
-fn count(delta: isize) {
-    // `try_with`: the slot may be gone while the thread shuts down.
-    let _ = LIVE.try_with(|live| live.set(live.get() + delta));
 }
 
 /// Live heap bytes of this thread.

@@ -351,3 +351,166 @@ proptest! {
         }
     }
 }
+
+/// A step of the vectored-output property: a command, or a write of some bytes.
+#[derive(Debug, Clone)]
+enum Step {
+    /// `send_binary` (borrowed) or `send(Message)` (owned `Bytes`: by reference from 8 KiB).
+    Send {
+        owned: bool,
+        data: Vec<u8>,
+    },
+    /// `send_binary_with`, the transport taking at most `take` bytes of what it is offered.
+    SendWith {
+        data: Vec<u8>,
+        take: usize,
+    },
+    /// A message in two fragments, with a ping between them.
+    Fragments(Vec<u8>, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// The transport takes this many bytes (0: it would block).
+    Write(usize),
+    Close,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let sizes = prop_oneof![0usize..40, 100usize..140, 1000usize..1100, 8100usize..8300];
+    let data = sizes.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n));
+    prop_oneof![
+        4 => (any::<bool>(), data.clone()).prop_map(|(owned, data)| Step::Send { owned, data }),
+        2 => (data, prop_oneof![Just(0usize), 0usize..20, 0usize..9000, Just(usize::MAX)])
+            .prop_map(|(data, take)| Step::SendWith { data, take }),
+        1 => (proptest::collection::vec(any::<u8>(), 0..50), proptest::collection::vec(any::<u8>(), 0..50))
+            .prop_map(|(a, b)| Step::Fragments(a, b)),
+        2 => proptest::collection::vec(any::<u8>(), 0..125).prop_map(Step::Ping),
+        1 => proptest::collection::vec(any::<u8>(), 0..10).prop_map(Step::Pong),
+        5 => prop_oneof![0usize..4, 1usize..200, 1usize..9000].prop_map(Step::Write),
+        1 => Just(Step::Close),
+    ]
+}
+
+/// Apply a command step to `conn` (write steps are the caller's; `send_binary_with` writes
+/// to `wire` directly).
+fn command(conn: &mut Connection, step: &Step, wire: &mut Vec<u8>) {
+    let _ = match step {
+        Step::SendWith { data, take } => conn.send_binary_with(data, |chunks| {
+            let mut written = 0;
+            for chunk in chunks {
+                let n = chunk.len().min(take - written);
+                wire.extend_from_slice(&chunk[..n]);
+                written += n;
+            }
+            written
+        }),
+        Step::Send { owned: false, data } => conn.send_binary(data),
+        Step::Send { owned: true, data } => {
+            conn.send(rfc6455::Message::Binary(bytes::Bytes::from(data.clone())))
+        }
+        Step::Fragments(a, b) => conn
+            .send_fragment(MessageKind::Binary, a, false)
+            .and_then(|()| conn.ping(b"between"))
+            .and_then(|()| conn.send_fragment(MessageKind::Binary, b, true)),
+        Step::Ping(p) => conn.ping(p),
+        Step::Pong(p) => conn.pong(p),
+        Step::Close => conn.close(CloseCode::NORMAL, "bye"),
+        Step::Write(_) => Ok(()),
+    };
+}
+
+/// Write up to `budget` bytes with `poll_transmit`, chunk by chunk.
+fn write_contiguous(conn: &mut Connection, budget: usize, wire: &mut Vec<u8>) {
+    let mut left = budget;
+    while left > 0 {
+        let Some(chunk) = conn.poll_transmit() else {
+            break;
+        };
+        let n = chunk.len().min(left);
+        wire.extend_from_slice(&chunk[..n]);
+        conn.advance_transmit(n);
+        left -= n;
+    }
+}
+
+/// Write up to `budget` bytes with `poll_transmit_vectored` into `slots` slices at a time, one
+/// `advance_transmit` per vectored write, cutting anywhere (inside a slice or between).
+fn write_vectored(conn: &mut Connection, budget: usize, slots: usize, wire: &mut Vec<u8>) {
+    let mut left = budget;
+    while left > 0 {
+        // Per write: the chunks borrow the connection until `advance_transmit`.
+        let mut out: Vec<&[u8]> = vec![&[]; slots];
+        let filled = conn.poll_transmit_vectored(&mut out);
+        if filled == 0 {
+            break;
+        }
+        let mut written = 0;
+        for chunk in &out[..filled] {
+            let n = chunk.len().min(left - written);
+            wire.extend_from_slice(&chunk[..n]);
+            written += n;
+            if written == left {
+                break;
+            }
+        }
+        conn.advance_transmit(written);
+        left -= written;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The vectored output is the contiguous output: the same steps (commands, partial
+    /// writes of the same sizes, pings and pongs interleaved) give the same bytes whether each
+    /// write takes chunks from `poll_transmit` or slices from `poll_transmit_vectored` (and
+    /// is advanced across them at once), in both roles, with frames split or not. And the
+    /// stream is valid: a peer receives every message sent, in order.
+    #[test]
+    fn vectored_output_is_the_contiguous_output(
+        steps in proptest::collection::vec(step(), 0..24),
+        slots in 1usize..6,
+        frame_size in prop_oneof![3 => Just(None), 1 => (1usize..3000).prop_map(Some)],
+        client_side in any::<bool>(),
+    ) {
+        let config = Config::default().with_max_send_frame_size(frame_size);
+        let make = || if client_side { client(config) } else { server(config) };
+        let (mut a, mut b) = (make(), make());
+        let (mut wire_a, mut wire_b) = (Vec::new(), Vec::new());
+        for step in &steps {
+            match step {
+                Step::Write(n) => {
+                    write_contiguous(&mut a, *n, &mut wire_a);
+                    write_vectored(&mut b, *n, slots, &mut wire_b);
+                    prop_assert_eq!(wire_a.len(), wire_b.len());
+                    prop_assert_eq!(a.pending_transmit(), b.pending_transmit());
+                }
+                _ => {
+                    command(&mut a, step, &mut wire_a);
+                    command(&mut b, step, &mut wire_b);
+                }
+            }
+        }
+        write_contiguous(&mut a, usize::MAX, &mut wire_a);
+        write_vectored(&mut b, usize::MAX, slots, &mut wire_b);
+        prop_assert_eq!(&wire_a, &wire_b);
+        prop_assert_eq!(b.pending_transmit(), 0);
+
+        // The peer gets every message sent before the close, whole and in order.
+        let mut expected = Vec::new();
+        for step in &steps {
+            match step {
+                Step::Send { data, .. } | Step::SendWith { data, .. } => expected.push(data.clone()),
+                Step::Fragments(x, y) => expected.push([&x[..], &y[..]].concat()),
+                Step::Close => break,
+                _ => {}
+            }
+        }
+        let mut peer = if client_side { server(config) } else { client(config) };
+        peer.receive(&wire_b);
+        let received: Vec<Vec<u8>> = drain_events(&mut peer).iter().filter_map(|e| match e {
+            Event::Message(m) => Some(m.as_bytes().to_vec()),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(received, expected);
+    }
+}

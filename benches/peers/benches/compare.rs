@@ -113,6 +113,15 @@ impl Write for Mem {
         self.write_out(buf);
         Ok(buf.len())
     }
+    /// Like `poll_write_vectored` below: every slice appended to the sink.
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        let mut n = 0;
+        for b in bufs {
+            self.write_out(b);
+            n += b.len();
+        }
+        Ok(n)
+    }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
@@ -355,11 +364,23 @@ mod ours {
     use super::*;
     use rfc6455::{Config, Connection, Event, Message, Role, Text};
 
+    /// Write everything out as the adapters do: `poll_transmit_vectored` (2 chunks here, 8 in
+    /// the adapters), then one `write_vectored` of `IoSlice`s per batch (the same sink work as fastwebsockets' and the
+    /// other peers' `poll_write_vectored`: each slice appended to the sink), or a plain
+    /// `write` when there is one chunk.
     fn drain(conn: &mut Connection, mem: &mut Mem) {
-        while let Some(bytes) = conn.poll_transmit() {
-            let n = bytes.len();
-            mem.write_out(bytes);
-            conn.advance_transmit(n);
+        loop {
+            // Two chunks: one frame's header and payload (fastwebsockets writes two too).
+            let mut chunks: [&[u8]; 2] = [&[]; 2];
+            let n = match conn.poll_transmit_vectored(&mut chunks) {
+                0 => break,
+                1 => mem.write(chunks[0]),
+                filled => {
+                    let slices = chunks.map(std::io::IoSlice::new);
+                    mem.write_vectored(&slices[..filled])
+                }
+            };
+            conn.advance_transmit(n.expect("in memory"));
         }
     }
 
@@ -400,7 +421,18 @@ mod ours {
             for _ in 0..n {
                 match kind {
                     Kind::Text => conn.send_text(std::str::from_utf8(&data).expect("text payload")),
-                    Kind::Binary => conn.send_binary(&data),
+                    // A server's payload goes straight to the sink in one vectored write
+                    // (header, then the caller's bytes), as fastwebsockets' borrowed `Payload`
+                    // and websocket-sans-io's server do; a client's is copied and masked once
+                    // into the queue (`send_binary`), then drained.
+                    Kind::Binary => conn.send_binary_with(&data, |chunks| {
+                        let mut slices = [std::io::IoSlice::new(&[]); 4];
+                        for (slice, chunk) in slices.iter_mut().zip(chunks) {
+                            *slice = std::io::IoSlice::new(chunk);
+                        }
+                        let filled = chunks.len().min(slices.len());
+                        mem.write_vectored(&slices[..filled]).expect("in memory")
+                    }),
                 }
                 .expect("send");
                 drain(&mut conn, &mut mem);
