@@ -28,6 +28,8 @@
 #                         the golden comparison then covers those cases only
 #   AUTOBAHN_PARALLELISM  cases kosoku runs at once against the server (default 2: halves
 #                         the server role's time, every case still strictly OK; 1 = serial)
+#   AUTOBAHN_SETUP_ONLY   1: only install kosoku into the virtualenv, then exit (so that runs
+#                         started at once after it do not race to create it)
 #   AUTOBAHN_SUITE_TIMEOUT / AUTOBAHN_BUILD_TIMEOUT / AUTOBAHN_START_TIMEOUT  seconds
 #                         (defaults 1200 / 1800 / 30)
 set -euo pipefail
@@ -268,6 +270,7 @@ run_client_suite() {
 T0=$(now)
 mkdir -p "$REPORTS"
 setup_kosoku
+if [[ ${AUTOBAHN_SETUP_ONLY:-} == 1 ]]; then log "kosoku $KOSOKU_VERSION ready in $VENV"; exit 0; fi
 setup_bins
 if [[ $ONLY != client ]]; then run_server_suite || FAILED=1; fi
 if [[ $ONLY != server ]]; then run_client_suite || FAILED=1; fi
