@@ -100,6 +100,7 @@ pub mod error;
 pub mod event;
 #[cfg(feature = "deflate")]
 pub mod extension;
+pub mod fixed;
 pub mod frame;
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
@@ -115,6 +116,7 @@ pub mod opcode;
 pub mod proxy;
 pub mod raw;
 pub mod role;
+mod session;
 pub mod status;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -122,17 +124,16 @@ pub mod utf8;
 
 pub use close::{CloseCode, CloseDecodeError, ClosePayload};
 #[cfg(feature = "alloc")]
-pub use connection::{Config, Connection, Keepalive, State};
+pub use connection::Connection;
 pub use error::{ProtocolError, SendError};
 #[cfg(feature = "alloc")]
-pub use event::{
-    BorrowedEvent, CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text,
-};
+pub use event::{BorrowedEvent, CloseInfo, Event, Fragment, Message, Text};
 pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
 pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use opcode::OpCode;
 pub use role::Role;
+pub use session::{CloseCause, Config, Keepalive, MessageKind, State};
 pub use status::Status;
 
 /// The README's code blocks, compiled and run as doctests (they use the tokio adapter and

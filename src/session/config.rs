@@ -1,15 +1,15 @@
-//! How a [`Connection`](super::Connection) behaves: limits, delivery mode, automatic replies,
+//! How a connection behaves: limits, delivery mode, automatic replies,
 //! frame splitting, timers and permessage-deflate.
 
 use core::time::Duration;
 
 #[cfg(doc)]
-use super::Connection;
-#[cfg(doc)]
-use crate::event::{CloseCause, Event};
+use super::CloseCause;
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::PerMessageDeflate;
 use crate::limits::Limits;
+#[cfg(all(doc, feature = "alloc"))]
+use crate::{Connection, Event};
 
 /// Keepalive: ping after a quiet interval, give up if nothing comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
