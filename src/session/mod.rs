@@ -124,7 +124,6 @@ impl Core {
 
     /// Apply a lifecycle transition and carry out its effects on `out`; returns the `Closed`
     /// report (exactly once per connection) for the storage to deliver.
-    #[inline]
     pub(crate) fn step<'a>(
         &mut self,
         trigger: Trigger<'a>,
