@@ -9,8 +9,17 @@
 //! (request parsing, the 101, frames, auto-pong, the close handshake and its timeout, UTF-8,
 //! limits) is the `--no-default-features` code, on a 2 KiB head buffer, a 16 KiB read buffer
 //! and a 32 KiB write buffer. Messages that fit in the read buffer are echoed whole; larger
-//! ones (up to the default 32 MiB limit) arrive in pieces and are echoed piece by piece as
-//! fragments, so any size is echoed with the same fixed memory. No permessage-deflate.
+//! ones arrive in pieces and are echoed piece by piece as fragments, with the same fixed
+//! memory. No permessage-deflate.
+//!
+//! # The 1 MiB limit
+//!
+//! Streaming bounds our memory, not the peer's patience: a peer that writes a whole message
+//! before it reads any of the echo (Autobahn's 9.\* cases do, up to 16 MiB) makes the echo
+//! pile up in the two sockets' kernel buffers; once those are full, both sides wait on a
+//! write forever. A fixed-memory server cannot hold that backlog, so it refuses messages over
+//! [`MAX_MESSAGE`] (1 MiB, well within loopback socket buffers) with 1009, checked on the
+//! frame header before any of it is read; every message up to it is echoed.
 //!
 //! The same command line as `echo_server` (`no_alloc ADDR`, printing `listening on
 //! ws://ADDR`), so that `AUTOBAHN_ADAPTER=no_alloc bash autobahn/run.sh` runs the Autobahn
@@ -24,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use rfc6455::fixed::{Connection, Event, Sender};
 use rfc6455::handshake::{AcceptOptions, EMPTY_HEADER, HandshakeError, RequestParser};
-use rfc6455::{Config, Role, SendError, Status};
+use rfc6455::{Config, Limits, Role, SendError, Status};
 
 /// The request head's buffer (the parser's default limit is 8 KiB; a longer head gets 431).
 const HEAD: usize = 2048;
@@ -32,6 +41,8 @@ const HEAD: usize = 2048;
 const READ: usize = 16 * 1024;
 /// The write buffer: room for the echo of one whole read buffer, and the control frames.
 const WRITE: usize = 32 * 1024;
+/// The largest message echoed; larger ones are refused with 1009 (see the module docs).
+const MAX_MESSAGE: u64 = 1 << 20;
 
 fn main() -> io::Result<()> {
     let addr = std::env::args()
@@ -70,7 +81,8 @@ fn serve(mut stream: TcpStream) {
         }
     };
     let (mut read, mut write) = ([0u8; READ], [0u8; WRITE]);
-    let mut ws = Connection::new(Role::Server, Config::default(), &mut read, &mut write);
+    let config = Config::default().with_limits(Limits::DEFAULT.with_max_message_size(MAX_MESSAGE));
+    let mut ws = Connection::new(Role::Server, config, &mut read, &mut write);
     // Bytes after the head already belong to the connection (the head buffer is smaller than
     // the read buffer: they fit).
     let _ = ws.receive(&head[consumed..len]);

@@ -79,7 +79,7 @@
 //! | smallest read buffer, [`MIN_READ_BUFFER`]: the differential proptests (`tests/integration/fixed_props.rs`) run every transcript through it, larger messages streamed | 131 |
 //! | smallest write buffer, [`MIN_WRITE_BUFFER`]: one masked control frame (`tests/no_alloc.rs` runs pongs and keepalive through it) | 131 |
 //! | the no-allocator session of `tests/no_alloc.rs` (4 KiB and 1000-byte messages streamed through them) | server 256 read + 1024 write, client 512 + 512 |
-//! | `examples/no_alloc.rs`, strictly OK on the Autobahn server suite | 16 KiB read + 32 KiB write (+ 2 KiB for the request head) |
+//! | `examples/no_alloc.rs` on the Autobahn server suite: strictly OK, messages up to 1 MiB streamed through it (larger ones refused with 1009: see the example) | 16 KiB read + 32 KiB write (+ 2 KiB for the request head) |
 //!
 //! permessage-deflate is not available here (it needs an allocator): a [`Config`] with
 //! `deflate` set is treated as without it.
@@ -692,7 +692,9 @@ impl<'b> Connection<'b> {
     }
 
     /// Time passes (`now` since an origin the caller chooses, monotonic). Fires the close
-    /// timeout and the keepalive.
+    /// timeout and the keepalive. Frames are decoded when polled: poll the events of the
+    /// input received so far before this, since a timeout that ends the connection ends
+    /// reading too (its `Closed` comes next).
     pub fn handle_timeout(&mut self, now: Duration) {
         self.core.advance_clock(now);
         if let Some(report) = self.core.fire_timers(&mut self.tx) {
