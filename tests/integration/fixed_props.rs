@@ -384,3 +384,118 @@ fn the_two_connections_talk() {
         }
     }
 }
+
+/// A summary of a fixed event, in the form the timer property gives `Connection`'s.
+fn brief_fixed(event: &fixed::Event<'_>) -> String {
+    match event {
+        fixed::Event::Message { data, .. } => format!("Message {data:?}"),
+        fixed::Event::Ping(p) => format!("Ping {p:?}"),
+        fixed::Event::Pong(p) => format!("Pong {p:?}"),
+        fixed::Event::Closed(c) => format!("Closed {} {:?}", c.code, c.cause),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A step of the timer property: input from the peer, time passing, a command, or the end of
+/// the transport.
+#[derive(Debug, Clone)]
+enum Tick {
+    PeerPing(u8),
+    PeerText(u8),
+    PeerClose(u16),
+    /// Milliseconds pass, then `handle_timeout`.
+    Wait(u64),
+    LocalClose,
+    LocalPing,
+    Eof,
+}
+
+fn tick() -> impl Strategy<Value = Tick> {
+    prop_oneof![
+        2 => any::<u8>().prop_map(Tick::PeerPing),
+        2 => any::<u8>().prop_map(Tick::PeerText),
+        1 => prop_oneof![Just(1000u16), Just(4000)].prop_map(Tick::PeerClose),
+        6 => prop_oneof![0u64..500, 500u64..3000, 3000u64..8000].prop_map(Tick::Wait),
+        1 => Just(Tick::LocalClose),
+        1 => Just(Tick::LocalPing),
+        1 => Just(Tick::Eof),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Keepalive, the close timeout, the close handshake from either side and the end of the
+    /// transport, step by step: after every step both connections have reported the same
+    /// events and written the same bytes, and agree on state, deadline and termination.
+    #[test]
+    fn timers_and_the_close_handshake_agree(
+        ticks in proptest::collection::vec(tick(), 0..24),
+        interval in 1u64..5,
+        timeout in 1u64..5,
+        close_timeout in 1u64..5,
+        client_side in any::<bool>(),
+    ) {
+        let role = if client_side { Role::Client } else { Role::Server };
+        let config = Config::default()
+            .with_keepalive(Some(rfc6455::Keepalive { interval: secs(interval), timeout: secs(timeout) }))
+            .with_close_timeout(Some(secs(close_timeout)));
+        let mut a = match role {
+            Role::Client => client(config),
+            Role::Server => server(config),
+        };
+        let (mut read_buf, mut write_buf) = (vec![0u8; MIN_READ_BUFFER], vec![0u8; 1024]);
+        let mut keys = counter_keys();
+        let mut f = fixed::Connection::with_mask_source(role, config, &mut read_buf, &mut write_buf, &mut keys);
+        let mask = if client_side { None } else { Some([9, 8, 7, 6]) };
+        let mut now = std::time::Duration::ZERO;
+        for tick in &ticks {
+            let frame = |opcode, payload: &[u8]| RawFrame::new(opcode, payload).mask(mask).to_vec();
+            match tick {
+                Tick::PeerPing(b) => { let bytes = frame(OpCode::PING, &[*b]); a.receive(&bytes); f.receive(&bytes); }
+                Tick::PeerText(b) => { let bytes = frame(OpCode::TEXT, &[b'a' + b % 26]); a.receive(&bytes); f.receive(&bytes); }
+                Tick::PeerClose(code) => { let bytes = frame(OpCode::CLOSE, &code.to_be_bytes()); a.receive(&bytes); f.receive(&bytes); }
+                Tick::Wait(ms) => {
+                    // Events of the input so far first (the fixed connection decodes when polled).
+                    now += std::time::Duration::from_millis(*ms);
+                }
+                Tick::LocalClose => { prop_assert_eq!(a.close(CloseCode::NORMAL, "x"), f.close(CloseCode::NORMAL, "x")); }
+                Tick::LocalPing => { prop_assert_eq!(a.ping(b"p"), f.ping(b"p")); }
+                Tick::Eof => { a.receive_eof(); f.receive_eof(); }
+            }
+            // Poll both (the fixed one decodes now), then let time pass, then poll again.
+            let mut ea = drain_events(&mut a);
+            let mut ef = Vec::new();
+            while let Some(event) = f.poll_event() {
+                ef.push(brief_fixed(&event));
+            }
+            if matches!(tick, Tick::Wait(_)) {
+                a.handle_timeout(now);
+                f.handle_timeout(now);
+                ea.extend(drain_events(&mut a));
+                while let Some(event) = f.poll_event() {
+                    ef.push(brief_fixed(&event));
+                }
+            }
+            let brief = |e: &Event| match e {
+                Event::Message(m) => format!("Message {:?}", m.as_bytes()),
+                Event::Ping(p) => format!("Ping {:?}", &p[..]),
+                Event::Pong(p) => format!("Pong {:?}", &p[..]),
+                Event::Closed(info) => format!("Closed {} {:?}", info.code, info.cause),
+                other => format!("{other:?}"),
+            };
+            let ea: Vec<String> = ea.iter().map(brief).collect();
+            prop_assert_eq!(ea, ef, "after {:?}", tick);
+            let mut out_f = Vec::new();
+            while let Some(bytes) = f.poll_transmit() {
+                out_f.extend_from_slice(bytes);
+                let n = bytes.len();
+                f.advance_transmit(n);
+            }
+            prop_assert_eq!(drain_output(&mut a), out_f, "after {:?}", tick);
+            prop_assert_eq!(a.state(), f.state());
+            prop_assert_eq!(a.poll_timeout(), f.poll_timeout());
+            prop_assert_eq!(a.is_terminated(), f.is_terminated());
+        }
+    }
+}
