@@ -240,6 +240,7 @@ impl Tx<'_> {
                 .map_or(0, |p| frame_len(p.payload().len(), masked))
     }
 
+    #[inline]
     fn has_pending(&self) -> bool {
         self.pending_pong.is_some() || self.pending_ping || self.pending_close.is_some()
     }
@@ -308,10 +309,15 @@ impl Tx<'_> {
     }
 
     /// Encode the waiting replies that fit now, in order.
+    #[inline]
     fn flush_pending(&mut self) {
-        if !self.has_pending() {
-            return;
+        if self.has_pending() {
+            self.flush_pending_slow();
         }
+    }
+
+    #[inline(never)]
+    fn flush_pending_slow(&mut self) {
         if let Some(pong) = self.pending_pong {
             if !self.room_for(frame_len(pong.payload().len(), self.masks)) {
                 return;
