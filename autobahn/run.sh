@@ -13,13 +13,18 @@
 #   client  examples/autobahn_client drives kosoku -m fuzzingserver -> target/autobahn/client/
 #           (tokio: examples/tokio_autobahn_client                  -> target/autobahn/tokio/client/)
 # Both adapters are held to the same golden file: they drive the same state machine.
+#   AUTOBAHN_ADAPTER=no_alloc: server role only, examples/no_alloc (fixed::Connection on stack
+#           buffers, no permessage-deflate)                 -> target/autobahn/no_alloc/server/
+#           held to autobahn/expected-no-alloc.json, with the cases of
+#           autobahn/fuzzingclient-no-alloc.json (no 12.* / 13.*: permessage-deflate needs an
+#           allocator, and a server that declines it is not what those cases test)
 #
 # Environment (all optional):
 #   AUTOBAHN_SERVER_BIN / AUTOBAHN_CLIENT_BIN  use these binaries instead of building the
 #                         examples (each skips its own `cargo build`); same CLI contract:
 #                         `echo_server ADDR` printing `listening on ws://ADDR` once bound,
 #                         `autobahn_client URL AGENT` running getCaseCount/runCase/updateReports
-#   AUTOBAHN_ADAPTER      blocking (default) | tokio: which adapter's examples to build and run
+#   AUTOBAHN_ADAPTER      blocking (default) | tokio | no_alloc: which examples to build and run
 #   AUTOBAHN_ONLY         server | client: run one role only
 #   AUTOBAHN_SERVER_PORT  echo server port (default: the port in fuzzingclient.json)
 #   AUTOBAHN_CLIENT_PORT  fuzzingserver port (default: the port in fuzzingserver.json; 0 = any)
@@ -41,13 +46,19 @@ ADAPTER=${AUTOBAHN_ADAPTER:-blocking}
 case $ADAPTER in
   blocking) REPORTS=$ROOT/target/autobahn; SERVER_EXAMPLE=echo_server; CLIENT_EXAMPLE=autobahn_client; FEATURES=deflate ;;
   tokio) REPORTS=$ROOT/target/autobahn/tokio; SERVER_EXAMPLE=tokio_echo; CLIENT_EXAMPLE=tokio_autobahn_client; FEATURES=tokio,deflate ;;
-  *) echo "run.sh: AUTOBAHN_ADAPTER must be blocking or tokio, not $ADAPTER" >&2; exit 2 ;;
+  no_alloc) REPORTS=$ROOT/target/autobahn/no_alloc; SERVER_EXAMPLE=no_alloc; CLIENT_EXAMPLE=; FEATURES=std ;;
+  *) echo "run.sh: AUTOBAHN_ADAPTER must be blocking, tokio or no_alloc, not $ADAPTER" >&2; exit 2 ;;
 esac
 VENV=$ROOT/target/autobahn/venv
 KOSOKU_VERSION=0.1.0
 # Fixes to kosoku itself, made for exactly KOSOKU_VERSION (see each file's header).
 KOSOKU_PATCHES=("$HERE/kosoku-0.1.0-deflate-uncompressed.patch")
 GOLDEN=$HERE/expected.json
+SERVER_SPEC=$HERE/fuzzingclient.json
+if [[ $ADAPTER == no_alloc ]]; then
+  GOLDEN=$HERE/expected-no-alloc.json
+  SERVER_SPEC=$HERE/fuzzingclient-no-alloc.json
+fi
 
 BLESS=0
 for arg in "$@"; do
@@ -59,6 +70,13 @@ for arg in "$@"; do
 done
 
 ONLY=${AUTOBAHN_ONLY:-}
+if [[ $ADAPTER == no_alloc ]]; then
+  # The no_alloc example is a server: there is no client to run.
+  case $ONLY in
+    ''|server) ONLY=server ;;
+    *) echo "run.sh: AUTOBAHN_ADAPTER=no_alloc runs the server role only" >&2; exit 2 ;;
+  esac
+fi
 SUITE_TIMEOUT=${AUTOBAHN_SUITE_TIMEOUT:-1200}
 BUILD_TIMEOUT=${AUTOBAHN_BUILD_TIMEOUT:-1800}
 START_TIMEOUT=${AUTOBAHN_START_TIMEOUT:-30}
@@ -181,12 +199,15 @@ check_role() {
   local role=$1 out=$2 extra=()
   [[ -n ${AUTOBAHN_CASES:-} ]] && extra+=(--subset)
   if ((BLESS)); then "${CHECK[@]}" bless "$out" --role "$role" --golden "$GOLDEN" "${extra[@]}" || return 1; fi
+  # examples/no_alloc refuses messages over 1 MiB with 1009 (see the example): those cases
+  # pass when they get exactly the golden verdict and the 1009.
+  [[ $ADAPTER == no_alloc ]] && extra+=(--golden-refusals)
   "${CHECK[@]}" check "$out" --role "$role" --golden "$GOLDEN" --timing "${extra[@]}"
 }
 
 # ---------------------------------------------------------------- role: server
 run_server_suite() {
-  local spec=$HERE/fuzzingclient.json out hostport port srv_log addr t0 rc=0 kargs
+  local spec=$SERVER_SPEC out hostport port srv_log addr t0 rc=0 kargs
   out=$("${CHECK[@]}" spec "$spec" outdir --reports-dir "$REPORTS")
   hostport=$("${CHECK[@]}" spec "$spec" hostport)
   port=${AUTOBAHN_SERVER_PORT:-${hostport##*:}}

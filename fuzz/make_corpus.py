@@ -247,6 +247,31 @@ dfl = {
 for k, v in dfl.items():
     write("deflate", k, v)
 
+# ---------------------------------------------------------------- fixed
+# Layout: flags (bit0 client, bit1 small limits, bit2 streaming, bit3 no auto-pong), read
+# buffer size above the minimum (u16, mod 2048), [with bit1: max frame size / 8, max message
+# size (u16), max fragments], eight chunking bytes, then the peer's bytes as they arrive.
+WHOLE = bytes(8)
+SMALL_READS = bytes([3, 200, 1, 7, 90, 2, 5, 130])
+big = bytes(range(256)) * 2
+fx = {
+    "server_messages_pings_close": bytes([0, 0, 0]) + WHOLE
+    + frame(1, b"Hello", key=KEY) + frame(9, b"ping", key=KEY)
+    + frame(2, big[:200], fin=False, key=KEY) + frame(9, b"", key=KEY)
+    + frame(0, big[200:400], fin=False, key=KEY) + frame(0, big[400:], key=KEY)
+    + frame(8, close(1000, b"bye"), key=KEY),
+    "client_streamed_small_reads": bytes([1, 0, 20]) + SMALL_READS
+    + frame(1, ("κόσμε" * 40).encode()) + frame(10, b"pong") + frame(2, big) + frame(8, close(4000)),
+    "server_limits_1009": bytes([2, 0, 0, 4, 0, 200, 3]) + WHOLE
+    + frame(2, big[:20], key=KEY) + frame(2, big[:100], key=KEY),
+    "server_streaming_bad_utf8": bytes([4, 0, 0]) + SMALL_READS
+    + frame(1, b"valid ", fin=False, key=KEY) + frame(0, b"\xce\xba\xff", key=KEY),
+    "client_protocol_errors": bytes([9, 1, 0]) + WHOLE
+    + frame(9, b"x" * 10) + frame(0, b"orphan") + frame(1, b"never"),
+}
+for k, v in fx.items():
+    write("fixed", k, v)
+
 for t in sorted(os.listdir(ROOT)):
     files = os.listdir(os.path.join(ROOT, t))
     size = sum(os.path.getsize(os.path.join(ROOT, t, f)) for f in files)

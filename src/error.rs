@@ -173,6 +173,14 @@ pub enum SendError {
     /// A client without a source of masking keys (only possible without the `std` feature:
     /// give one with `Connection::with_mask_source`).
     NoMaskSource,
+    /// [`fixed::Connection`](crate::fixed::Connection) only: the write buffer has no room
+    /// for the frame now. Nothing was queued: write out what `poll_transmit` gives, call
+    /// `advance_transmit`, and try again.
+    WouldBlock,
+    /// [`fixed::Connection`](crate::fixed::Connection) only: the frames need this many bytes,
+    /// more than the whole write buffer. Nothing was queued: send the message in smaller
+    /// pieces with `send_fragment`.
+    BufferTooSmall(usize),
 }
 
 impl fmt::Display for SendError {
@@ -187,6 +195,10 @@ impl fmt::Display for SendError {
                 f.write_str("a fragmented message is in progress: finish it first")
             }
             SendError::NoMaskSource => f.write_str("a client needs a source of masking keys"),
+            SendError::WouldBlock => f.write_str("no room in the write buffer now"),
+            SendError::BufferTooSmall(len) => {
+                write!(f, "{len} bytes of frames do not fit in the write buffer")
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use core::fmt;
 
 use crate::close::CloseCode;
-use crate::error::ProtocolError;
+pub use crate::session::{CloseCause, MessageKind};
 
 /// UTF-8 text held in [`Bytes`]: cheap to clone, validated once when it was received or built.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,15 +162,6 @@ impl From<alloc::vec::Vec<u8>> for Message {
     }
 }
 
-/// Whether a message or fragment is text or binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageKind {
-    /// Text: UTF-8.
-    Text,
-    /// Binary.
-    Binary,
-}
-
 /// A piece of a message, in streaming mode ([`Config::streaming`](crate::Config::streaming)).
 ///
 /// Text fragments are validated as far as they go; a character may be split between two
@@ -185,25 +176,6 @@ pub struct Fragment {
     pub first: bool,
     /// The last fragment of the message: a text message is complete, valid UTF-8.
     pub last: bool,
-}
-
-/// Why the connection closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseCause {
-    /// Both sides sent a close frame: a normal close, whatever the code.
-    Clean {
-        /// We sent the first close frame.
-        initiated_locally: bool,
-    },
-    /// The peer broke the protocol; we sent a close frame with the error's close code.
-    Protocol(ProtocolError),
-    /// The transport ended without a close frame from the peer (reported as 1006).
-    Eof,
-    /// The peer did not answer our close frame in time (reported as 1006).
-    CloseTimeout,
-    /// The peer did not answer a keepalive ping in time (reported as 1006).
-    KeepaliveTimeout,
 }
 
 /// How and why the connection closed: reported exactly once, in [`Event::Closed`].

@@ -9,6 +9,7 @@
 //! | layer | needs | what |
 //! |---|---|---|
 //! | 0 | nothing (`no_std`, no allocator) | [`frame`] header codec and incremental [`FrameDecoder`], [`mask`], incremental [`utf8`], [`close`] codes, [`handshake`] parsing and writing (and [`h2`] for RFC 8441), [`proxy`] `CONNECT` requests and answers, [`raw`] frames for conformance tools |
+//! | 1 | nothing (`no_std`, no allocator) | [`fixed::Connection`]: the same state machine on caller-provided buffers, borrowed events, messages larger than the buffer streamed |
 //! | 1 | `alloc` | [`Connection`]: the state machine, owned [`Event`]s, limits, timers, auto-replies |
 //! | 2 | `std` | [`blocking`]: the handshake and a message loop over any `Read + Write`; proxy URLs and the environment's proxy rules |
 //! | 2 | `tokio` | `tokio`: an async `WebSocket` over any `AsyncRead + AsyncWrite`, split halves, backpressure, timers on tokio's clock, `connect` through proxies |
@@ -64,6 +65,7 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `std` | yes | `alloc`, the [`blocking`] adapter, masking keys and handshake keys from `rand` |
+//! | (none) | | everything of layer 0 and [`fixed::Connection`]: no allocator, no `std` |
 //! | `alloc` | via `std` | [`Connection`] and its events (pulls `bytes`) |
 //! | `deflate` | no | permessage-deflate (RFC 7692): [`extension::deflate`] |
 //! | `http` | no | conversions with the `http` crate's `Request` / `Response` |
@@ -71,7 +73,8 @@
 //! | `hyper` | no | `hyper`: upgrade a hyper 1.x / axum 0.8 request to a `tokio::WebSocket` (implies `tokio`, `http`) |
 //!
 //! With `--no-default-features` the crate is `#![no_std]` with no allocator: frames, masking,
-//! UTF-8, close codes and the handshake.
+//! UTF-8, close codes, the handshake, and the whole connection on caller-provided buffers
+//! ([`fixed::Connection`]: the rules of [`Connection`], one implementation shared by both).
 //!
 //! # Panics
 //!
@@ -100,6 +103,7 @@ pub mod error;
 pub mod event;
 #[cfg(feature = "deflate")]
 pub mod extension;
+pub mod fixed;
 pub mod frame;
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
@@ -115,6 +119,7 @@ pub mod opcode;
 pub mod proxy;
 pub mod raw;
 pub mod role;
+mod session;
 pub mod status;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -122,17 +127,16 @@ pub mod utf8;
 
 pub use close::{CloseCode, CloseDecodeError, ClosePayload};
 #[cfg(feature = "alloc")]
-pub use connection::{Config, Connection, Keepalive, State};
+pub use connection::Connection;
 pub use error::{ProtocolError, SendError};
 #[cfg(feature = "alloc")]
-pub use event::{
-    BorrowedEvent, CloseCause, CloseInfo, Event, Fragment, Message, MessageKind, Text,
-};
+pub use event::{BorrowedEvent, CloseInfo, Event, Fragment, Message, Text};
 pub use frame::{FrameDecoder, FrameEvent, FrameHeader};
 pub use handshake::HandshakeError;
 pub use limits::Limits;
 pub use opcode::OpCode;
 pub use role::Role;
+pub use session::{CloseCause, Config, Keepalive, MessageKind, State};
 pub use status::Status;
 
 /// The README's code blocks, compiled and run as doctests (they use the tokio adapter and

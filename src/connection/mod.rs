@@ -3,17 +3,16 @@
 //! By concern:
 //! - this file: [`Connection`], the public driving API (input, output, commands, timers),
 //!   and the dispatch of decoded frames;
-//! - `lifecycle`: the close lifecycle, one private enum with one transition function;
+//! - `crate::session`: the rules shared with [`fixed::Connection`](crate::fixed::Connection)
+//!   (the close lifecycle, one private enum with one transition function; timers; send-side
+//!   checks; what a ping, a close or a failure does), which know nothing of storage;
 //! - `outgoing`: the outgoing queue and the one frame encoder;
 //! - `incoming`: the receive side's storage (read buffer, held frame, fragment assembly);
-//! - `config`: [`Config`] and [`Keepalive`].
 //!
 //! The rules that do not depend on storage (the frame decoder's header, fragmentation, UTF-8
 //! and limit checks, and the lifecycle) know nothing of `Bytes`.
 
-mod config;
 mod incoming;
-mod lifecycle;
 mod outgoing;
 
 use alloc::boxed::Box;
@@ -23,36 +22,19 @@ use bytes::Bytes;
 use core::fmt;
 use core::time::Duration;
 
-use crate::close::{CloseCode, ClosePayload, close_payload};
+use crate::close::{CloseCode, ClosePayload};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{BorrowedEvent, CloseInfo, Event, Message, MessageKind};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateCodec;
-use crate::frame::{DecoderConfig, FrameDecoder, FrameEvent, MAX_CONTROL_PAYLOAD};
+use crate::frame::FrameEvent;
 use crate::opcode::OpCode;
 use crate::role::Role;
+use crate::session::{Core, Output, Report, ReportReason, Trigger};
 
-pub use config::{Config, Keepalive};
+pub use crate::session::{Config, Keepalive, State};
 use incoming::Incoming;
-use lifecycle::{Effects, Lifecycle, Report, ReportReason, Trigger};
 use outgoing::{MaskSource, Outgoing};
-
-/// The state of the close handshake, from [`Connection::state`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Messages flow both ways.
-    Open,
-    /// We sent a close frame and wait for the peer's. Messages still arrive; none can be sent
-    /// (RFC 6455 §5.5.1 forbids data frames after a Close). Control frames still can: a ping
-    /// from the peer is answered with a pong (§5.5.2 excuses only an endpoint that *received*
-    /// a Close), and [`Connection::ping`] and [`Connection::pong`] still work. Once the peer's
-    /// close arrives (or the connection fails), nothing more is sent: pings and pongs not yet
-    /// started on the wire are dropped.
-    Closing,
-    /// [`Event::Closed`] has been reported. Drain the output, then end the transport once
-    /// [`Connection::is_terminated`] says so.
-    Closed,
-}
 
 /// One WebSocket connection, after the opening handshake, without any I/O.
 ///
@@ -114,23 +96,14 @@ pub enum State {
 /// [`DeflateConfig::idle_release`](crate::extension::deflate::DeflateConfig::idle_release)). Nothing is ever reserved from a length the
 /// peer declared.
 pub struct Connection {
-    role: Role,
-    config: Config,
-    /// Where the close handshake stands: the one place for open, closing, closed and why.
-    lifecycle: Lifecycle,
-    decoder: FrameDecoder,
+    /// The rules: role, config, lifecycle, decoder, timers, the fragmented message being sent.
+    core: Core,
     /// The receive side's storage.
     rx: Incoming,
     /// Events not yet polled.
     events: VecDeque<Event>,
     /// The outgoing queue and the frame encoder.
     out: Outgoing,
-    /// The kind of the fragmented message being sent with `send_fragment`, if any.
-    sending_fragmented: Option<MessageKind>,
-    now: Duration,
-    close_deadline: Option<Duration>,
-    last_activity: Duration,
-    ping_sent_at: Option<Duration>,
     /// permessage-deflate's compressor and decompressor, if negotiated. Owns the rules on
     /// inflated messages (size limit, UTF-8).
     #[cfg(feature = "deflate")]
@@ -140,7 +113,7 @@ pub struct Connection {
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("role", &self.role)
+            .field("role", &self.core.role)
             .field("state", &self.state())
             .field("buffered_in", &self.rx.buffered())
             .field("pending_events", &self.events.len())
@@ -176,25 +149,11 @@ impl Connection {
     }
 
     fn build(role: Role, config: Config, mask: MaskSource) -> Self {
-        #[allow(unused_mut)]
-        let mut decoder_config = DecoderConfig::DEFAULT.with_limits(config.limits);
-        #[cfg(feature = "deflate")]
-        if config.deflate.is_some() {
-            decoder_config = decoder_config.with_allowed_rsv(crate::frame::RSV1);
-        }
         Connection {
-            role,
-            config,
-            lifecycle: Lifecycle::Open,
-            decoder: FrameDecoder::with_config(role, decoder_config),
+            core: Core::new(role, config),
             rx: Incoming::default(),
             events: VecDeque::new(),
             out: Outgoing::new(role.masks_outgoing(), mask),
-            sending_fragmented: None,
-            now: Duration::ZERO,
-            close_deadline: None,
-            last_activity: Duration::ZERO,
-            ping_sent_at: None,
             #[cfg(feature = "deflate")]
             deflate: config.deflate.map(|d| {
                 Box::new(
@@ -209,30 +168,29 @@ impl Connection {
 
     /// Our role.
     pub fn role(&self) -> Role {
-        self.role
+        self.core.role
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
 
     /// Where the close handshake stands.
     pub fn state(&self) -> State {
-        self.lifecycle.state()
+        self.core.lifecycle.state()
     }
 
     /// Whether messages can still be sent.
     pub fn can_send(&self) -> bool {
-        self.lifecycle.can_send()
+        self.core.lifecycle.can_send()
     }
 
     /// Whether the transport can be shut down: [`Event::Closed`] was reported and the close
     /// frame is written. A server is done then; a client also waits for the server to end the
     /// transport first (RFC 6455 §7.1.1), up to the close timeout.
     pub fn is_terminated(&self) -> bool {
-        self.lifecycle
-            .is_terminated(self.pending_transmit() == 0, self.role == Role::Server)
+        self.core.is_terminated(self.pending_transmit() == 0)
     }
 
     /// Bytes queued for the transport and not yet written.
@@ -273,7 +231,7 @@ impl Connection {
     }
 
     fn receive_copy(&mut self, bytes: &[u8], sink: Option<Sink<'_>>) {
-        if !self.lifecycle.is_reading() || bytes.is_empty() {
+        if !self.core.lifecycle.is_reading() || bytes.is_empty() {
             return;
         }
         self.input_arrived();
@@ -319,7 +277,7 @@ impl Connection {
         let min = min.max(1);
         let rest = self.receive_hint();
         self.rx.early_move(rest);
-        let (lend, want) = if rest == 0 || !self.lifecycle.is_reading() {
+        let (lend, want) = if rest == 0 || !self.core.lifecycle.is_reading() {
             (min, min)
         } else {
             let lend = rest
@@ -366,7 +324,7 @@ impl Connection {
     }
 
     fn commit_inner(&mut self, n: usize, sink: Option<Sink<'_>>) {
-        let reading = self.lifecycle.is_reading();
+        let reading = self.core.lifecycle.is_reading();
         self.rx.commit(n, reading);
         if !reading {
             self.rx.clear();
@@ -405,7 +363,7 @@ impl Connection {
         self.rx.early_move(rest);
         let (buf, _) = self.rx.append_room(min.max(1));
         let result = fill(buf);
-        let reading = self.lifecycle.is_reading();
+        let reading = self.core.lifecycle.is_reading();
         let n = self.rx.appended(reading);
         if !reading {
             self.rx.clear();
@@ -425,13 +383,13 @@ impl Connection {
     /// (then [`receive`](Self::receive)) when the connection is idle. The length is the
     /// peer's declaration, checked against the limits; saturates at `usize::MAX`.
     pub fn receive_hint(&self) -> usize {
-        usize::try_from(self.decoder.frame_remaining()).unwrap_or(usize::MAX)
+        usize::try_from(self.core.decoder.frame_remaining()).unwrap_or(usize::MAX)
     }
 
     /// Payload bytes of the frame in progress received so far.
     fn frame_received(&self) -> usize {
-        let total = self.decoder.current_header().payload_len;
-        usize::try_from(total - self.decoder.frame_remaining()).unwrap_or(usize::MAX)
+        let total = self.core.decoder.current_header().payload_len;
+        usize::try_from(total - self.core.decoder.frame_remaining()).unwrap_or(usize::MAX)
     }
 
     /// Room worth reserving for the rest of the frame in progress: as much as has arrived of
@@ -444,9 +402,9 @@ impl Connection {
     }
 
     /// Input arrived: the keepalive restarts.
+    #[inline]
     fn input_arrived(&mut self) {
-        self.last_activity = self.now;
-        self.ping_sent_at = None;
+        self.core.input_arrived();
     }
 
     /// The transport ended (a read returned 0). Reports [`CloseCause::Eof`] (1006) unless the
@@ -463,53 +421,27 @@ impl Connection {
     ///
     /// [`DeflateConfig::idle_release`]: crate::extension::deflate::DeflateConfig::idle_release
     pub fn handle_timeout(&mut self, now: Duration) {
-        if now > self.now {
-            self.now = now;
-        }
-        let now = self.now;
+        self.core.advance_clock(now);
         #[cfg(feature = "deflate")]
-        if self.deflate_release_deadline().is_some_and(|d| now >= d) {
-            if let Some(codec) = self.deflate.as_deref_mut() {
-                codec.release_engines();
-            }
-        }
-        if let Some(deadline) = self.close_deadline {
-            if now >= deadline {
-                self.close_deadline = None;
-                self.step(Trigger::CloseTimeout);
-            }
-        }
-        if let (Some(keepalive), true) = (self.config.keepalive, self.lifecycle.keepalive_runs()) {
-            let deadline = self.keepalive_deadline(keepalive);
-            match self.ping_sent_at {
-                Some(_) if deadline.is_some_and(|d| now >= d) => {
-                    self.step(Trigger::KeepaliveTimeout);
+        {
+            let now = self.core.now;
+            if self.deflate_release_deadline().is_some_and(|d| now >= d) {
+                if let Some(codec) = self.deflate.as_deref_mut() {
+                    codec.release_engines();
                 }
-                None if deadline.is_some_and(|d| now >= d) => {
-                    self.out.push_control(OpCode::PING, &[]);
-                    self.ping_sent_at = Some(now);
-                }
-                _ => {}
             }
         }
+        let report = self.core.fire_timers(&mut self.out);
+        self.report(report);
     }
 
     /// The next time [`handle_timeout`](Self::handle_timeout) should be called, if any.
     #[must_use = "the deadline is for handle_timeout"]
     pub fn poll_timeout(&self) -> Option<Duration> {
-        let keepalive = match (self.config.keepalive, self.lifecycle.keepalive_runs()) {
-            (Some(k), true) => self.keepalive_deadline(k),
-            _ => None,
-        };
+        let deadline = self.core.poll_timeout();
         #[cfg(feature = "deflate")]
-        let keepalive = match (keepalive, self.deflate_release_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match (self.close_deadline, keepalive) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let deadline = crate::session::min_deadline(deadline, self.deflate_release_deadline());
+        deadline
     }
 
     /// When permessage-deflate's engines are to be given back, if they are held.
@@ -522,16 +454,7 @@ impl Connection {
     #[cfg(feature = "deflate")]
     fn deflate_used(&mut self) {
         if let Some(codec) = self.deflate.as_deref_mut() {
-            codec.used_at(self.now);
-        }
-    }
-
-    /// When the keepalive acts next: the ping's answer deadline, or the next ping. `None` when
-    /// the durations overflow (a huge interval or timeout means "never").
-    fn keepalive_deadline(&self, keepalive: Keepalive) -> Option<Duration> {
-        match self.ping_sent_at {
-            Some(sent) => sent.checked_add(keepalive.timeout),
-            None => self.last_activity.checked_add(keepalive.interval),
+            codec.used_at(self.core.now);
         }
     }
 
@@ -637,10 +560,11 @@ impl Connection {
             return self.send_slice(OpCode::BINARY, data);
         }
         let one_frame = self
+            .core
             .config
             .max_send_frame_size
             .is_none_or(|max| data.len() <= max.max(1));
-        if !one_frame || self.sending_fragmented.is_some() {
+        if !one_frame || self.core.sending_fragmented.is_some() {
             return self.send_slice(OpCode::BINARY, data);
         }
         self.out.push_data_through(OpCode::BINARY, data, write)
@@ -658,14 +582,7 @@ impl Connection {
         last: bool,
     ) -> Result<(), SendError> {
         self.check_open()?;
-        let opcode = match self.sending_fragmented {
-            Some(_) => OpCode::CONTINUATION,
-            None => match kind {
-                MessageKind::Text => OpCode::TEXT,
-                MessageKind::Binary => OpCode::BINARY,
-            },
-        };
-        self.sending_fragmented = if last { None } else { Some(kind) };
+        let opcode = self.core.fragment_opcode(kind, last);
         self.out.push_data(opcode, last, 0, data, None)
     }
 
@@ -695,81 +612,40 @@ impl Connection {
     ///
     /// Messages still arrive until the peer answers; then [`Event::Closed`] is reported.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.check_open()?;
-        let payload = close_payload(code, reason).map_err(|e| match e {
-            crate::close::CloseEncodeError::CodeNotSendable(c) => SendError::InvalidCloseCode(c),
-            crate::close::CloseEncodeError::ReasonTooLong(len) => {
-                SendError::ControlPayloadTooLong(len + 2)
-            }
-        })?;
-        // The close frame goes after every data frame already queued.
-        self.sending_fragmented = None;
-        let result = self.out.push_close(payload);
-        self.step(Trigger::LocalClose);
-        result
+        self.core.close(code, reason, &mut self.out)
     }
 
     // ---------------------------------------------------------------- internals: lifecycle
 
-    /// Apply a lifecycle transition and carry out its effects.
+    /// Apply a lifecycle transition (the shared rules carry out its effects on the outgoing
+    /// queue) and report `Closed` if it ended the connection.
     fn step(&mut self, trigger: Trigger<'_>) {
-        let (fx, report) = self.lifecycle.step(trigger);
-        let info = report.map(close_info);
-        self.apply(fx, info);
+        let report = self.core.step(trigger, &mut self.out);
+        self.report(report);
     }
 
-    /// Carry out the effects of a transition on this connection's storage.
-    fn apply(&mut self, fx: Effects, closed: Option<CloseInfo>) {
-        if fx.arm_close_timer && self.close_deadline.is_none() {
-            // An overflowing timeout means "wait forever".
-            self.close_deadline = self
-                .config
-                .close_timeout
-                .and_then(|t| self.now.checked_add(t));
-        }
-        if fx.drop_unsent_control {
-            self.out.drop_unsent_control();
-        }
-        if let Some(info) = closed {
+    /// Report `Closed` for a transition that ended the connection: the receive state is
+    /// dropped.
+    #[inline]
+    fn report(&mut self, report: Option<Report<'_>>) {
+        if let Some(report) = report {
+            let info = close_info(report);
             self.rx.clear();
             self.events.push_back(Event::Closed(info));
-        }
-        if let Some((code, reason)) = fx.send_reply {
-            let payload = match code {
-                Some(code) => ClosePayload::Code(code, reason),
-                None => ClosePayload::Empty,
-            };
-            self.sending_fragmented = None;
-            // Fails only for a client without a key source, which sends nothing.
-            let _ = self.out.push_close(payload);
         }
     }
 
     // ---------------------------------------------------------------- internals: sending
 
+    #[inline]
     fn check_open(&self) -> Result<(), SendError> {
-        if !self.lifecycle.can_send() {
-            return Err(SendError::Closing);
-        }
-        if !self.out.can_mask() {
-            return Err(SendError::NoMaskSource);
-        }
-        Ok(())
+        self.core.check_open(self.out.can_mask())
     }
 
     /// Pings and pongs may follow our close frame (RFC 6455 §5.5.1 forbids only data frames
     /// after it), until the close handshake is over or `Closed` was polled.
     fn check_control(&self, len: usize) -> Result<(), SendError> {
-        if !self.lifecycle.can_send_control() {
-            return Err(SendError::Closing);
-        }
-        if !self.out.can_mask() {
-            return Err(SendError::NoMaskSource);
-        }
-        if len > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlPayloadTooLong(len));
-        }
-        Ok(())
+        self.core.check_control(len, self.out.can_mask())
     }
 
     fn send_slice(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
@@ -803,7 +679,7 @@ impl Connection {
     /// The compressed form of a message, if permessage-deflate is on and it is worth it.
     #[cfg(feature = "deflate")]
     fn compress(&mut self, data: &[u8]) -> Option<Bytes> {
-        if self.sending_fragmented.is_some() {
+        if self.core.sending_fragmented.is_some() {
             return None; // for_each_frame reports the error
         }
         let codec = self.deflate.as_mut()?;
@@ -828,27 +704,15 @@ impl Connection {
             core::ops::Range<usize>,
         ) -> Result<(), SendError>,
     ) -> Result<(), SendError> {
-        if self.sending_fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
-        let max = self.config.max_send_frame_size.unwrap_or(usize::MAX).max(1);
-        let split = len > max;
-        let mut start = 0;
-        let mut op = opcode;
-        loop {
-            let end = start + (len - start).min(max);
-            let fin = end == len;
-            push(&mut self.out, op, fin, start..end)?;
-            if split {
-                // One queue entry per frame, so pings and pongs can go between them.
-                self.out.flush_stage();
-            }
-            if fin {
-                return Ok(());
-            }
-            start = end;
-            op = OpCode::CONTINUATION;
-        }
+        self.core
+            .for_each_frame(&mut self.out, opcode, len, |out, op, fin, split, range| {
+                push(out, op, fin, range)?;
+                if split {
+                    // One queue entry per frame, so pings and pongs can go between them.
+                    out.flush_stage();
+                }
+                Ok(())
+            })
     }
 
     // ---------------------------------------------------------------- internals: receiving
@@ -860,9 +724,9 @@ impl Connection {
     fn process_input(&mut self, keep: bool, mut sink: Option<Sink<'_>>) {
         // Held payload was decoded already: decoding resumes after it.
         let mut pos = self.rx.held;
-        while self.lifecycle.is_reading() && pos < self.rx.filled {
+        while self.core.lifecycle.is_reading() && pos < self.rx.filled {
             let input = &mut self.rx.read_buf[pos..self.rx.filled];
-            let decoded = match self.decoder.decode_in_place(input) {
+            let decoded = match self.core.decoder.decode_in_place(input) {
                 Ok(decoded) => decoded,
                 Err(error) => {
                     self.fail(error);
@@ -883,7 +747,7 @@ impl Connection {
                     };
                     let (start, end) = (chunk.message_start, chunk.message_end);
                     let compressed = chunk.rsv & crate::frame::RSV1 != 0;
-                    let streaming = self.config.streaming || self.rx.borrowed_message;
+                    let streaming = self.core.config.streaming || self.rx.borrowed_message;
                     match sink.as_mut() {
                         Some(f) if streaming || start => {
                             self.rx.borrowed_message = !end;
@@ -921,9 +785,7 @@ impl Connection {
                 FrameEvent::Ping(payload) => {
                     // Also while Closing: only a *received* close excuses the pong (RFC 6455
                     // §5.5.2), and input stops being read as soon as one arrives.
-                    if self.config.auto_pong {
-                        self.out.push_control(OpCode::PONG, payload);
-                    }
+                    self.core.on_ping(payload, &mut self.out);
                     match sink.as_mut() {
                         Some(f) => f(BorrowedEvent::Ping(payload)),
                         None => {
@@ -940,18 +802,13 @@ impl Connection {
                     }
                 },
                 FrameEvent::Close(payload) => {
-                    let (code, reason) = match payload {
-                        ClosePayload::Empty => (None, ""),
-                        ClosePayload::Code(code, reason) => (Some(code), reason),
-                    };
-                    let (fx, report) = self.lifecycle.step(Trigger::PeerClose {
-                        code,
-                        reason,
-                        client: self.role == Role::Client,
-                    });
+                    let report = self.core.on_close(payload, &mut self.out);
                     // Owned before the read buffer is released.
                     let info = report.map(close_info);
-                    self.apply(fx, info);
+                    if let Some(info) = info {
+                        self.rx.clear();
+                        self.events.push_back(Event::Closed(info));
+                    }
                 }
             }
         }
@@ -1043,12 +900,31 @@ impl Connection {
     /// Fail the connection (RFC 6455 §7.1.7): stop reading, report, and send the close code
     /// (after the application has seen the events that came before).
     fn fail(&mut self, error: ProtocolError) {
-        self.step(Trigger::Failed(error));
+        let report = self.core.fail(error, &mut self.out);
+        self.report(report);
     }
 }
 
 /// Where a borrowed input's events go.
 type Sink<'s> = &'s mut dyn FnMut(BorrowedEvent<'_>);
+
+/// The outgoing queue carries out the shared rules' output.
+impl Output for Outgoing {
+    #[inline]
+    fn can_mask(&self) -> bool {
+        Outgoing::can_mask(self)
+    }
+    #[inline]
+    fn push_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        Outgoing::push_control(self, opcode, payload);
+    }
+    fn push_close(&mut self, payload: ClosePayload<'_>) -> Result<(), SendError> {
+        Outgoing::push_close(self, payload)
+    }
+    fn drop_unsent_control(&mut self) {
+        Outgoing::drop_unsent_control(self);
+    }
+}
 
 /// The `Closed` event's content for a lifecycle report.
 fn close_info(report: Report<'_>) -> CloseInfo {

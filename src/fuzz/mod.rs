@@ -31,11 +31,13 @@ use crate::role::Role;
 use crate::status::Status;
 
 mod connection;
+mod fixed;
 mod frame;
 mod handshake;
 mod round_trip;
 
 pub use connection::connection;
+pub use fixed::fixed_connection;
 pub use frame::{frame_decoder, frame_header};
 pub use handshake::{handshake_client, handshake_server};
 pub use round_trip::{deflate, round_trip};
@@ -50,6 +52,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("handshake_server", handshake_server),
     ("handshake_client", handshake_client),
     ("connection", connection),
+    ("fixed", fixed_connection),
     ("round_trip", round_trip),
     ("deflate", deflate),
 ];

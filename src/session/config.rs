@@ -1,15 +1,15 @@
-//! How a [`Connection`](super::Connection) behaves: limits, delivery mode, automatic replies,
+//! How a connection behaves: limits, delivery mode, automatic replies,
 //! frame splitting, timers and permessage-deflate.
 
 use core::time::Duration;
 
 #[cfg(doc)]
-use super::Connection;
-#[cfg(doc)]
-use crate::event::{CloseCause, Event};
+use super::CloseCause;
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::PerMessageDeflate;
 use crate::limits::Limits;
+#[cfg(all(doc, feature = "alloc"))]
+use crate::{Connection, Event};
 
 /// Keepalive: ping after a quiet interval, give up if nothing comes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,14 +21,16 @@ pub struct Keepalive {
     pub timeout: Duration,
 }
 
-/// How a [`Connection`] behaves. Every limit has a safe default.
+/// How a [`Connection`] (or a [`fixed::Connection`](crate::fixed::Connection)) behaves.
+/// Every limit has a safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
     /// Limits on received frames and messages (checked on frame headers, before buffering).
     pub limits: Limits,
     /// Deliver [`Event::Fragment`]s as payload arrives instead of whole [`Event::Message`]s.
-    /// Default `false`.
+    /// Default `false`. (A [`fixed::Connection`](crate::fixed::Connection) streams the
+    /// messages larger than its read buffer in any case.)
     pub streaming: bool,
     /// Answer pings automatically. Default `true`.
     pub auto_pong: bool,

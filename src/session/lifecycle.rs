@@ -4,30 +4,29 @@
 //! quinn-proto's `State` and h11's state table do. The function only decides: it returns the
 //! [`Effects`] (report `Closed`, arm the close timer, drop unsent pings and pongs, queue the
 //! close reply) and the connection carries them out on its own storage. Nothing here knows
-//! about `Bytes` or any buffer, so a connection on caller-provided storage can share it.
+//! about `Bytes` or any buffer: both connections ([`Connection`](crate::Connection) and
+//! `fixed::Connection`) share it, through `Core`.
 
+use super::{CloseCause, State};
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
-use crate::event::CloseCause;
-
-use super::State;
 
 /// The close frame that answers the peer's close or a protocol error: its code (`None` for
 /// the empty echo of an empty close) and reason.
-pub(super) type Reply = (Option<CloseCode>, &'static str);
+pub(crate) type Reply = (Option<CloseCode>, &'static str);
 
 /// How the transport and the timers ended a connection that is over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct End {
+pub(crate) struct End {
     /// The transport ended (a read returned 0).
-    pub(super) eof: bool,
+    pub(crate) eof: bool,
     /// A close or keepalive timeout fired: nothing more is waited for.
-    pub(super) timed_out: bool,
+    pub(crate) timed_out: bool,
 }
 
 /// Where the close handshake stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lifecycle {
+pub(crate) enum Lifecycle {
     /// Messages flow both ways.
     Open,
     /// Our close frame is queued or sent; the peer's has not arrived. Input is still read.
@@ -49,7 +48,7 @@ pub(super) enum Lifecycle {
 
 /// What happens to the lifecycle.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Trigger<'a> {
+pub(crate) enum Trigger<'a> {
     /// The application called `close` (only while [`Lifecycle::can_send`]).
     LocalClose,
     /// The peer's close frame arrived.
@@ -73,7 +72,7 @@ pub(super) enum Trigger<'a> {
 
 /// The text of a `Closed` report.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum ReportReason<'a> {
+pub(crate) enum ReportReason<'a> {
     /// As is.
     Text(&'a str),
     /// The error's description (its `Display`).
@@ -82,30 +81,30 @@ pub(super) enum ReportReason<'a> {
 
 /// A `Closed` event to report.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Report<'a> {
-    pub(super) code: CloseCode,
-    pub(super) reason: ReportReason<'a>,
-    pub(super) cause: CloseCause,
+pub(crate) struct Report<'a> {
+    pub(crate) code: CloseCode,
+    pub(crate) reason: ReportReason<'a>,
+    pub(crate) cause: CloseCause,
 }
 
 /// What the connection must do after a transition (besides reporting `Closed`, which comes
 /// separately since it may borrow the input).
 #[derive(Debug, Clone, Copy, Default)]
 #[must_use]
-pub(super) struct Effects {
+pub(crate) struct Effects {
     /// Arm the close timer (if not armed yet).
-    pub(super) arm_close_timer: bool,
+    pub(crate) arm_close_timer: bool,
     /// Drop the pings and pongs not yet started on the wire: our close frame is out and the
     /// connection is over.
-    pub(super) drop_unsent_control: bool,
+    pub(crate) drop_unsent_control: bool,
     /// Queue this close frame now (the deferred reply, once `Closed` is polled).
-    pub(super) send_reply: Option<Reply>,
+    pub(crate) send_reply: Option<Reply>,
 }
 
 impl Lifecycle {
     /// The one place where the lifecycle changes. Returns the effects to carry out, and the
     /// `Closed` event to report (exactly once, with the receive state dropped), if any.
-    pub(super) fn step<'a>(&mut self, trigger: Trigger<'a>) -> (Effects, Option<Report<'a>>) {
+    pub(crate) fn step<'a>(&mut self, trigger: Trigger<'a>) -> (Effects, Option<Report<'a>>) {
         use Lifecycle::*;
         let mut fx = Effects::default();
         let mut report = None;
@@ -264,7 +263,7 @@ impl Lifecycle {
     // ------------------------------------------------------------ queries
 
     /// The public view.
-    pub(super) fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         match self {
             Lifecycle::Open => State::Open,
             Lifecycle::Closing => State::Closing,
@@ -274,14 +273,14 @@ impl Lifecycle {
 
     /// Input is read (and produces events) only until the connection is over.
     #[inline]
-    pub(super) fn is_reading(&self) -> bool {
+    pub(crate) fn is_reading(&self) -> bool {
         matches!(self, Lifecycle::Open | Lifecycle::Closing)
     }
 
     /// Data frames and our close frame may be sent: nothing was sent after our close frame
     /// (§5.5.1), and `Closed` was not polled yet.
     #[inline]
-    pub(super) fn can_send(&self) -> bool {
+    pub(crate) fn can_send(&self) -> bool {
         matches!(
             self,
             Lifecycle::Open
@@ -294,7 +293,7 @@ impl Lifecycle {
 
     /// Pings and pongs may be sent: also after our close frame (§5.5.1 forbids only data
     /// frames then), until the close handshake is over or `Closed` was polled.
-    pub(super) fn can_send_control(&self) -> bool {
+    pub(crate) fn can_send_control(&self) -> bool {
         matches!(
             self,
             Lifecycle::Open
@@ -307,13 +306,13 @@ impl Lifecycle {
     }
 
     /// Keepalive pings run only while open.
-    pub(super) fn keepalive_runs(&self) -> bool {
+    pub(crate) fn keepalive_runs(&self) -> bool {
         matches!(self, Lifecycle::Open)
     }
 
     /// Whether the transport can be shut down, given whether output is drained and whether
     /// we are a server (a client waits for the server to end the transport, §7.1.1).
-    pub(super) fn is_terminated(&self, drained: bool, server: bool) -> bool {
+    pub(crate) fn is_terminated(&self, drained: bool, server: bool) -> bool {
         let end = match self {
             Lifecycle::Open | Lifecycle::Closing => return false,
             Lifecycle::Closed {
