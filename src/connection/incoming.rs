@@ -82,17 +82,28 @@ impl Incoming {
         }
     }
 
-    /// A frame whose rest (`rest`, declared by the peer) does not fit after what is kept
-    /// while little of it is here: move it to the front of the buffer now, while that is
-    /// cheap, if the buffer can be reclaimed, rather than when the buffer runs out with much
-    /// of it here. Nothing is allocated: the declared length only decides when to move.
-    pub(super) fn early_move(&mut self, rest: usize) {
+    /// A frame whose rest (`rest`, declared by the peer) and one more read of `min` bytes
+    /// (which may bring the next frame's start) do not fit after what is kept, while little
+    /// of the frame is here: move it to the front of the buffer now, while that is cheap, if
+    /// the buffer can be reclaimed, rather than when the buffer runs out with most of the
+    /// frame here (a frame that ends near the buffer's end would otherwise be moved whole to
+    /// make room for the read after it). Nothing is allocated: the declared length only
+    /// decides when to move.
+    pub(super) fn early_move(&mut self, rest: usize, min: usize) {
         let spare = self.read_buf.capacity() - self.filled;
-        if rest > spare && self.filled <= LEND_STEP && self.filled < self.read_buf.capacity() {
+        let need = rest.saturating_add(min);
+        if rest > 0
+            && need > spare
+            && self.filled <= LEND_STEP
+            && self.filled < self.read_buf.capacity()
+        {
             self.read_buf.truncate(self.filled);
             // Reclaims (moving the kept bytes to the front) only if the whole allocation is
-            // ours again and they are no more than what lies before them.
-            let _ = self.read_buf.try_reclaim(spare + 1);
+            // ours again and they are no more than what lies before them: room for the whole
+            // rest if the allocation has it, else at least some more room.
+            if !self.read_buf.try_reclaim(need) {
+                let _ = self.read_buf.try_reclaim(spare + 1);
+            }
         }
     }
 

@@ -276,7 +276,7 @@ impl Connection {
     pub fn receive_buf(&mut self, min: usize) -> &mut [u8] {
         let min = min.max(1);
         let rest = self.receive_hint();
-        self.rx.early_move(rest);
+        self.rx.early_move(rest, min);
         let (lend, want) = if rest == 0 || !self.core.lifecycle.is_reading() {
             (min, min)
         } else {
@@ -360,7 +360,7 @@ impl Connection {
         fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
     ) -> R {
         let rest = self.receive_hint();
-        self.rx.early_move(rest);
+        self.rx.early_move(rest, min.max(1));
         let (buf, _) = self.rx.append_room(min.max(1));
         let result = fill(buf);
         let reading = self.core.lifecycle.is_reading();
