@@ -355,11 +355,11 @@ impl Incoming {
     }
 
     /// Take `read_buf[pos - len..pos]` as `Bytes` without copying; `read_buf` keeps the rest.
-    #[inline]
     ///
     /// Two reference-count operations per message: `split_to` (the buffer was shared once
     /// and stays so while it is reused) and the drop of the `Bytes`; `advance` and `freeze`
     /// count nothing. Empty messages take none.
+    #[inline(always)]
     fn split_read(&mut self, pos: usize, len: usize) -> Bytes {
         self.read_buf.advance(pos - len);
         self.filled -= pos;

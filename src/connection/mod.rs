@@ -860,7 +860,15 @@ impl Connection {
     fn process_input(&mut self, keep: bool, mut sink: Option<Sink<'_>>) {
         // Held payload was decoded already: decoding resumes after it.
         let mut pos = self.rx.held;
+        // Whole small messages go the short way when they are delivered as owned messages.
+        let small_fast_path = sink.is_none() && !self.config.streaming;
         while self.lifecycle.is_reading() && pos < self.rx.filled {
+            if small_fast_path {
+                if let Some(next) = self.small_message(pos) {
+                    pos = next;
+                    continue;
+                }
+            }
             let input = &mut self.rx.read_buf[pos..self.rx.filled];
             let decoded = match self.decoder.decode_in_place(input) {
                 Ok(decoded) => decoded,
@@ -956,6 +964,40 @@ impl Connection {
             }
         }
         self.rx.end_of_input(pos, keep);
+    }
+
+    /// The fast path of `process_input` for a whole single-frame message of at most 125
+    /// bytes at `pos` (see `FrameDecoder::small_message`: the same rules), delivered as an
+    /// owned message without the general dispatch. Returns where decoding resumes, or `None`
+    /// (nothing done) for any other frame.
+    #[inline(always)]
+    fn small_message(&mut self, pos: usize) -> Option<usize> {
+        if self.rx.borrowed_message {
+            return None;
+        }
+        let input = &mut self.rx.read_buf[pos..self.rx.filled];
+        let m = match self.decoder.small_message(input) {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(error) => {
+                self.fail(error);
+                return Some(pos);
+            }
+        };
+        let end = pos + m.header_len + m.len;
+        let kind = if m.opcode == OpCode::TEXT {
+            MessageKind::Text
+        } else {
+            MessageKind::Binary
+        };
+        if m.rsv & crate::frame::RSV1 != 0 {
+            self.on_compressed_data(end, m.len, kind, true, true, false);
+            return Some(end);
+        }
+        Some(
+            self.rx
+                .on_data(&mut self.events, false, end, m.len, kind, true, true),
+        )
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
