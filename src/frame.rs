@@ -140,25 +140,34 @@ impl FrameHeader {
     #[inline]
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let len = self.encoded_len();
-        let out = out.get_mut(..len)?;
-        out[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.get();
+        self.encode_exact(out.get_mut(..len)?);
+        Some(len)
+    }
+
+    /// Encode into `out`, which is exactly [`encoded_len`](Self::encoded_len) bytes long
+    /// (the caller sized it so): the one header encoder, which [`encode`](Self::encode)
+    /// and the connection's outgoing queue use. A shorter `out` is a bug in the caller and
+    /// panics on the index.
+    #[inline(always)]
+    pub(crate) fn encode_exact(&self, out: &mut [u8]) {
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let mut pos = 2;
-        if self.payload_len < 126 {
-            out[1] = mask_bit | self.payload_len as u8;
+        let first = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.get();
+        let pos = if self.payload_len < 126 {
+            out[..2].copy_from_slice(&[first, mask_bit | self.payload_len as u8]);
+            2
         } else if self.payload_len <= 0xFFFF {
-            out[1] = mask_bit | 126;
-            out[2..4].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
-            pos = 4;
+            let [hi, lo] = (self.payload_len as u16).to_be_bytes();
+            out[..4].copy_from_slice(&[first, mask_bit | 126, hi, lo]);
+            4
         } else {
+            out[0] = first;
             out[1] = mask_bit | 127;
             out[2..10].copy_from_slice(&self.payload_len.to_be_bytes());
-            pos = 10;
-        }
+            10
+        };
         if let Some(key) = self.mask {
             out[pos..pos + 4].copy_from_slice(&key);
         }
-        Some(len)
     }
 
     /// Encode into a fixed array; returns it and the number of bytes used.
@@ -285,14 +294,6 @@ pub struct Decoded<'a> {
     pub event: Option<FrameEvent<'a>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Header,
-    Data { frame_start: bool },
-    Control,
-    Failed(ProtocolError),
-}
-
 /// A whole single-frame data message decoded by [`FrameDecoder::small_message`]: its
 /// payload (unmasked, and validated if it is text) is `input[header_len..header_len + len]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +306,14 @@ pub(crate) struct SmallMessage {
     pub(crate) opcode: OpCode,
     /// The RSV bits (only those the config allows).
     pub(crate) rsv: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Header,
+    Data { frame_start: bool },
+    Control,
+    Failed(ProtocolError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -636,11 +636,7 @@ impl Connection {
         if self.deflate.is_some() {
             return self.send_slice(OpCode::BINARY, data);
         }
-        let one_frame = self
-            .config
-            .max_send_frame_size
-            .is_none_or(|max| data.len() <= max.max(1));
-        if !one_frame || self.sending_fragmented.is_some() {
+        if !self.one_frame(data.len()) {
             return self.send_slice(OpCode::BINARY, data);
         }
         self.out.push_data_through(OpCode::BINARY, data, write)
@@ -775,8 +771,13 @@ impl Connection {
     fn send_slice(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if let Some(compressed) = self.compress(data) {
-            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+        if self.deflate.is_some() {
+            if let Some(compressed) = self.compress(data) {
+                return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+            }
+        }
+        if self.one_frame(data.len()) {
+            return self.out.push_message(opcode, 0, data, None);
         }
         self.for_each_frame(opcode, data.len(), |out, op, fin, range| {
             out.push_data(op, fin, 0, &data[range], None)
@@ -786,14 +787,23 @@ impl Connection {
     fn send_owned(&mut self, opcode: OpCode, data: Bytes) -> Result<(), SendError> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if let Some(compressed) = self.compress(&data) {
-            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+        if self.deflate.is_some() {
+            if let Some(compressed) = self.compress(&data) {
+                return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+            }
+        }
+        if self.one_frame(data.len()) {
+            return self.out.push_message(opcode, 0, &data, Some(&data));
         }
         self.send_owned_rsv(opcode, data, 0)
     }
 
     /// Send `data` as a message whose first frame carries `rsv`.
+    #[inline(never)]
     fn send_owned_rsv(&mut self, opcode: OpCode, data: Bytes, rsv: u8) -> Result<(), SendError> {
+        if self.one_frame(data.len()) {
+            return self.out.push_message(opcode, rsv, &data, Some(&data));
+        }
         self.for_each_frame(opcode, data.len(), |out, op, fin, range| {
             let rsv = if op == OpCode::CONTINUATION { 0 } else { rsv };
             out.push_data(op, fin, rsv, &data[range.clone()], Some((&data, range)))
@@ -801,7 +811,10 @@ impl Connection {
     }
 
     /// The compressed form of a message, if permessage-deflate is on and it is worth it.
+    /// Out of line: the uncompressed sends stay short.
     #[cfg(feature = "deflate")]
+    #[cold]
+    #[inline(never)]
     fn compress(&mut self, data: &[u8]) -> Option<Bytes> {
         if self.sending_fragmented.is_some() {
             return None; // for_each_frame reports the error
@@ -816,7 +829,21 @@ impl Connection {
         compressed.then(|| out.freeze())
     }
 
-    /// Split a message of `len` bytes into frames per `max_send_frame_size`.
+    /// Whether a whole message of `len` bytes goes out as one frame now: no fragmented
+    /// message is being sent, and `max_send_frame_size` does not split it.
+    #[inline(always)]
+    fn one_frame(&self, len: usize) -> bool {
+        self.sending_fragmented.is_none()
+            && self
+                .config
+                .max_send_frame_size
+                .is_none_or(|max| len <= max.max(1))
+    }
+
+    /// Split a message of `len` bytes into frames per `max_send_frame_size` (or report the
+    /// fragmented message in progress).
+    #[cold]
+    #[inline(never)]
     fn for_each_frame(
         &mut self,
         opcode: OpCode,
