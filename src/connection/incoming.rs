@@ -243,9 +243,7 @@ impl Incoming {
             return 0;
         }
         if start && end {
-            let data = self.split_read(pos, len);
-            events.push_back(message(kind, data));
-            return 0;
+            return self.whole_message(events, pos, len, kind);
         }
         if start {
             // The message's first bytes: it is gathered in place from here, so that it is
@@ -271,6 +269,21 @@ impl Incoming {
             return 0;
         }
         pos
+    }
+
+    /// A whole message of `len` bytes ending at `pos` (one frame, delivered whole): split off
+    /// the read buffer and queued. Returns where decoding resumes.
+    #[inline(always)]
+    pub(super) fn whole_message(
+        &mut self,
+        events: &mut VecDeque<Event>,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+    ) -> usize {
+        let data = self.split_read(pos, len);
+        events.push_back(message(kind, data));
+        0
     }
 
     /// Take the gathered message `read_buf[..held]` as `Bytes` and drop the rest up to `pos`

@@ -1021,10 +1021,7 @@ impl Connection {
             self.on_compressed_data(end, m.len, kind, true, true, false);
             return Some(end);
         }
-        Some(
-            self.rx
-                .on_data(&mut self.events, false, end, m.len, kind, true, true),
-        )
+        Some(self.rx.whole_message(&mut self.events, end, m.len, kind))
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
