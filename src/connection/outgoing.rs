@@ -553,8 +553,8 @@ impl Outgoing {
     /// A whole unmasked data frame written through `write` (see
     /// `Connection::send_binary_with`): the stage's frames and the frame's header, then
     /// `payload` from where it is; what `write` does not take is staged. Falls back to
-    /// [`push_data`](Self::push_data) (without calling `write`) when the frame is masked or
-    /// small, or when anything but whole staged frames is queued.
+    /// [`push_message`](Self::push_message) (without calling `write`) when the frame is
+    /// masked, or when anything but whole staged frames is queued.
     pub(super) fn push_data_through(
         &mut self,
         opcode: OpCode,
@@ -566,7 +566,7 @@ impl Outgoing {
         // 1 KiB 107 / 45, 4 KiB 265 / 109).
         let direct = !self.masks && self.only_staged() && self.writing.is_none();
         if !direct {
-            return self.push_data(opcode, true, 0, payload, None);
+            return self.push_message(opcode, 0, payload, None);
         }
         let header = FrameHeader {
             fin: true,
