@@ -582,6 +582,7 @@ impl Connection {
     /// [`poll_transmit`](Self::poll_transmit) after polling `Closed`. `Closed` comes exactly
     /// once, and nothing comes after it.
     #[must_use = "an event that is dropped is lost"]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
         // The queue's room is kept while traffic flows (the read buffer is kept), and given
