@@ -25,7 +25,7 @@ use crate::mask::apply_mask;
 use crate::opcode::OpCode;
 use crate::role::Role;
 use crate::status::Status;
-use crate::utf8::Utf8Validator;
+use crate::utf8::{Utf8Validator, validate_complete};
 
 /// The largest payload a control frame may carry (§5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -140,25 +140,34 @@ impl FrameHeader {
     #[inline]
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let len = self.encoded_len();
-        let out = out.get_mut(..len)?;
-        out[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.get();
+        self.encode_exact(out.get_mut(..len)?);
+        Some(len)
+    }
+
+    /// Encode into `out`, which is exactly [`encoded_len`](Self::encoded_len) bytes long
+    /// (the caller sized it so): the one header encoder, which [`encode`](Self::encode)
+    /// and the connection's outgoing queue use. A shorter `out` is a bug in the caller and
+    /// panics on the index.
+    #[inline(always)]
+    pub(crate) fn encode_exact(&self, out: &mut [u8]) {
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let mut pos = 2;
-        if self.payload_len < 126 {
-            out[1] = mask_bit | self.payload_len as u8;
+        let first = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.get();
+        let pos = if self.payload_len < 126 {
+            out[..2].copy_from_slice(&[first, mask_bit | self.payload_len as u8]);
+            2
         } else if self.payload_len <= 0xFFFF {
-            out[1] = mask_bit | 126;
-            out[2..4].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
-            pos = 4;
+            let [hi, lo] = (self.payload_len as u16).to_be_bytes();
+            out[..4].copy_from_slice(&[first, mask_bit | 126, hi, lo]);
+            4
         } else {
+            out[0] = first;
             out[1] = mask_bit | 127;
             out[2..10].copy_from_slice(&self.payload_len.to_be_bytes());
-            pos = 10;
-        }
+            10
+        };
         if let Some(key) = self.mask {
             out[pos..pos + 4].copy_from_slice(&key);
         }
-        Some(len)
     }
 
     /// Encode into a fixed array; returns it and the number of bytes used.
@@ -283,6 +292,20 @@ pub struct Decoded<'a> {
     /// `data.len()` bytes of `input[..consumed]`, so a caller that owns the buffer can split
     /// them off without copying.
     pub event: Option<FrameEvent<'a>>,
+}
+
+/// A whole single-frame data message decoded by [`FrameDecoder::small_message`]: its
+/// payload (unmasked, and validated if it is text) is `input[header_len..header_len + len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SmallMessage {
+    /// The header's length: 2, or 6 with a masking key.
+    pub(crate) header_len: usize,
+    /// The payload's length (at most 125).
+    pub(crate) len: usize,
+    /// [`OpCode::TEXT`] or [`OpCode::BINARY`].
+    pub(crate) opcode: OpCode,
+    /// The RSV bits (only those the config allows).
+    pub(crate) rsv: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -510,7 +533,115 @@ impl FrameDecoder {
     /// the start of a header or of a control frame, to be passed again with more bytes
     /// appended. The rules are the same as `decode`'s, including those that fail on the first
     /// two bytes of a header. Do not mix the two methods within one frame.
+    #[inline]
     pub fn decode_in_place<'a>(
+        &mut self,
+        input: &'a mut [u8],
+    ) -> Result<Decoded<'a>, ProtocolError> {
+        match self.small_message(input) {
+            Ok(Some(m)) => Ok(Decoded {
+                consumed: m.header_len + m.len,
+                event: Some(FrameEvent::Data(DataChunk {
+                    opcode: m.opcode,
+                    data: &input[m.header_len..m.header_len + m.len],
+                    frame_start: true,
+                    frame_end: true,
+                    message_start: true,
+                    message_end: true,
+                    rsv: m.rsv,
+                })),
+            }),
+            Ok(None) => self.decode_in_place_general(input),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The fast path of [`decode_in_place`](Self::decode_in_place) (and of the connection's
+    /// input loop): a whole single-frame data message with a 7-bit length (at most 125
+    /// bytes), header and payload all at the start of `input`, while the decoder sits between
+    /// messages. The header is decoded from its two (six, with a key) bytes and goes through
+    /// the same rule checks as on the general path ([`check_first_two`](Self::check_first_two),
+    /// [`check_length`](Self::check_length)), the payload is unmasked in place, and a text
+    /// payload is validated as UTF-8 in one call, since it is the whole message. The result
+    /// and the decoder's state afterwards are those of the general path (a unit test compares
+    /// them on every two-byte header, and on random frame sequences).
+    ///
+    /// `Ok(None)`, with nothing changed, when the input starts with anything else.
+    #[inline(always)]
+    pub(crate) fn small_message(
+        &mut self,
+        input: &mut [u8],
+    ) -> Result<Option<SmallMessage>, ProtocolError> {
+        let [b0, b1, ..] = *input else {
+            return Ok(None);
+        };
+        let opcode = OpCode::from_low_bits(b0);
+        let len = usize::from(b1 & 0x7F);
+        let masked = b1 & 0x80 != 0;
+        let header_len = if masked { 6 } else { 2 };
+        let single_data_frame =
+            b0 & 0x80 != 0 && (opcode == OpCode::TEXT || opcode == OpCode::BINARY);
+        if !single_data_frame
+            || len > MAX_CONTROL_PAYLOAD
+            || input.len() < header_len + len
+            || !matches!(self.state, State::Header)
+            || self.message.is_some()
+            || self.header_len != 0
+        {
+            return Ok(None);
+        }
+        if let Err(e) = self
+            .check_first_two(b0, b1)
+            .and_then(|()| self.check_length(opcode, len as u64))
+        {
+            return Err(self.fail(e));
+        }
+        let rsv = (b0 >> 4) & 0b111;
+        let (head, rest) = input.split_at_mut(header_len);
+        let data = &mut rest[..len];
+        let mask = match *head {
+            [_, _, k0, k1, k2, k3] => Some([k0, k1, k2, k3]),
+            _ => None,
+        };
+        self.mask_offset = match mask {
+            Some(key) => apply_mask(data, key, 0) as u8,
+            None => 0,
+        };
+        self.header = FrameHeader {
+            fin: true,
+            rsv,
+            opcode,
+            mask,
+            payload_len: len as u64,
+        };
+        self.remaining = 0;
+        self.utf8.reset();
+        if opcode == OpCode::TEXT
+            && rsv == 0
+            && self.config.validate_utf8
+            && validate_complete(data).is_err()
+        {
+            // The message started, as on the general path.
+            self.message = Some(Message {
+                opcode,
+                rsv,
+                size: len as u64,
+                frames: 1,
+                unstarted: false,
+            });
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        Ok(Some(SmallMessage {
+            header_len,
+            len,
+            opcode,
+            rsv,
+        }))
+    }
+
+    /// [`decode_in_place`](Self::decode_in_place) for every frame: headers cut by the end of
+    /// the input, control frames, fragments, payloads in several pieces.
+    fn decode_in_place_general<'a>(
         &mut self,
         input: &'a mut [u8],
     ) -> Result<Decoded<'a>, ProtocolError> {
@@ -757,13 +888,18 @@ impl FrameDecoder {
         } else {
             let message = match self.message {
                 Some(m) if op == OpCode::CONTINUATION => m,
-                _ => Message {
-                    opcode: op,
-                    rsv: header.rsv,
-                    size: 0,
-                    frames: 0,
-                    unstarted: true,
-                },
+                _ => {
+                    // A new message: nothing of an earlier one is carried (its end may have
+                    // gone unchecked if validation was switched off in between).
+                    self.utf8.reset();
+                    Message {
+                        opcode: op,
+                        rsv: header.rsv,
+                        size: 0,
+                        frames: 0,
+                        unstarted: true,
+                    }
+                }
             };
             self.message = Some(Message {
                 size: message.size.saturating_add(header.payload_len),
@@ -1280,5 +1416,173 @@ mod tests {
             );
         }
         let _ = run(&mut d, &stream).unwrap();
+    }
+
+    /// One decode of `input` by `decode_in_place` (with its small-message fast path) and one
+    /// by the general path alone, from the same decoder state: the same result, the same
+    /// bytes left in the input (unmasked in place) and the same decoder state afterwards.
+    fn assert_paths_agree(decoder: &FrameDecoder, input: &[u8]) {
+        let (mut fast, mut general) = (decoder.clone(), decoder.clone());
+        let (mut fast_input, mut general_input) = (input.to_vec(), input.to_vec());
+        let owned = |r: Result<Decoded<'_>, ProtocolError>| {
+            r.map(|d| (d.consumed, std::format!("{:?}", d.event)))
+        };
+        let fast_result = owned(fast.decode_in_place(&mut fast_input));
+        let general_result = owned(general.decode_in_place_general(&mut general_input));
+        assert_eq!(fast_result, general_result, "{input:02x?}");
+        assert_eq!(fast_input, general_input, "{input:02x?}");
+        assert_eq!(state(&fast), state(&general), "{input:02x?}");
+    }
+
+    /// A decoder's state as text, for comparisons: everything but the bytes of the UTF-8
+    /// validator's carry beyond those it holds (meaningless, left from an earlier chunk).
+    fn state(decoder: &FrameDecoder) -> std::string::String {
+        let mut decoder = decoder.clone();
+        if !decoder.utf8.is_mid_char() {
+            decoder.utf8 = Utf8Validator::new();
+        }
+        std::format!("{decoder:?}")
+    }
+
+    /// Configs that make each rule of a small data frame bite: RSV bits allowed or not,
+    /// UTF-8 checked or not, limits below the frame's length, no fragments at all.
+    fn fast_path_configs() -> [DecoderConfig; 4] {
+        [
+            DecoderConfig::DEFAULT,
+            DecoderConfig::DEFAULT.with_allowed_rsv(RSV1),
+            DecoderConfig::DEFAULT.with_validate_utf8(false),
+            DecoderConfig::DEFAULT.with_limits(
+                Limits::DEFAULT
+                    .with_max_frame_size(20)
+                    .with_max_message_size(10)
+                    .with_max_fragments(0),
+            ),
+        ]
+    }
+
+    /// A payload of `len` bytes of one of three kinds: ASCII, a multi-byte character cut at
+    /// the end, an invalid byte in the middle.
+    fn payload(len: usize, kind: u8) -> Vec<u8> {
+        let mut p: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        match (kind % 3, len) {
+            (1, 1..) => p[len - 1] = 0xE2,
+            (2, 1..) => p[len / 2] = 0xFF,
+            _ => {}
+        }
+        p
+    }
+
+    /// The fast path of `decode_in_place` against the general path, on every two-byte
+    /// header (every opcode, FIN and RSV bit, mask bit and 7-bit length), for both roles and
+    /// configs where each rule applies; whole frames, frames with trailing bytes and frames
+    /// one byte short.
+    #[test]
+    fn small_message_fast_path_matches_the_general_path_on_every_header() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for role in [Role::Client, Role::Server] {
+            for config in fast_path_configs() {
+                let fresh = FrameDecoder::with_config(role, config);
+                for b0 in 0..=255u8 {
+                    for b1 in 0..=255u8 {
+                        let len = usize::from(b1 & 0x7F).min(130);
+                        let mut frame = std::vec![b0, b1];
+                        if b1 & 0x80 != 0 {
+                            frame.extend_from_slice(&key);
+                        }
+                        let mut body = payload(len, b0 ^ b1);
+                        if b1 & 0x80 != 0 {
+                            apply_mask(&mut body, key, 0);
+                        }
+                        frame.extend_from_slice(&body);
+                        assert_paths_agree(&fresh, &frame);
+                        let variant = (b0 ^ b1) % 3;
+                        if variant == 0 {
+                            frame.extend_from_slice(&[0x82, 0x00]);
+                            assert_paths_agree(&fresh, &frame);
+                        } else if variant == 1 && frame.len() > 2 {
+                            frame.pop();
+                            assert_paths_agree(&fresh, &frame);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Random streams of small frames (data, continuations, control frames, valid and
+    /// invalid, masked right and wrong) decoded to the end by `decode_in_place` and by the
+    /// general path alone: the same events, the same error, the same final state.
+    #[test]
+    fn small_message_fast_path_matches_the_general_path_on_random_streams() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            // xorshift64*: deterministic, no dependency.
+            seed ^= seed >> 12;
+            seed ^= seed << 25;
+            seed ^= seed >> 27;
+            seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        const FIRST_BYTES: [u8; 12] = [
+            0x81, 0x82, 0x82, 0x81, 0x01, 0x02, 0x80, 0x00, 0x89, 0x8A, 0xC1, 0x88,
+        ];
+        for _ in 0..3000 {
+            let r = next();
+            let role = if r & 1 == 0 {
+                Role::Client
+            } else {
+                Role::Server
+            };
+            let config = fast_path_configs()[(r >> 1) as usize % 4];
+            let mut stream = Vec::new();
+            for _ in 0..(r >> 8) % 8 + 1 {
+                let f = next();
+                let b0 = FIRST_BYTES[f as usize % FIRST_BYTES.len()];
+                let len = if b0 == 0x88 {
+                    2
+                } else {
+                    (f >> 8) as usize % 40
+                };
+                // Masked as the role expects, except now and then.
+                let masked = (role == Role::Server) != ((f >> 16) % 50 == 0);
+                let mut body = if b0 == 0x88 {
+                    std::vec![0x03, 0xE8]
+                } else {
+                    payload(len, ((f >> 24) % 16) as u8 / 5)
+                };
+                stream.push(b0);
+                stream.push(len as u8 | if masked { 0x80 } else { 0 });
+                if masked {
+                    let key = ((f >> 32) as u32).to_le_bytes();
+                    stream.extend_from_slice(&key);
+                    apply_mask(&mut body, key, 0);
+                }
+                stream.extend_from_slice(&body);
+            }
+            let decode_all = |general: bool| {
+                let mut d = FrameDecoder::with_config(role, config);
+                let mut input = stream.clone();
+                let mut pos = 0;
+                let mut events = Vec::new();
+                let result = loop {
+                    let decoded = if general {
+                        d.decode_in_place_general(&mut input[pos..])
+                    } else {
+                        d.decode_in_place(&mut input[pos..])
+                    };
+                    match decoded {
+                        Err(e) => break Err(e),
+                        Ok(Decoded { consumed, event }) => {
+                            pos += consumed;
+                            match event {
+                                None => break Ok(pos),
+                                Some(event) => events.push(std::format!("{event:?}")),
+                            }
+                        }
+                    }
+                };
+                (events, result, state(&d))
+            };
+            assert_eq!(decode_all(false), decode_all(true), "{stream:02x?}");
+        }
     }
 }

@@ -79,12 +79,13 @@ fn unfinished_tail_start(chunk: &[u8]) -> usize {
     len
 }
 
-/// One bulk check of bytes that must be complete, valid UTF-8: simdutf8's `basic` API (faster
+/// One bulk check of bytes that must be complete, valid UTF-8 (a whole text message in one
+/// piece, or the part of a chunk before an unfinished last character): simdutf8's `basic` API (faster
 /// than `compat`: no error position is needed, since a bad byte fails the message either way).
 /// Short ASCII (the common case for small text messages) is recognised with a word-at-a-time
 /// check first; simdutf8 hands inputs under 64 bytes to `core::str::from_utf8` anyway.
 #[inline]
-fn validate_bulk(bytes: &[u8]) -> Result<(), Utf8Error> {
+pub(crate) fn validate_complete(bytes: &[u8]) -> Result<(), Utf8Error> {
     if bytes.len() < 64 && bytes.is_ascii() {
         return Ok(());
     }
@@ -155,12 +156,12 @@ impl Utf8Validator {
         // the whole chunk.
         let split = unfinished_tail_start(chunk);
         if split == chunk.len() {
-            return validate_bulk(chunk);
+            return validate_complete(chunk);
         }
         // Everything before the unfinished character goes through the bulk check, then the
         // character's first bytes (1 to 3) are checked to be a valid prefix and carried over.
         let (body, tail) = chunk.split_at(split);
-        validate_bulk(body)?;
+        validate_complete(body)?;
         if !is_valid_prefix(tail) {
             return Err(INVALID);
         }

@@ -254,9 +254,7 @@ impl Incoming {
             return 0;
         }
         if start && end {
-            let data = self.split_read(pos, len);
-            events.push_back(message(kind, data));
-            return 0;
+            return self.whole_message(events, pos, len, kind);
         }
         if start {
             // The message's first bytes: it is gathered in place from here, so that it is
@@ -282,6 +280,21 @@ impl Incoming {
             return 0;
         }
         pos
+    }
+
+    /// A whole message of `len` bytes ending at `pos` (one frame, delivered whole): split off
+    /// the read buffer and queued. Returns where decoding resumes.
+    #[inline(always)]
+    pub(super) fn whole_message(
+        &mut self,
+        events: &mut VecDeque<Event>,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+    ) -> usize {
+        let data = self.split_read(pos, len);
+        events.push_back(message(kind, data));
+        0
     }
 
     /// Take the gathered message `read_buf[..held]` as `Bytes` and drop the rest up to `pos`
@@ -366,18 +379,22 @@ impl Incoming {
     }
 
     /// Take `read_buf[pos - len..pos]` as `Bytes` without copying; `read_buf` keeps the rest.
-    #[inline]
     ///
     /// Two reference-count operations per message: `split_to` (the buffer was shared once
     /// and stays so while it is reused) and the drop of the `Bytes`; `advance` and `freeze`
-    /// count nothing. Empty messages take none.
+    /// count nothing. Empty messages take none. What comes before the message (its header)
+    /// is split off with it and skipped in the `Bytes` (a pointer addition, inline), rather
+    /// than advanced over in `read_buf` first (a second call into `BytesMut`).
+    #[inline(always)]
     fn split_read(&mut self, pos: usize, len: usize) -> Bytes {
-        self.read_buf.advance(pos - len);
         self.filled -= pos;
         if len == 0 {
+            self.read_buf.advance(pos);
             return Bytes::new();
         }
-        self.read_buf.split_to(len).freeze()
+        let mut data = self.read_buf.split_to(pos).freeze();
+        data.advance(pos - len);
+        data
     }
 }
 

@@ -505,6 +505,7 @@ impl Connection {
     /// [`poll_transmit`](Self::poll_transmit) after polling `Closed`. `Closed` comes exactly
     /// once, and nothing comes after it.
     #[must_use = "an event that is dropped is lost"]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
         // The queue's room is kept while traffic flows (the read buffer is kept), and given
@@ -559,12 +560,7 @@ impl Connection {
         if self.deflate.is_some() {
             return self.send_slice(OpCode::BINARY, data);
         }
-        let one_frame = self
-            .core
-            .config
-            .max_send_frame_size
-            .is_none_or(|max| data.len() <= max.max(1));
-        if !one_frame || self.core.sending_fragmented.is_some() {
+        if !self.one_frame(data.len()) {
             return self.send_slice(OpCode::BINARY, data);
         }
         self.out.push_data_through(OpCode::BINARY, data, write)
@@ -651,8 +647,13 @@ impl Connection {
     fn send_slice(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if let Some(compressed) = self.compress(data) {
-            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+        if self.deflate.is_some() {
+            if let Some(compressed) = self.compress(data) {
+                return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+            }
+        }
+        if self.one_frame(data.len()) {
+            return self.out.push_message(opcode, 0, data, None);
         }
         self.for_each_frame(opcode, data.len(), |out, op, fin, range| {
             out.push_data(op, fin, 0, &data[range], None)
@@ -662,14 +663,23 @@ impl Connection {
     fn send_owned(&mut self, opcode: OpCode, data: Bytes) -> Result<(), SendError> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if let Some(compressed) = self.compress(&data) {
-            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+        if self.deflate.is_some() {
+            if let Some(compressed) = self.compress(&data) {
+                return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
+            }
+        }
+        if self.one_frame(data.len()) {
+            return self.out.push_message(opcode, 0, &data, Some(&data));
         }
         self.send_owned_rsv(opcode, data, 0)
     }
 
     /// Send `data` as a message whose first frame carries `rsv`.
+    #[inline(never)]
     fn send_owned_rsv(&mut self, opcode: OpCode, data: Bytes, rsv: u8) -> Result<(), SendError> {
+        if self.one_frame(data.len()) {
+            return self.out.push_message(opcode, rsv, &data, Some(&data));
+        }
         self.for_each_frame(opcode, data.len(), |out, op, fin, range| {
             let rsv = if op == OpCode::CONTINUATION { 0 } else { rsv };
             out.push_data(op, fin, rsv, &data[range.clone()], Some((&data, range)))
@@ -677,7 +687,10 @@ impl Connection {
     }
 
     /// The compressed form of a message, if permessage-deflate is on and it is worth it.
+    /// Out of line: the uncompressed sends stay short.
     #[cfg(feature = "deflate")]
+    #[cold]
+    #[inline(never)]
     fn compress(&mut self, data: &[u8]) -> Option<Bytes> {
         if self.core.sending_fragmented.is_some() {
             return None; // for_each_frame reports the error
@@ -692,7 +705,22 @@ impl Connection {
         compressed.then(|| out.freeze())
     }
 
-    /// Split a message of `len` bytes into frames per `max_send_frame_size`.
+    /// Whether a whole message of `len` bytes goes out as one frame now: no fragmented
+    /// message is being sent, and `max_send_frame_size` does not split it.
+    #[inline(always)]
+    fn one_frame(&self, len: usize) -> bool {
+        self.core.sending_fragmented.is_none()
+            && self
+                .core
+                .config
+                .max_send_frame_size
+                .is_none_or(|max| len <= max.max(1))
+    }
+
+    /// Split a message of `len` bytes into frames per `max_send_frame_size` (or report the
+    /// fragmented message in progress).
+    #[cold]
+    #[inline(never)]
     fn for_each_frame(
         &mut self,
         opcode: OpCode,
@@ -724,7 +752,15 @@ impl Connection {
     fn process_input(&mut self, keep: bool, mut sink: Option<Sink<'_>>) {
         // Held payload was decoded already: decoding resumes after it.
         let mut pos = self.rx.held;
+        // Whole small messages go the short way when they are delivered as owned messages.
+        let small_fast_path = sink.is_none() && !self.core.config.streaming;
         while self.core.lifecycle.is_reading() && pos < self.rx.filled {
+            if small_fast_path {
+                if let Some(next) = self.small_message(pos) {
+                    pos = next;
+                    continue;
+                }
+            }
             let input = &mut self.rx.read_buf[pos..self.rx.filled];
             let decoded = match self.core.decoder.decode_in_place(input) {
                 Ok(decoded) => decoded,
@@ -813,6 +849,37 @@ impl Connection {
             }
         }
         self.rx.end_of_input(pos, keep);
+    }
+
+    /// The fast path of `process_input` for a whole single-frame message of at most 125
+    /// bytes at `pos` (see `FrameDecoder::small_message`: the same rules), delivered as an
+    /// owned message without the general dispatch. Returns where decoding resumes, or `None`
+    /// (nothing done) for any other frame.
+    #[inline(always)]
+    fn small_message(&mut self, pos: usize) -> Option<usize> {
+        if self.rx.borrowed_message {
+            return None;
+        }
+        let input = &mut self.rx.read_buf[pos..self.rx.filled];
+        let m = match self.core.decoder.small_message(input) {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(error) => {
+                self.fail(error);
+                return Some(pos);
+            }
+        };
+        let end = pos + m.header_len + m.len;
+        let kind = if m.opcode == OpCode::TEXT {
+            MessageKind::Text
+        } else {
+            MessageKind::Binary
+        };
+        if m.rsv & crate::frame::RSV1 != 0 {
+            self.on_compressed_data(end, m.len, kind, true, true, false);
+            return Some(end);
+        }
+        Some(self.rx.whole_message(&mut self.events, end, m.len, kind))
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer

@@ -164,15 +164,21 @@ impl Outgoing {
 
     /// The masking key for the next frame: `Ok(None)` when we do not mask, `Err` for a client
     /// without a key source.
-    #[inline]
+    #[inline(always)]
     fn next_mask(&mut self) -> Result<Option<[u8; 4]>, SendError> {
         if !self.masks {
             return Ok(None);
         }
+        self.client_mask().map(Some)
+    }
+
+    /// A client's masking key from its source.
+    #[inline(never)]
+    fn client_mask(&mut self) -> Result<[u8; 4], SendError> {
         match &mut self.mask {
             #[cfg(feature = "std")]
-            MaskSource::ThreadRng => Ok(Some(rand::random())),
-            MaskSource::Custom(source) => Ok(Some(source())),
+            MaskSource::ThreadRng => Ok(rand::random()),
+            MaskSource::Custom(source) => Ok(source()),
             MaskSource::None => Err(SendError::NoMaskSource),
         }
     }
@@ -426,29 +432,76 @@ impl Outgoing {
     }
 
     /// Room for `len` more bytes at the end of the stage, initialised; returns it.
-    #[inline]
+    #[inline(always)]
     fn stage_extend(&mut self, len: usize) -> &mut [u8] {
         if self.tail + len > self.stage.len() {
-            if self.head > 0 {
-                // Written bytes at the front: move the rest down (segments count from `head`).
-                self.stage.copy_within(self.head..self.tail, 0);
-                self.tail -= self.head;
-                self.head = 0;
-            }
-            if self.tail + len > self.stage.len() {
-                // Zeroed once; kept initialised for the next frames.
-                self.stage.resize(self.tail + len, 0);
-            }
+            self.stage_grow(len);
         }
         let start = self.tail;
         self.tail += len;
         &mut self.stage[start..self.tail]
     }
 
+    /// Make room for `len` more bytes after `tail`: rare once the stage has its size.
+    #[cold]
+    #[inline(never)]
+    fn stage_grow(&mut self, len: usize) {
+        if self.head > 0 {
+            // Written bytes at the front: move the rest down (segments count from `head`).
+            self.stage.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+        if self.tail + len > self.stage.len() {
+            // Zeroed once; kept initialised for the next frames.
+            self.stage.resize(self.tail + len, 0);
+        }
+    }
+
+    /// Queue a whole message as one frame (the caller checked that it goes as one): the
+    /// common send, written straight into the stage (header, then the payload copied, and
+    /// masked in the same pass). A payload that goes by reference (`owned`, unmasked, of
+    /// `BY_REFERENCE_FROM` bytes and more), or a stage partly written, takes
+    /// [`push_data`](Self::push_data).
+    #[inline(always)]
+    pub(super) fn push_message(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        payload: &[u8],
+        owned: Option<&Bytes>,
+    ) -> Result<(), SendError> {
+        let by_reference = owned.is_some() && !self.masks && payload.len() >= BY_REFERENCE_FROM;
+        if by_reference || self.writing == Some(Queue::Stage) {
+            return self.push_data(opcode, true, rsv, payload, owned.map(|b| (b, 0..b.len())));
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv,
+            opcode,
+            mask: self.next_mask()?,
+            payload_len: payload.len() as u64,
+        };
+        self.flowing = true;
+        let head_len = header.encoded_len();
+        let dst = self.stage_extend(head_len + payload.len());
+        let (dst_head, dst_payload) = dst.split_at_mut(head_len);
+        header.encode_exact(dst_head);
+        match header.mask {
+            Some(key) => {
+                copy_masked(dst_payload, payload, key, 0);
+            }
+            None => dst_payload.copy_from_slice(payload),
+        }
+        Ok(())
+    }
+
     /// Queue one data frame (or the close frame) after every data frame already queued.
     /// `owned` (the payload as `Bytes` and its range) lets a larger unmasked payload go out by
-    /// reference, without a copy.
-    #[inline]
+    /// reference, without a copy. The general form: fragments, the close frame, payloads by
+    /// reference (a whole message that can go as one frame takes
+    /// [`push_message`](Self::push_message)).
+    #[inline(never)]
     pub(super) fn push_data(
         &mut self,
         opcode: OpCode,
@@ -500,8 +553,8 @@ impl Outgoing {
     /// A whole unmasked data frame written through `write` (see
     /// `Connection::send_binary_with`): the stage's frames and the frame's header, then
     /// `payload` from where it is; what `write` does not take is staged. Falls back to
-    /// [`push_data`](Self::push_data) (without calling `write`) when the frame is masked or
-    /// small, or when anything but whole staged frames is queued.
+    /// [`push_message`](Self::push_message) (without calling `write`) when the frame is
+    /// masked, or when anything but whole staged frames is queued.
     pub(super) fn push_data_through(
         &mut self,
         opcode: OpCode,
@@ -513,7 +566,7 @@ impl Outgoing {
         // 1 KiB 107 / 45, 4 KiB 265 / 109).
         let direct = !self.masks && self.only_staged() && self.writing.is_none();
         if !direct {
-            return self.push_data(opcode, true, 0, payload, None);
+            return self.push_message(opcode, 0, payload, None);
         }
         let header = FrameHeader {
             fin: true,

@@ -1,0 +1,114 @@
+//! rfc6455's small-message paths under callgrind: instructions per message, the stable
+//! measure on a noisy machine (wall-clock ratios come from `benches/compare.rs`).
+//!
+//! `small_ipm WORKLOAD N` runs N messages of one workload in `run_*`, a function that does
+//! only the work measured (the input stream is built before it). `ipm.sh` runs each workload
+//! under `valgrind --tool=callgrind --toggle-collect='small_ipm::run_*'` at two counts and
+//! prints the difference per message, so fixed costs (the first buffers) cancel out.
+//!
+//! Workloads, driven as `benches/compare.rs` drives rfc6455:
+//! - `rx16`, `rx125`, `rx16t`, `rx125t`: receive masked binary (`t`: text) messages of 16 or
+//!   125 bytes as a server, 64 KiB reads appended with `receive_into`, owned events polled;
+//! - `tx16owned`, `tx16borrowed`: server sends of 16 bytes (`send(Message)` with a `Bytes`
+//!   clone; `send_binary_with` writing header and payload in one vectored write), the output
+//!   drained with `poll_transmit_vectored` (2 chunks) into memory after each;
+//! - `tx16client`, `tx16clientb`: the same as a client (masked, keys from `rand`).
+
+use rfc6455::{Config, Connection, Event, Message, Role};
+use std::hint::black_box;
+
+/// `n` frames of a `len`-byte payload (`len` < 126), masked as a client sends them.
+fn masked_stream(text: bool, len: usize, n: usize) -> Vec<u8> {
+    assert!(len < 126, "7-bit lengths only");
+    let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+    let key = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = vec![if text { 0x81 } else { 0x82 }, 0x80 | len as u8];
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame.repeat(n)
+}
+
+#[inline(never)]
+fn run_receive(stream: &[u8], n: usize) {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut got = 0;
+    for read in stream.chunks(64 * 1024) {
+        conn.receive_into(64 * 1024, |buf| buf.put_slice(read));
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Message(m) => {
+                    black_box(&m);
+                    got += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(got, n, "every message received");
+}
+
+/// Drain the output as the adapters do (here into 2 chunks, as `compare.rs`).
+fn drain(conn: &mut Connection, sink: &mut Vec<u8>) {
+    loop {
+        let mut chunks: [&[u8]; 2] = [&[]; 2];
+        let filled = conn.poll_transmit_vectored(&mut chunks);
+        if filled == 0 {
+            break;
+        }
+        let mut written = 0;
+        for chunk in &chunks[..filled] {
+            sink.extend_from_slice(chunk);
+            written += chunk.len();
+        }
+        conn.advance_transmit(written);
+    }
+}
+
+#[inline(never)]
+fn run_send(role: Role, owned: bool, n: usize) {
+    let data = vec![7u8; 16];
+    // A `Bytes` inside: each send clones it (a reference count), as compare.rs does.
+    let message = Message::from(data.clone());
+    let mut conn = Connection::new(role, Config::default());
+    let mut sink = Vec::with_capacity(1 << 16);
+    for _ in 0..n {
+        if sink.len() > 60_000 {
+            sink.clear();
+        }
+        if owned {
+            conn.send(message.clone()).expect("send");
+        } else {
+            conn.send_binary_with(&data, |chunks| {
+                let mut written = 0;
+                for chunk in chunks {
+                    sink.extend_from_slice(chunk);
+                    written += chunk.len();
+                }
+                written
+            })
+            .expect("send");
+        }
+        drain(&mut conn, &mut sink);
+    }
+    black_box(&sink);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let workload = args.get(1).map_or("rx16", String::as_str);
+    let n: usize = args
+        .get(2)
+        .map_or(10_000, |s| s.parse().expect("N: a count"));
+    let receive = |text, len| run_receive(&masked_stream(text, len, n), n);
+    match workload {
+        "rx16" => receive(false, 16),
+        "rx125" => receive(false, 125),
+        "rx16t" => receive(true, 16),
+        "rx125t" => receive(true, 125),
+        "tx16owned" => run_send(Role::Server, true, n),
+        "tx16borrowed" => run_send(Role::Server, false, n),
+        "tx16client" => run_send(Role::Client, true, n),
+        "tx16clientb" => run_send(Role::Client, false, n),
+        other => panic!("unknown workload {other}"),
+    }
+}
