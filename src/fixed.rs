@@ -18,7 +18,9 @@
 //! I/O again.**
 //!
 //! Frames are decoded when events are polled: [`Connection::poll_event`] hands out an
-//! [`Event`] that borrows the read buffer. To answer a message while holding it (an echo),
+//! [`Event`] that borrows the read buffer. Time still sees the input in the order it came:
+//! a [`Connection::handle_timeout`] after input not yet decoded fires its timers after that
+//! input's events (see there), so the observable behaviour is [`crate::Connection`]'s. To answer a message while holding it (an echo),
 //! use [`Connection::poll_event_with_sender`], which also gives a [`Sender`]: the write side,
 //! borrowed apart from the read buffer.
 //!
@@ -71,18 +73,20 @@
 //!
 //! # Sizes
 //!
-//! On x86-64, measured by `tests/no_alloc.rs` (`size_of`) and by the tests that pass:
+//! On x86-64, measured by `tests/no_alloc.rs` (`size_of`, asserted exactly on 64-bit
+//! targets) and by the tests that pass:
 //!
 //! | what | bytes |
 //! |---|---|
-//! | `fixed::Connection`: the whole state, buffers excluded (frame decoder 248, two waiting control frames 2 × 126, rules and timers) | 872 (920 with the `deflate` feature compiled in: [`Config`] then holds its settings) |
-//! | smallest read buffer, [`MIN_READ_BUFFER`]: the differential proptests (`tests/integration/fixed_props.rs`) run every transcript through it, larger messages streamed | 131 |
+//! | `fixed::Connection`: the whole state, buffers excluded (frame decoder 248; two records for waiting control frames, 126 bytes each plus their tags, and the waiting-ping flag; the configuration, rules, timers and a deferred timer; the buffers' positions) | 952 (the same with the `deflate` feature compiled in) |
+//! | smallest read buffer, [`MIN_READ_BUFFER`]: the differential proptests (`tests/integration/fixed_props.rs`) draw it as one of their read buffer sizes (and the timer property uses only it), larger messages streamed | 131 |
 //! | smallest write buffer, [`MIN_WRITE_BUFFER`]: one masked control frame (`tests/no_alloc.rs` runs pongs and keepalive through it) | 131 |
 //! | the no-allocator session of `tests/no_alloc.rs` (4 KiB and 1000-byte messages streamed through them) | server 256 read + 1024 write, client 512 + 512 |
 //! | `examples/no_alloc.rs` on the Autobahn server suite: strictly OK, messages up to 1 MiB streamed through it (larger ones refused with 1009: see the example) | 16 KiB read + 32 KiB write (+ 2 KiB for the request head) |
 //!
-//! permessage-deflate is not available here (it needs an allocator): a [`Config`] with
-//! `deflate` set is treated as without it.
+//! permessage-deflate is not available here (it needs an allocator): [`Connection::new`]
+//! refuses a [`Config`] with `deflate` set (a panic: negotiate no extension for this
+//! connection) rather than run it uncompressed.
 
 use core::fmt;
 use core::ops::Range;

@@ -517,16 +517,35 @@ fn timeouts_and_a_full_write_buffer_without_allocator() {
     });
 }
 
-/// The state's size, for the module docs' table.
+/// The state's size: the exact numbers of the module docs' table (and the README's) on
+/// 64-bit targets, where they are documented.
 #[test]
 fn sizes() {
     let size = std::mem::size_of::<Connection<'_>>();
-    println!(
-        "fixed::Connection: {size} bytes; FrameDecoder: {}",
-        std::mem::size_of::<FrameDecoder>()
-    );
-    // 872 bytes on x86-64 (920 with the `deflate` feature, whose settings `Config` holds).
+    let decoder = std::mem::size_of::<FrameDecoder>();
+    println!("fixed::Connection: {size} bytes; FrameDecoder: {decoder}");
+    #[cfg(target_pointer_width = "64")]
+    {
+        // The same with the `deflate` feature compiled in: `Config`'s settings fit in padding.
+        assert_eq!(size, 952, "update src/fixed.rs's size table and the README");
+        assert_eq!(decoder, 248, "update src/frame.rs's FrameDecoder docs");
+    }
     assert!(size <= 1024, "{size}");
+}
+
+/// A `Config` with permessage-deflate is refused, not silently run uncompressed.
+#[cfg(feature = "deflate")]
+#[test]
+#[should_panic(expected = "no permessage-deflate")]
+fn deflate_is_refused() {
+    use rfc6455::extension::deflate::PerMessageDeflate;
+    let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+    let deflate = PerMessageDeflate {
+        params: Default::default(),
+        config: Default::default(),
+    };
+    let config = Config::default().with_deflate(Some(deflate));
+    let _ = Connection::new(Role::Server, config, &mut read, &mut write);
 }
 
 /// Everything written to the transport so far, into `wire` from `len` on.
