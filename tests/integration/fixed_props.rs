@@ -560,3 +560,61 @@ fn compare(
     prop_assert_eq!(a.is_terminated(), f.is_terminated());
     Ok(())
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Every message of up to the read buffer's size minus `MIN_READ_BUFFER` bytes is
+    /// delivered whole (`Event::Message`, never streamed), fragmented or not, with pings of
+    /// up to 125 bytes between its fragments, in any chunking: the module docs' promise.
+    #[test]
+    fn messages_that_fit_are_delivered_whole(
+        read in MIN_READ_BUFFER..2000usize,
+        fill in 0.0f64..=1.0,
+        parts in 1usize..6,
+        ping_len in proptest::option::of(0usize..=125),
+        raw_cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        client_side in any::<bool>(),
+    ) {
+        let len = ((read - MIN_READ_BUFFER) as f64 * fill) as usize;
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let role = if client_side { Role::Client } else { Role::Server };
+        let mask = if client_side { None } else { Some([1, 2, 3, 4]) };
+        let mut input = Vec::new();
+        let step = len.div_ceil(parts).max(1);
+        let pieces: Vec<&[u8]> = if len == 0 { vec![&data[..]] } else { data.chunks(step).collect() };
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 { OpCode::BINARY } else { OpCode::CONTINUATION };
+            input.extend(RawFrame::new(opcode, piece).fin(i + 1 == pieces.len()).mask(mask).to_vec());
+            if let (Some(n), false) = (ping_len, i + 1 == pieces.len()) {
+                input.extend(RawFrame::new(OpCode::PING, &vec![7u8; n]).mask(mask).to_vec());
+            }
+        }
+        let cuts = cuts(input.len(), raw_cuts);
+        let (mut read_buf, mut write_buf) = (vec![0u8; read], vec![0u8; 64 * 1024]);
+        let mut keys = counter_keys();
+        let mut f = match role {
+            Role::Client => fixed::Connection::with_mask_source(role, Config::default(), &mut read_buf, &mut write_buf, &mut keys),
+            Role::Server => fixed::Connection::new(role, Config::default(), &mut read_buf, &mut write_buf),
+        };
+        let mut messages = Vec::new();
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            let mut chunk = &input[last..cut.max(last)];
+            last = cut.max(last);
+            while !chunk.is_empty() {
+                let n = f.receive(chunk);
+                prop_assert!(n > 0, "no room for the rest of a message that fits");
+                chunk = &chunk[n..];
+                while let Some(event) = f.poll_event() {
+                    match event {
+                        fixed::Event::Message { data, .. } => messages.push(data.to_vec()),
+                        fixed::Event::Ping(_) => {}
+                        other => prop_assert!(false, "{:?}", other),
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(messages, vec![data]);
+    }
+}
