@@ -1051,15 +1051,14 @@ fn run_deferred(
     d: Deferred,
     eof: bool,
 ) -> Option<Found> {
-    let report = if d.eof {
-        core.step(Trigger::Eof, tx).map(|report| {
-            let _ = fire(core, tx, d.now);
-            report
-        })
+    let eof_first = if d.eof {
+        core.step(Trigger::Eof, tx)
     } else {
         None
     };
-    let report = report.or_else(|| fire(core, tx, d.now))?;
+    // After the end of the transport, the timers only see the connection closed.
+    let timers = fire(core, tx, d.now);
+    let report = eof_first.or(timers)?;
     if eof {
         // The end of the transport came after the timers.
         let _ = core.step(Trigger::Eof, tx);
