@@ -17,6 +17,9 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use bytes::BytesMut;
+use core::ops::{Deref, DerefMut};
+#[cfg(target_has_atomic = "ptr")]
+use core::sync::atomic::{AtomicUsize, Ordering};
 use zlib_rs::{DeflateConfig, DeflateFlush, InflateFlush, Method, Status, Strategy};
 
 /// The tail of a sync flush, removed from each message and put back to inflate it (§7.2.1).
@@ -32,6 +35,50 @@ pub(crate) enum CodecError {
     TooLarge,
     /// Not valid DEFLATE data (close with 1007).
     InvalidData,
+}
+
+/// Engines alive in the process (every connection's compressors and decompressors).
+#[cfg(target_has_atomic = "ptr")]
+static LIVE_ENGINES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many zlib-rs engines are alive in the process, all connections together (0 on
+/// targets without pointer-sized atomics, where they are not counted).
+pub(crate) fn live_engines() -> usize {
+    #[cfg(target_has_atomic = "ptr")]
+    return LIVE_ENGINES.load(Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "ptr"))]
+    0
+}
+
+/// A zlib-rs engine on the heap, counted in [`live_engines`] while it exists.
+pub(crate) struct Engine<T>(Box<T>);
+
+impl<T> Engine<T> {
+    fn new(engine: T) -> Self {
+        #[cfg(target_has_atomic = "ptr")]
+        LIVE_ENGINES.fetch_add(1, Ordering::Relaxed);
+        Engine(Box::new(engine))
+    }
+}
+
+impl<T> Drop for Engine<T> {
+    fn drop(&mut self) {
+        #[cfg(target_has_atomic = "ptr")]
+        LIVE_ENGINES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<T> Deref for Engine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Engine<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 /// The window our deflater really uses for a negotiated `window_bits`.
@@ -52,7 +99,7 @@ pub(crate) struct Compressor {
     no_context_takeover: bool,
     /// Send a message raw when compressing does not make it smaller.
     raw_fallback: bool,
-    engine: Option<Box<zlib_rs::Deflate>>,
+    engine: Option<Engine<zlib_rs::Deflate>>,
     /// The last `2^window_bits` bytes sent (context takeover only).
     history: History,
 }
@@ -78,8 +125,8 @@ impl Compressor {
         }
     }
 
-    fn make_engine(&mut self) -> Option<Box<zlib_rs::Deflate>> {
-        let mut engine = Box::new(zlib_rs::Deflate::new_with_config(DeflateConfig {
+    fn make_engine(&mut self) -> Option<Engine<zlib_rs::Deflate>> {
+        let mut engine = Engine::new(zlib_rs::Deflate::new_with_config(DeflateConfig {
             level: i32::from(self.level),
             method: Method::Deflated,
             window_bits: -i32::from(self.window_bits),
@@ -248,7 +295,7 @@ pub(crate) struct Decompressor {
     /// The history's size: the peer's window, 8 counted as 9 (see [`deflate_bits`]).
     window_bits: u8,
     no_context_takeover: bool,
-    engine: Option<Box<zlib_rs::Inflate>>,
+    engine: Option<Engine<zlib_rs::Inflate>>,
     /// The last `2^window_bits` bytes received (context takeover only).
     history: History,
     /// The current message reached a final block: only its end may follow.
@@ -278,10 +325,10 @@ impl Decompressor {
         }
     }
 
-    fn make_engine(&mut self) -> Result<Box<zlib_rs::Inflate>, CodecError> {
+    fn make_engine(&mut self) -> Result<Engine<zlib_rs::Inflate>, CodecError> {
         // Always a 15-bit inflater: zlib-rs allocates 32 KiB whatever the window, and this
         // accepts "8 means 9" deflaters.
-        let mut engine = Box::new(zlib_rs::Inflate::new(false, 15));
+        let mut engine = Engine::new(zlib_rs::Inflate::new(false, 15));
         if !self.history.is_empty() {
             engine
                 .set_dictionary(self.history.as_contiguous())
