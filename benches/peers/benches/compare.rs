@@ -5,7 +5,8 @@
 //! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
 //! cargo bench -p rfc6455-peers --bench compare             # about 4 min
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
-//! #              ROW (only rows whose name contains it),
+//! #              ROW (only rows whose name contains it), DEFLATE_LEVEL (rfc6455's level in
+//! #              the deflate rows, default its default),
 //! #              OUT (JSON lines, default target/peers-compare.jsonl)
 //! ```
 //!
@@ -476,11 +477,19 @@ mod ours_deflate {
     use rfc6455::{Config, Connection, Event, Message, Role, Text};
 
     /// permessage-deflate as negotiated with a client that offered nothing but the extension
-    /// (both windows 15, context takeover), our default settings (level 3, window 14).
+    /// (both windows 15, context takeover), our default settings (level 3, window 14; the
+    /// level from DEFLATE_LEVEL if set).
     fn config() -> Config {
+        let mut config = DeflateConfig::default();
+        if let Some(level) = std::env::var("DEFLATE_LEVEL")
+            .ok()
+            .and_then(|l| l.parse().ok())
+        {
+            config.level = level;
+        }
         Config::default().with_deflate(Some(PerMessageDeflate {
             params: DeflateParams::default(),
-            config: DeflateConfig::default(),
+            config,
         }))
     }
 
