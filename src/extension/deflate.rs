@@ -52,8 +52,8 @@
 //! one came within `idle_release`): a lone message gives its engine back at once. And only
 //! while the process holds at most [`DeflateConfig::engine_budget`] engines (default 64):
 //! beyond that, connections give their engines back after every message, so the engines of
-//! busy connections cost the process at most about 64 × 190 KiB at once, however many
-//! connections there are. Under `no_context_takeover` a direction's engine is dropped after
+//! busy connections cost the process about 10 MiB at most, however many connections there
+//! are. Under `no_context_takeover` a direction's engine is dropped after
 //! every message.
 //!
 //! What an idle connection holds over a plain one that carried the same messages, each side,
@@ -77,12 +77,12 @@
 //!
 //! | setting | default | why |
 //! |---|---|---|
-//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output within 5 % of zlib's level 3 (smaller, measured), about 1.5× the speed of level 6; level 6 saves about 10 % more bytes on JSON |
+//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output 4.8 % smaller than C zlib's level 3, about 1.5× the speed of level 6; 7 is the first level within 2 % of zlib's default 6 (3.8–5.4 % smaller), but compresses JSON no faster than flate2's level 6 (0.95–0.97×) |
 //! | [`max_window_bits`](DeflateConfig::max_window_bits) (ours) | 14 | 16 KiB kept while idle instead of 32 KiB, output within 1–2 % of window 15 |
 //! | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) (server's answer) | 12 | a server keeps 4 KiB of a client's stream; uploads come out about 4–5 % bigger |
 //! | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) (client's offer) | 12, with a fallback offer without it | a client keeps 4 KiB of the server's stream; a server that declines the parameter takes the second offer |
 //! | [`idle_release`](DeflateConfig::idle_release) | 1 s | a busy connection keeps its engines (rebuilding one costs 7–50 µs), an idle one gives ≈ 300 KiB back |
-//! | [`engine_budget`](DeflateConfig::engine_budget) | 64 engines | the process's engines for busy connections stay around 12 MiB; beyond 64 at once, connections rebuild their engines per message |
+//! | [`engine_budget`](DeflateConfig::engine_budget) | 64 engines | the engines of busy connections cost the process about 10 MiB at most; beyond 64 at once, connections rebuild their engines per message |
 //! | [`raw_when_not_smaller`](DeflateConfig::raw_when_not_smaller) | `true` | random or compressed data goes out as is: the peer copies instead of inflating |
 //!
 //! So, with the defaults on both sides (the negotiation gives both windows 12), an idle
@@ -104,7 +104,8 @@
 //! | one, `no_context_takeover` both ways | +0.5 to +0.8 KiB | +0.5 to +0.9 KiB |
 //!
 //! (With `MALLOC_MMAP_THRESHOLD_=16384` before: +2.5 KiB for one message.) The "now" column
-//! is bounded by [`DeflateConfig::engine_budget`]: about 12 MiB for the process, whatever N.
+//! is bounded by [`DeflateConfig::engine_budget`]: about 12 MiB for the process, whatever N,
+//! so it is smaller per connection with more connections.
 
 use alloc::string::String;
 use bytes::BytesMut;
@@ -130,10 +131,17 @@ pub const NAME: &str = "permessage-deflate";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeflateConfig {
-    /// zlib-style level, 0 (store) to 9 (best). Default 3: zlib-rs' `deflate_medium`, within
-    /// 1 % of zlib's level 3 in size, about 8 % smaller than level 2 and 1.5× the speed of
-    /// level 6 on 1 KiB JSON messages (measured). Level 1 is zlib-rs' `deflate_quick` (fixed
-    /// Huffman codes): fastest, but 22–33 % bigger output and 5 % expansion of random data.
+    /// zlib-style level, 0 (store) to 9 (best). Default 3: zlib-rs' `deflate_medium`, about
+    /// 8 % smaller than level 2 and 1.5× the speed of level 6 on 1 KiB JSON messages
+    /// (measured). Level 1 is zlib-rs' `deflate_quick` (fixed Huffman codes): fastest, but
+    /// 22–33 % bigger output and 5 % expansion of random data.
+    ///
+    /// Against C zlib 1.2.13 (window 15, 256 KiB of JSON in 1 KiB / 64 KiB messages, context
+    /// takeover; `benches/peers`): level 3 is 4.8 % / 4.7 % smaller than zlib's level 3 and
+    /// 9.8 % / 11.5 % bigger than zlib's level 6, compressing 1.7× / 2.4× as fast as
+    /// sockudo-ws and yawc (flate2, level 6); level 6 is 3.4–3.8 % / 2.5–3.6 % bigger than
+    /// zlib's level 6 at 1.1× / 1.2× their speed; level 7 (`deflate_slow`) is 3.8 % / 5.4 %
+    /// smaller than zlib's level 6 at 0.95× / 0.97× their speed.
     pub level: u8,
     /// Messages shorter than this are sent uncompressed. Default 32 bytes.
     pub threshold: usize,
@@ -172,8 +180,7 @@ pub struct DeflateConfig {
     /// direction whose previous message is older than this (a lone message) gives its engine
     /// back right after the message. `None`: keep them for the connection's life, within
     /// `engine_budget` (fastest, 250–420 KiB per connection); `Some(Duration::ZERO)`: after
-    /// every message (least memory; rebuilding costs ≈ 10–50 µs
-    /// per message). Default 1 s.
+    /// every message (least memory; rebuilding costs ≈ 10–50 µs per message). Default 1 s.
     pub idle_release: Option<Duration>,
     /// With context takeover: a connection keeps an engine after a message only while the
     /// process holds at most this many engines (every connection's compressors and
@@ -181,8 +188,10 @@ pub struct DeflateConfig {
     /// (and rebuilt for the next, as after an idle release). This bounds what the engines
     /// of busy connections can cost the process at once, whatever the number of
     /// connections, and with it what the allocator keeps once they are idle again (glibc's
-    /// `malloc` keeps the high-water mark). `None`: no limit. Default `Some(64)`: with the
-    /// default windows about 64 × 190 KiB ≈ 12 MiB.
+    /// `malloc` keeps the high-water mark). `None`: no limit. Default `Some(64)`: at the
+    /// default windows a compressor costs 160–250 KiB and a decompressor 47 KiB, so about
+    /// 10 MiB at most (the tokio echo server's RSS grew by 12 MiB for 2,000 connections that
+    /// each sent a burst of compressed messages, `benches/peers/idle_memory.sh`).
     pub engine_budget: Option<usize>,
     /// Send a message uncompressed (RSV1 clear) when compressing does not make it smaller
     /// (random or already compressed data): the peer then copies instead of inflating.
