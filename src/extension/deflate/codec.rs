@@ -504,6 +504,10 @@ impl Decompressor {
 /// reaching back exactly `out.len()` bytes, and inflates them into `out`: the first
 /// `out.len()` bytes such matches produce are the window's last `out.len()` bytes, in order.
 /// The inflater is to be dropped afterwards. `false` if it did not produce them.
+///
+/// Between messages the inflater always stands between blocks, byte-aligned, with no input
+/// left: every message ends with the `00 00 ff ff` we append, an empty stored block, whose
+/// header aligns to a byte (a peer's sync, full or partial flush ends its block before it).
 fn read_window(engine: &mut zlib_rs::Inflate, out: &mut [u8]) -> bool {
     let distance = out.len();
     if distance == 0 || distance > 1 << 15 {
