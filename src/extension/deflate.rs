@@ -95,16 +95,18 @@
 //!
 //! In a process, what counts is the high-water mark of live engines: glibc's `malloc` keeps
 //! the memory of freed engines. The tokio echo server (`benches/peers/idle_memory.sh`,
-//! N = 2,000 connections, RSS per connection, plain after one echo: 2.9–3.0 KiB), over plain:
+//! N = 2,000 connections, RSS per connection, plain after one echo: 2.6–3.1 KiB), over plain,
+//! before (engines kept 1 s after any message, no budget) and now, two runs each, in turn:
 //!
-//! | each connection sent | before the lone-message rule and the budget | now |
-//! |---|---:|---:|
-//! | one 300-byte JSON text, compressed both ways | +26 to +57 KiB (by the machine's load) | +1.0 to +1.4 KiB |
-//! | four in a row (a burst), each echoed | +100 KiB | +6.2 KiB |
-//! | one, `no_context_takeover` both ways | +0.5 to +0.8 KiB | +0.5 to +0.9 KiB |
+//! | each connection sent | before | now | now, `MALLOC_MMAP_THRESHOLD_=16384` |
+//! |---|---:|---:|---:|
+//! | one 300-byte JSON text, compressed both ways | +22.3 / +23.9 KiB | +1.1 / +1.5 KiB | +1.0 KiB |
+//! | four in a row (a burst), each echoed | +23.3 / +23.9 KiB | +6.7 / +7.3 KiB | +2.5 KiB |
+//! | one, `no_context_takeover` both ways | +0.6 / +0.7 KiB | +1.0 / +1.0 KiB | +0.3 KiB |
 //!
-//! (With `MALLOC_MMAP_THRESHOLD_=16384` before: +2.5 KiB for one message.) The "now" column
-//! is bounded by [`DeflateConfig::engine_budget`]: about 12 MiB for the process, whatever N,
+//! "Before" grows with the machine's load (the slower connections open, the more engines
+//! overlap: +26 to +57 KiB for one message on a busier machine). "Now" is bounded by
+//! [`DeflateConfig::engine_budget`]: about 12 MiB for the process, whatever N,
 //! so it is smaller per connection with more connections.
 
 use alloc::string::String;
