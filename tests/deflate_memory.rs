@@ -252,3 +252,67 @@ fn idle_bytes_per_window_and_takeover() {
         }
     }
 }
+
+/// `engine_budget` bounds the engines that busy connections keep between messages, whatever
+/// their number: 20 pairs in a burst (three messages each way, 10 ms apart) hold at most the
+/// budget's engines (other tests' engines only lower that), and with no budget every one of
+/// them keeps its own. A lone message never leaves an engine behind.
+#[test]
+fn the_engine_budget_bounds_what_busy_connections_keep() {
+    let burst = |budget: Option<usize>| {
+        let mut config = DeflateConfig::default();
+        config.engine_budget = budget;
+        let (ss, cs) = negotiate(config, config);
+        let base = live();
+        let mut pairs: Vec<(Connection, Connection)> = (0..20)
+            .map(|_| {
+                (
+                    client(Config::default().with_deflate(Some(cs))),
+                    server(Config::default().with_deflate(Some(ss))),
+                )
+            })
+            .collect();
+        for round in 0..3u64 {
+            for (c, s) in &mut pairs {
+                let now = Duration::from_millis(10 * round);
+                c.handle_timeout(now);
+                s.handle_timeout(now);
+                let text = json(500 + round as usize);
+                c.send_text(&text).unwrap();
+                s.send_text(&text).unwrap();
+                let (ce, se) = pump(c, s);
+                assert_eq!(ce, vec![Event::Message(Message::from(text.clone()))]);
+                assert_eq!(se, vec![Event::Message(Message::from(text))]);
+            }
+            if round == 0 {
+                // Lone messages so far: nothing held.
+                assert!(
+                    pairs
+                        .iter()
+                        .all(|(c, s)| c.poll_timeout().is_none() && s.poll_timeout().is_none())
+                );
+            }
+        }
+        let holding = pairs
+            .iter()
+            .map(|(c, s)| {
+                usize::from(c.poll_timeout().is_some()) + usize::from(s.poll_timeout().is_some())
+            })
+            .sum::<usize>();
+        let bytes = live() - base;
+        drop(pairs);
+        (holding, bytes)
+    };
+    let (held, bytes) = burst(Some(8));
+    let (all, all_bytes) = burst(None);
+    eprintln!(
+        "20 pairs after a burst: budget 8: {held} connections hold engines, {bytes} B; \
+         no budget: {all}, {all_bytes} B"
+    );
+    assert!(held <= 8, "{held} connections hold engines");
+    assert_eq!(all, 40);
+    // Each of the 32 connections over the budget saves at least an inflate engine (46 KiB).
+    assert!(all_bytes - bytes > 32 * 46 * 1024, "{all_bytes} vs {bytes}");
+    // A budget of 0: engines never outlive their message, even in a burst.
+    assert_eq!(burst(Some(0)).0, 0);
+}

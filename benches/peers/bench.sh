@@ -17,7 +17,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${OUT:-$ROOT/BENCHMARKS.md}
 QUICK=0
 [[ ${1:-} == --quick ]] && QUICK=1
-COMMAND="benches/peers/bench.sh$([[ $QUICK == 1 ]] && echo ' --quick')"
+COMMAND="benches/peers/bench.sh$(if [[ $QUICK == 1 ]]; then echo ' --quick'; fi)"
 
 log() { echo "bench: $*" >&2; }
 load1() { cut -d' ' -f1 /proc/loadavg; }

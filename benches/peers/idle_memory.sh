@@ -22,10 +22,12 @@
 # "deflate, no_context_takeover" asking for it both ways), and each connection sends one
 # DEFLATE_ECHO_SIZE-byte JSON text, compressed both ways, and gets its echo first; they are
 # printed in a second table, against the plain "after one echo" row (run with
-# ECHO_SIZE=DEFLATE_ECHO_SIZE for the same message size).
+# ECHO_SIZE=DEFLATE_ECHO_SIZE for the same message size). A third, "deflate, burst", sends
+# DEFLATE_BURST messages (default 4) one after the other per connection, each echoed, so that
+# the server's engines stay busy for `idle_release` before the connection idles.
 #
 # Environment: N (10000), CONCURRENCY (200), ECHO_SIZE (16), SERVERS (all four names),
-# BASE_PORT (19400), DEFLATE (1), DEFLATE_ECHO_SIZE (300).
+# BASE_PORT (19400), DEFLATE (1), DEFLATE_ECHO_SIZE (300), DEFLATE_BURST (4).
 # The fd limit is raised with `ulimit -n` as far as the hard limit allows; N is lowered (with
 # a warning) if it still does not fit. Bounded: each probe runs under `timeout`.
 set -euo pipefail
@@ -40,6 +42,7 @@ BASE_PORT=${BASE_PORT:-19400}
 SERVERS=${SERVERS:-"rfc6455 tokio-tungstenite fastwebsockets tokio-websockets"}
 DEFLATE=${DEFLATE:-1}
 DEFLATE_ECHO_SIZE=${DEFLATE_ECHO_SIZE:-300}
+DEFLATE_BURST=${DEFLATE_BURST:-4}
 RFC_BIN=${1:-${RFC6455_ECHO:-}}
 # The features examples/tokio_echo requires (its [[example]] required-features).
 RFC6455_FEATURES=${RFC6455_FEATURES:-tokio,deflate}
@@ -95,7 +98,7 @@ T1=$SECONDS
 for name in $SERVERS; do
   bin=$(bin_of "$name")
   variants="idle echo"
-  [[ $name == rfc6455 && $DEFLATE == 1 ]] && variants+=" deflate deflate_nct"
+  [[ $name == rfc6455 && $DEFLATE == 1 ]] && variants+=" deflate deflate_burst deflate_nct"
   for variant in $variants; do
     port=$((port + 1))
     "$bin" "127.0.0.1:$port" >"$OUTDIR/out" 2>"$OUTDIR/err" &
@@ -117,6 +120,7 @@ for name in $SERVERS; do
     case $variant in
       echo) flag=(--echo --echo-size "$ECHO_SIZE") ;;
       deflate) flag=(--echo --echo-size "$DEFLATE_ECHO_SIZE" --deflate default) ;;
+      deflate_burst) flag=(--echo --echo-size "$DEFLATE_ECHO_SIZE" --echo-count "$DEFLATE_BURST" --deflate default) ;;
       deflate_nct) flag=(--echo --echo-size "$DEFLATE_ECHO_SIZE" --deflate no_context_takeover) ;;
     esac
     line=$(timeout 300 "$TARGET/release/idle_clients" --url "ws://127.0.0.1:$port/" \
@@ -162,10 +166,11 @@ if [[ $DEFLATE == 1 && " $SERVERS " == *" rfc6455 "* ]]; then
   echo "| variant | message | bytes/conn | KiB/conn | over plain (after one echo), KiB/conn | RSS before → after, MiB |"
   echo "|---|---|---:|---:|---:|---:|"
   plain=$(field rfc6455/echo per_conn_bytes)
-  for v in echo deflate deflate_nct; do
+  for v in echo deflate deflate_burst deflate_nct; do
     case $v in
       echo) label="plain"; msg="one $ECHO_SIZE-byte binary echo" ;;
       deflate) label="deflate, defaults"; msg="one $DEFLATE_ECHO_SIZE-byte JSON text echo, compressed" ;;
+      deflate_burst) label="deflate, defaults, burst"; msg="$DEFLATE_BURST $DEFLATE_ECHO_SIZE-byte JSON text echoes in a row, compressed" ;;
       deflate_nct) label="deflate, no_context_takeover both ways"; msg="one $DEFLATE_ECHO_SIZE-byte JSON text echo, compressed" ;;
     esac
     b=$(field "rfc6455/$v" per_conn_bytes)

@@ -47,8 +47,14 @@
 //! [`Connection::poll_timeout`](crate::Connection::poll_timeout) /
 //! [`handle_timeout`](crate::Connection::handle_timeout)); each direction keeps the last
 //! `2^w` bytes of its message stream (a ring, grown only as far as the stream went), and the
-//! next message rebuilds its engine primed with them, so the context is kept. Under
-//! `no_context_takeover` a direction's engine is dropped after every message.
+//! next message rebuilds its engine primed with them, so the context is kept. A direction
+//! keeps its engine after a message only when that message is part of a burst (its previous
+//! one came within `idle_release`): a lone message gives its engine back at once. And only
+//! while the process holds at most [`DeflateConfig::engine_budget`] engines (default 64):
+//! beyond that, connections give their engines back after every message, so the engines of
+//! busy connections cost the process about 10 MiB at most, however many connections there
+//! are. Under `no_context_takeover` a direction's engine is dropped after
+//! every message.
 //!
 //! What an idle connection holds over a plain one that carried the same messages, each side,
 //! measured with a counting allocator (`tests/deflate_memory.rs`, `--nocapture` prints it):
@@ -71,11 +77,12 @@
 //!
 //! | setting | default | why |
 //! |---|---|---|
-//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output within 5 % of zlib's level 3 (smaller, measured), about 1.5× the speed of level 6; level 6 saves about 10 % more bytes on JSON |
+//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output 4.8 % smaller than C zlib's level 3, about 1.5× the speed of level 6; 7 is the first level within 2 % of zlib's default 6 (3.8–5.4 % smaller), but compresses JSON no faster than flate2's level 6 (0.95–0.97×) |
 //! | [`max_window_bits`](DeflateConfig::max_window_bits) (ours) | 14 | 16 KiB kept while idle instead of 32 KiB, output within 1–2 % of window 15 |
 //! | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) (server's answer) | 12 | a server keeps 4 KiB of a client's stream; uploads come out about 4–5 % bigger |
 //! | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) (client's offer) | 12, with a fallback offer without it | a client keeps 4 KiB of the server's stream; a server that declines the parameter takes the second offer |
 //! | [`idle_release`](DeflateConfig::idle_release) | 1 s | a busy connection keeps its engines (rebuilding one costs 7–50 µs), an idle one gives ≈ 300 KiB back |
+//! | [`engine_budget`](DeflateConfig::engine_budget) | 64 engines | the engines of busy connections cost the process about 10 MiB at most; beyond 64 at once, connections rebuild their engines per message |
 //! | [`raw_when_not_smaller`](DeflateConfig::raw_when_not_smaller) | `true` | random or compressed data goes out as is: the peer copies instead of inflating |
 //!
 //! So, with the defaults on both sides (the negotiation gives both windows 12), an idle
@@ -86,13 +93,21 @@
 //! the client; with a server that declines the first offer and keeps window 15: +48.3 KiB
 //! (its 32 KiB and our 16 KiB). `no_context_takeover` both ways: about +0.3 KiB.
 //!
-//! In a process, the engines' memory is freed when they are released, but glibc's `malloc`
-//! keeps much of it: the tokio echo server with 2,000 connections that each exchanged one
-//! compressed 300-byte message grew by 28.9 KiB of RSS per connection (plain: 2.8 KiB), of
-//! which only 5.1 KiB remained with `MALLOC_MMAP_THRESHOLD_=16384 MALLOC_ARENA_MAX=1` (the
-//! engines' blocks then go back to the system when freed);
-//! `no_context_takeover`: 3.5 KiB (`benches/peers/idle_memory.sh`). A server with many
-//! compressed connections on glibc wants that setting or an allocator that returns memory.
+//! In a process, what counts is the high-water mark of live engines: glibc's `malloc` keeps
+//! the memory of freed engines. The tokio echo server (`benches/peers/idle_memory.sh`,
+//! N = 2,000 connections, RSS per connection, plain after one echo: 2.6–3.1 KiB), over plain,
+//! before (engines kept 1 s after any message, no budget) and now, two runs each, in turn:
+//!
+//! | each connection sent | before | now | now, `MALLOC_MMAP_THRESHOLD_=16384` |
+//! |---|---:|---:|---:|
+//! | one 300-byte JSON text, compressed both ways | +22.3 / +23.9 KiB | +1.1 / +1.5 KiB | +1.0 KiB |
+//! | four in a row (a burst), each echoed | +23.3 / +23.9 KiB | +6.7 / +7.3 KiB | +2.5 KiB |
+//! | one, `no_context_takeover` both ways | +0.6 / +0.7 KiB | +1.0 / +1.0 KiB | +0.3 KiB |
+//!
+//! "Before" grows with the machine's load (the slower connections open, the more engines
+//! overlap: +26 to +57 KiB for one message on a busier machine). "Now" is bounded by
+//! [`DeflateConfig::engine_budget`]: about 12 MiB for the process, whatever N,
+//! so it is smaller per connection with more connections.
 
 use alloc::string::String;
 use bytes::BytesMut;
@@ -118,10 +133,17 @@ pub const NAME: &str = "permessage-deflate";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeflateConfig {
-    /// zlib-style level, 0 (store) to 9 (best). Default 3: zlib-rs' `deflate_medium`, within
-    /// 1 % of zlib's level 3 in size, about 8 % smaller than level 2 and 1.5× the speed of
-    /// level 6 on 1 KiB JSON messages (measured). Level 1 is zlib-rs' `deflate_quick` (fixed
-    /// Huffman codes): fastest, but 22–33 % bigger output and 5 % expansion of random data.
+    /// zlib-style level, 0 (store) to 9 (best). Default 3: zlib-rs' `deflate_medium`, about
+    /// 8 % smaller than level 2 and 1.5× the speed of level 6 on 1 KiB JSON messages
+    /// (measured). Level 1 is zlib-rs' `deflate_quick` (fixed Huffman codes): fastest, but
+    /// 22–33 % bigger output and 5 % expansion of random data.
+    ///
+    /// Against C zlib 1.2.13 (window 15, 256 KiB of JSON in 1 KiB / 64 KiB messages, context
+    /// takeover; `benches/peers`): level 3 is 4.8 % / 4.7 % smaller than zlib's level 3 and
+    /// 9.8 % / 11.5 % bigger than zlib's level 6, compressing 1.7× / 2.4× as fast as
+    /// sockudo-ws and yawc (flate2, level 6); level 6 is 3.4–3.8 % / 2.5–3.6 % bigger than
+    /// zlib's level 6 at 1.1× / 1.2× their speed; level 7 (`deflate_slow`) is 3.8 % / 5.4 %
+    /// smaller than zlib's level 6 at 0.95× / 0.97× their speed.
     pub level: u8,
     /// Messages shorter than this are sent uncompressed. Default 32 bytes.
     pub threshold: usize,
@@ -156,11 +178,23 @@ pub struct DeflateConfig {
     /// at most 8, so that incompressible data still goes out in stored blocks.
     pub mem_level: Option<u8>,
     /// With context takeover: drop the engines after this long without compressed traffic
-    /// in either direction, keeping only the windows' bytes (see the module docs). `None`:
-    /// keep them for the connection's life (fastest, 250–420 KiB per connection);
-    /// `Some(Duration::ZERO)`: after every message (least memory; rebuilding costs ≈ 10–50 µs
-    /// per message). Default 1 s.
+    /// in either direction, keeping only the windows' bytes (see the module docs); a
+    /// direction whose previous message is older than this (a lone message) gives its engine
+    /// back right after the message. `None`: keep them for the connection's life, within
+    /// `engine_budget` (fastest, 250–420 KiB per connection); `Some(Duration::ZERO)`: after
+    /// every message (least memory; rebuilding costs ≈ 10–50 µs per message). Default 1 s.
     pub idle_release: Option<Duration>,
+    /// With context takeover: a connection keeps an engine after a message only while the
+    /// process holds at most this many engines (every connection's compressors and
+    /// decompressors together); beyond it, its engines are given back after each message
+    /// (and rebuilt for the next, as after an idle release). This bounds what the engines
+    /// of busy connections can cost the process at once, whatever the number of
+    /// connections, and with it what the allocator keeps once they are idle again (glibc's
+    /// `malloc` keeps the high-water mark). `None`: no limit. Default `Some(64)`: at the
+    /// default windows a compressor costs 160–250 KiB and a decompressor 47 KiB, so about
+    /// 10 MiB at most (the tokio echo server's RSS grew by 12 MiB for 2,000 connections that
+    /// each sent a burst of compressed messages, `benches/peers/idle_memory.sh`).
+    pub engine_budget: Option<usize>,
     /// Send a message uncompressed (RSV1 clear) when compressing does not make it smaller
     /// (random or already compressed data): the peer then copies instead of inflating.
     /// Default `true`. (Autobahn's kosoku runner mishandles uncompressed text in its
@@ -180,6 +214,7 @@ impl Default for DeflateConfig {
             server_max_window_bits: Some(12),
             mem_level: None,
             idle_release: Some(Duration::from_secs(1)),
+            engine_budget: Some(64),
             raw_when_not_smaller: true,
         }
     }
@@ -471,6 +506,14 @@ pub(crate) struct DeflateCodec {
     utf8: Utf8Validator,
     /// When a message was last compressed or inflated: the idle release counts from here.
     used_at: Duration,
+    /// When each direction last finished a message (compressed one / inflated one): a
+    /// direction keeps its engine after a message only if its previous one came within
+    /// [`DeflateConfig::idle_release`].
+    sent_at: Option<Duration>,
+    received_at: Option<Duration>,
+    /// A message was compressed / inflated to its end since the last [`used_at`](Self::used_at).
+    sent: bool,
+    received: bool,
 }
 
 impl fmt::Debug for DeflateCodec {
@@ -514,6 +557,10 @@ impl DeflateCodec {
             max_message_size: u64::MAX,
             utf8: Utf8Validator::new(),
             used_at: Duration::ZERO,
+            sent_at: None,
+            received_at: None,
+            sent: false,
+            received: false,
         }
     }
 
@@ -523,12 +570,36 @@ impl DeflateCodec {
         self
     }
 
-    /// A message was compressed or inflated at `now`: the engines are busy, or given back at
-    /// once if [`DeflateConfig::idle_release`] is zero.
+    /// A message was compressed or inflated at `now`. The direction that did it keeps its
+    /// engine (until [`release_deadline`](Self::release_deadline)) only if its previous
+    /// message came within [`DeflateConfig::idle_release`]: a lone message gives its engine
+    /// back at once (an idle connection never holds one; a burst rebuilds it once, at its
+    /// second message), and so does every message when `idle_release` is zero or the process
+    /// holds more engines than [`DeflateConfig::engine_budget`].
     pub(crate) fn used_at(&mut self, now: Duration) {
         self.used_at = now;
-        if self.settings.config.idle_release == Some(Duration::ZERO) {
-            self.release_engines();
+        let config = self.settings.config;
+        let within_budget = config
+            .engine_budget
+            .is_none_or(|budget| codec::live_engines() <= budget);
+        let busy = |last: Option<Duration>| {
+            within_budget
+                && match config.idle_release {
+                    None => true,
+                    Some(after) => last.is_some_and(|at| now.saturating_sub(at) < after),
+                }
+        };
+        if core::mem::take(&mut self.sent) {
+            if !busy(self.sent_at) {
+                self.compressor.hibernate();
+            }
+            self.sent_at = Some(now);
+        }
+        if core::mem::take(&mut self.received) {
+            if !busy(self.received_at) {
+                self.decompressor.hibernate();
+            }
+            self.received_at = Some(now);
         }
     }
 
@@ -566,6 +637,7 @@ impl DeflateCodec {
         }
         let before = out.len();
         self.decompress_into(chunk, last, out)?;
+        self.received |= last;
         if text {
             let valid =
                 self.utf8.feed(&out[before..]).is_ok() && (!last || self.utf8.finish().is_ok());
@@ -587,6 +659,7 @@ impl DeflateCodec {
     /// (RSV1 clear): when compressing does not make it smaller, and if the engine fails. Neither breaks the peer's window: an uncompressed message is
     /// not part of it.
     pub(crate) fn compress(&mut self, data: &[u8], out: &mut BytesMut) -> bool {
+        self.sent = true;
         self.compressor.compress(data, out)
     }
 

@@ -9,6 +9,7 @@ use common::*;
 use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use rfc6455::raw::RawFrame;
 use rfc6455::{CloseCause, CloseCode, Config, Event, Limits, Message, OpCode, ProtocolError};
+use std::time::Duration;
 
 fn pmd(params: DeflateParams) -> Config {
     Config::default().with_deflate(Some(PerMessageDeflate {
@@ -271,13 +272,28 @@ fn the_engines_are_released_on_the_connection_timer_and_the_context_survives() {
     );
     assert_eq!(s.poll_timeout(), None, "nothing held before any message");
     let text = "context takeover survives hibernation ".repeat(20);
+    // A lone message gives its engines back at once: nothing to release later.
     c.send_text(&text).unwrap();
     pump(&mut c, &mut s);
-    // DeflateConfig::idle_release: 1 s after the last compressed message.
-    assert_eq!(s.poll_timeout(), Some(secs(1)));
-    assert_eq!(c.poll_timeout(), Some(secs(1)));
-    s.handle_timeout(secs(1));
-    c.handle_timeout(secs(1));
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(c.poll_timeout(), None);
+    // A second one within DeflateConfig::idle_release (1 s): a burst, the engines are kept
+    // until 1 s after the last compressed message.
+    c.handle_timeout(Duration::from_millis(500));
+    s.handle_timeout(Duration::from_millis(500));
+    c.send_text(&text).unwrap();
+    let wire = drain_output(&mut c);
+    assert!(wire.len() < 30, "{} bytes", wire.len());
+    s.receive(&wire);
+    assert_eq!(
+        drain_events(&mut s),
+        vec![Event::Message(Message::from(text.clone()))]
+    );
+    let later = Duration::from_millis(1500);
+    assert_eq!(s.poll_timeout(), Some(later));
+    assert_eq!(c.poll_timeout(), Some(later));
+    s.handle_timeout(later);
+    c.handle_timeout(later);
     assert_eq!(s.poll_timeout(), None);
     assert_eq!(c.poll_timeout(), None);
     // Rebuilt from the history: the repeat references the previous message.
@@ -289,5 +305,6 @@ fn the_engines_are_released_on_the_connection_timer_and_the_context_survives() {
         drain_events(&mut s),
         vec![Event::Message(Message::from(text))]
     );
-    assert_eq!(s.poll_timeout(), Some(secs(2)));
+    // 1.5 s after the previous message: a lone one again.
+    assert_eq!(s.poll_timeout(), None);
 }

@@ -5,7 +5,8 @@
 //! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
 //! cargo bench -p rfc6455-peers --bench compare             # about 4 min
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
-//! #              ROW (only rows whose name contains it),
+//! #              ROW (only rows whose name contains it), DEFLATE_LEVEL (rfc6455's level in
+//! #              the deflate rows, default its default),
 //! #              OUT (JSON lines, default target/peers-compare.jsonl)
 //! ```
 //!
@@ -476,11 +477,19 @@ mod ours_deflate {
     use rfc6455::{Config, Connection, Event, Message, Role, Text};
 
     /// permessage-deflate as negotiated with a client that offered nothing but the extension
-    /// (both windows 15, context takeover), our default settings (level 3, window 14).
+    /// (both windows 15, context takeover), our default settings (level 3, window 14; the
+    /// level from DEFLATE_LEVEL if set).
     fn config() -> Config {
+        let mut config = DeflateConfig::default();
+        if let Some(level) = std::env::var("DEFLATE_LEVEL")
+            .ok()
+            .and_then(|l| l.parse().ok())
+        {
+            config.level = level;
+        }
         Config::default().with_deflate(Some(PerMessageDeflate {
             params: DeflateParams::default(),
-            config: DeflateConfig::default(),
+            config,
         }))
     }
 
@@ -516,16 +525,16 @@ mod ours_deflate {
         })
     }
 
-    /// Receive the compressed `stream` of `corpus` as a server, 64 KiB socket reads.
+    /// Receive the compressed `stream` of `corpus` as a server, 64 KiB socket reads appended
+    /// straight to the connection's buffer (`receive_into`, as the plain receive rows and
+    /// tokio's `read_buf` do).
     pub fn receive(stream: Arc<[u8]>, kind: Kind, corpus: Arc<Vec<Vec<u8>>>) -> Job {
         let mut mem = Mem::new(stream, sink());
         let mut conn = Connection::new(Role::Server, config());
-        let mut buf = vec![0u8; READ_CHUNK];
         Box::new(move |check| {
             let mut got = 0;
             while got < corpus.len() {
-                let k = mem.read_into(&mut buf);
-                conn.receive(&buf[..k]);
+                conn.receive_into(READ_CHUNK, |buf| mem.read_append(buf));
                 while let Some(event) = conn.poll_event() {
                     match event {
                         Event::Message(m) => {

@@ -10,6 +10,10 @@
 //!   ([`hibernate`](Compressor::hibernate)) and rebuilt later, primed with the history through
 //!   `set_dictionary`. RFC 7692's context takeover only needs both ends to agree on the
 //!   window's contents, which they still do: the peer's inflater holds exactly those bytes.
+//!   The compressor copies each message it sends into its history (it needs the copy to
+//!   send a message raw, see [`Compressor::compress`]); the decompressor copies nothing per
+//!   message: when its engine is given back it reads the bytes inflated since the engine was
+//!   built back out of the engine's own window ([`read_window`]).
 //!
 //! A live deflate engine costs ≥ 134 KiB (zlib-rs' hash head is a fixed 128 KiB), a live
 //! inflate engine 46.6 KiB at any window, so an idle connection must not keep them.
@@ -17,13 +21,17 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use bytes::BytesMut;
+use core::ops::{Deref, DerefMut};
+#[cfg(target_has_atomic = "ptr")]
+use core::sync::atomic::{AtomicUsize, Ordering};
 use zlib_rs::{DeflateConfig, DeflateFlush, InflateFlush, Method, Status, Strategy};
 
 /// The tail of a sync flush, removed from each message and put back to inflate it (§7.2.1).
 pub(crate) const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// The most output room added at a time while inflating.
-const INFLATE_STEP: usize = 64 * 1024;
+/// The most output room added at a time while inflating (more than a 64 KiB message with
+/// its margin, so that one whole 64 KiB message inflates in one pass).
+const INFLATE_STEP: usize = 256 * 1024;
 
 /// Why a message could not be inflated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +40,50 @@ pub(crate) enum CodecError {
     TooLarge,
     /// Not valid DEFLATE data (close with 1007).
     InvalidData,
+}
+
+/// Engines alive in the process (every connection's compressors and decompressors).
+#[cfg(target_has_atomic = "ptr")]
+static LIVE_ENGINES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many zlib-rs engines are alive in the process, all connections together (0 on
+/// targets without pointer-sized atomics, where they are not counted).
+pub(crate) fn live_engines() -> usize {
+    #[cfg(target_has_atomic = "ptr")]
+    return LIVE_ENGINES.load(Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "ptr"))]
+    0
+}
+
+/// A zlib-rs engine on the heap, counted in [`live_engines`] while it exists.
+pub(crate) struct Engine<T>(Box<T>);
+
+impl<T> Engine<T> {
+    fn new(engine: T) -> Self {
+        #[cfg(target_has_atomic = "ptr")]
+        LIVE_ENGINES.fetch_add(1, Ordering::Relaxed);
+        Engine(Box::new(engine))
+    }
+}
+
+impl<T> Drop for Engine<T> {
+    fn drop(&mut self) {
+        #[cfg(target_has_atomic = "ptr")]
+        LIVE_ENGINES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<T> Deref for Engine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Engine<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 /// The window our deflater really uses for a negotiated `window_bits`.
@@ -52,7 +104,7 @@ pub(crate) struct Compressor {
     no_context_takeover: bool,
     /// Send a message raw when compressing does not make it smaller.
     raw_fallback: bool,
-    engine: Option<Box<zlib_rs::Deflate>>,
+    engine: Option<Engine<zlib_rs::Deflate>>,
     /// The last `2^window_bits` bytes sent (context takeover only).
     history: History,
 }
@@ -78,8 +130,8 @@ impl Compressor {
         }
     }
 
-    fn make_engine(&mut self) -> Option<Box<zlib_rs::Deflate>> {
-        let mut engine = Box::new(zlib_rs::Deflate::new_with_config(DeflateConfig {
+    fn make_engine(&mut self) -> Option<Engine<zlib_rs::Deflate>> {
+        let mut engine = Engine::new(zlib_rs::Deflate::new_with_config(DeflateConfig {
             level: i32::from(self.level),
             method: Method::Deflated,
             window_bits: -i32::from(self.window_bits),
@@ -248,9 +300,14 @@ pub(crate) struct Decompressor {
     /// The history's size: the peer's window, 8 counted as 9 (see [`deflate_bits`]).
     window_bits: u8,
     no_context_takeover: bool,
-    engine: Option<Box<zlib_rs::Inflate>>,
-    /// The last `2^window_bits` bytes received (context takeover only).
+    engine: Option<Engine<zlib_rs::Inflate>>,
+    /// The last `2^window_bits` bytes received before the engine was built (context takeover
+    /// only); what the engine inflated since is in its own window, and is read back from it
+    /// when it is given back ([`hibernate`](Self::hibernate)), not copied per message.
     history: History,
+    /// Bytes the engine inflated since it was built (or restarted), counted up to the
+    /// window: what `hibernate` reads back.
+    fresh: usize,
     /// The current message reached a final block: only its end may follow.
     finished: bool,
     /// Bytes inflated for the current message so far.
@@ -271,6 +328,7 @@ impl Decompressor {
             no_context_takeover,
             engine: None,
             history: History::default(),
+            fresh: 0,
             finished: false,
             produced: 0,
             in_message: false,
@@ -278,10 +336,11 @@ impl Decompressor {
         }
     }
 
-    fn make_engine(&mut self) -> Result<Box<zlib_rs::Inflate>, CodecError> {
+    fn make_engine(&mut self) -> Result<Engine<zlib_rs::Inflate>, CodecError> {
         // Always a 15-bit inflater: zlib-rs allocates 32 KiB whatever the window, and this
         // accepts "8 means 9" deflaters.
-        let mut engine = Box::new(zlib_rs::Inflate::new(false, 15));
+        let mut engine = Engine::new(zlib_rs::Inflate::new(false, 15));
+        self.fresh = 0;
         if !self.history.is_empty() {
             engine
                 .set_dictionary(self.history.as_contiguous())
@@ -306,6 +365,7 @@ impl Decompressor {
         if result.is_err() {
             self.engine = None;
             self.history.clear();
+            self.fresh = 0;
             self.finished = false;
             self.produced = 0;
             self.in_message = false;
@@ -330,21 +390,22 @@ impl Decompressor {
         };
         let begin = out.len();
         let tail: &[u8] = if last { &TRAILER } else { &[] };
+        // Room (zeroed before use) starts at what the input inflated to last time (the
+        // expansion of the previous chunk) plus a margin, so that zlib's fast loop, which
+        // needs 258 bytes of room, runs to the end, and grows to INFLATE_STEP; the tail (an
+        // empty stored block) starts with little. Both are reserved at once, so that the
+        // tail's pass does not move the message to a larger buffer.
+        const TAIL_ROOM: usize = 64;
+        let first_room = input
+            .len()
+            .saturating_mul(usize::from(self.expansion))
+            .saturating_add(512)
+            .min(INFLATE_STEP);
+        let allowed = limit.saturating_sub(self.produced).saturating_add(1);
+        out.reserve(first_room.min(allowed) + if last { TAIL_ROOM } else { 0 });
         for (part, is_tail) in [(input, false), (tail, true)] {
             let mut part = part;
-            // Room (zeroed before use) starts at what the input inflated to last time (the
-            // expansion of the previous chunk) plus a margin, so that zlib's fast loop, which
-            // needs 258 bytes of room, runs to the end, and grows to INFLATE_STEP; the tail
-            // (an empty stored block) starts with little.
-            let mut step = if is_tail {
-                64
-            } else {
-                input
-                    .len()
-                    .saturating_mul(usize::from(self.expansion))
-                    .saturating_add(512)
-                    .min(INFLATE_STEP)
-            };
+            let mut step = if is_tail { TAIL_ROOM } else { first_room };
             while !self.finished {
                 let room = step.min(limit.saturating_sub(self.produced).saturating_add(1));
                 let len = out.len();
@@ -379,10 +440,10 @@ impl Decompressor {
             let ratio = (out.len() - begin) / input.len() + 1;
             self.expansion = u8::try_from(ratio.min(64)).unwrap_or(64);
         }
-        if !self.no_context_takeover {
-            // Per chunk: a streaming connection hands each chunk's output on.
-            self.history.push(&out[begin..], 1 << self.window_bits);
-        }
+        self.fresh = self
+            .fresh
+            .saturating_add(out.len() - begin)
+            .min(1 << self.window_bits);
         self.in_message = !last;
         if !last {
             self.engine = Some(engine);
@@ -396,6 +457,7 @@ impl Decompressor {
             // After a final block (or under no_context_takeover) the next message starts a
             // new stream with an empty window.
             self.history.clear();
+            self.fresh = 0;
             if !self.no_context_takeover {
                 engine.reset(false);
                 self.engine = Some(engine);
@@ -411,19 +473,172 @@ impl Decompressor {
         self.engine.is_some()
     }
 
-    /// Between messages: give the engine back, keeping the history; the next message
-    /// rebuilds it (≈ 0.3–1.5 µs, measured). Does nothing in the middle of a message.
+    /// Between messages: give the engine back, keeping the history (the bytes it inflated
+    /// since it was built are read back from its window first); the next message rebuilds
+    /// it (≈ 0.3–1.5 µs, measured). Does nothing in the middle of a message, nor if the
+    /// window cannot be read back (then the engine stays: the context is never lost).
     pub(crate) fn hibernate(&mut self) {
-        if !self.in_message {
-            self.engine = None;
+        if self.in_message {
+            return;
         }
+        let Some(mut engine) = self.engine.take() else {
+            return;
+        };
+        if self.no_context_takeover || self.fresh == 0 {
+            return;
+        }
+        let window = 1 << self.window_bits;
+        let mut tail = alloc::vec![0u8; self.fresh];
+        if read_window(&mut engine, &mut tail) {
+            self.history.push(&tail, window);
+            self.fresh = 0;
+        } else {
+            self.engine = Some(engine);
+        }
+    }
+}
+
+/// Read the last `out.len()` (1..=32768) bytes of an inflater's window into `out`, the
+/// inflater standing between blocks (after a sync flush). zlib-rs has no safe
+/// `inflateGetDictionary`, so the inflater is fed a fixed-Huffman block of matches, each
+/// reaching back exactly `out.len()` bytes, and inflates them into `out`: the first
+/// `out.len()` bytes such matches produce are the window's last `out.len()` bytes, in order.
+/// The inflater is to be dropped afterwards. `false` if it did not produce them.
+///
+/// Between messages the inflater always stands between blocks, byte-aligned, with no input
+/// left: every message ends with the `00 00 ff ff` we append, an empty stored block, whose
+/// header aligns to a byte (a peer's sync, full or partial flush ends its block before it).
+fn read_window(engine: &mut zlib_rs::Inflate, out: &mut [u8]) -> bool {
+    let distance = out.len();
+    if distance == 0 || distance > 1 << 15 {
+        return false;
+    }
+    let mut bits = BitWriter::default();
+    bits.put(0b010, 3); // BFINAL 0, BTYPE 01 (fixed Huffman), LSB first
+    let (code, extra, extra_bits) = distance_code(distance);
+    for _ in 0..distance.div_ceil(258) {
+        // Length 258: literal/length symbol 285, fixed code 1100_0101 (sent MSB first).
+        bits.put_reversed(0b1100_0101, 8);
+        bits.put_reversed(u32::from(code), 5);
+        bits.put(extra, extra_bits);
+    }
+    bits.put_reversed(0, 7); // end of block (symbol 256)
+    let input = bits.finish();
+    let out0 = engine.total_out();
+    let status = engine.decompress(&input, out, InflateFlush::NoFlush);
+    matches!(status, Ok(Status::Ok) | Ok(Status::BufError))
+        && engine.total_out() - out0 == out.len() as u64
+}
+
+/// The fixed distance code of `distance` (1..=32768): (code, extra bits' value, their count).
+fn distance_code(distance: usize) -> (u8, u32, u32) {
+    let d = (distance - 1) as u32; // < 2^15
+    if d < 4 {
+        return (d as u8, 0, 0);
+    }
+    // Codes 2k+2 and 2k+3 have k extra bits and cover 2^(k+1)..2^(k+2) (minus one).
+    let top = 31 - d.leading_zeros(); // ≥ 2
+    let extra_bits = top - 1;
+    let code = 2 * top + ((d >> extra_bits) & 1);
+    (code as u8, d & ((1 << extra_bits) - 1), extra_bits)
+}
+
+/// DEFLATE's bit order: values LSB first, Huffman codes MSB first.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    acc: u64,
+    count: u32,
+}
+
+impl BitWriter {
+    fn put(&mut self, value: u32, count: u32) {
+        self.acc |= u64::from(value) << self.count;
+        self.count += count;
+        while self.count >= 8 {
+            self.bytes.push(self.acc as u8);
+            self.acc >>= 8;
+            self.count -= 8;
+        }
+    }
+
+    fn put_reversed(&mut self, code: u32, count: u32) {
+        self.put(code.reverse_bits() >> (32 - count), count);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.count > 0 {
+            self.bytes.push(self.acc as u8);
+        }
+        self.bytes
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::History;
+    use super::{Compressor, Decompressor, History, distance_code};
     use alloc::vec::Vec;
+    use bytes::BytesMut;
+
+    /// Every distance maps to the code whose range (RFC 1951 §3.2.5) holds it.
+    #[test]
+    fn distance_codes_follow_rfc_1951() {
+        const BASE: [usize; 30] = [
+            1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025,
+            1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+        ];
+        for distance in 1..=32768usize {
+            let (code, extra, extra_bits) = distance_code(distance);
+            let code = usize::from(code);
+            let bits = if code < 4 { 0 } else { code / 2 - 1 };
+            assert_eq!(extra_bits as usize, bits, "distance {distance}");
+            assert_eq!(BASE[code] + extra as usize, distance, "distance {distance}");
+        }
+    }
+
+    /// Given back between messages, an inflater leaves exactly the last window's bytes of
+    /// the stream in the history (read back from its window), at every window and message
+    /// size, however many times it is rebuilt.
+    #[test]
+    fn an_inflater_given_back_leaves_the_last_window_bytes() {
+        let mut x: u32 = 99;
+        for bits in [9u8, 12, 15] {
+            let window = 1usize << bits;
+            let mut tx = Compressor::new(bits, false, 3, 8, false);
+            let mut rx = Decompressor::new(bits, false);
+            let mut all: Vec<u8> = Vec::new();
+            for (round, len) in [1usize, 2, 3, 257, 258, 259, 1000, 40_000, 5, 70_000, 31]
+                .into_iter()
+                .enumerate()
+            {
+                let message: Vec<u8> = (0..len)
+                    .map(|i| {
+                        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        if i % 3 == 0 {
+                            (x >> 16) as u8
+                        } else {
+                            b'a' + (i % 7) as u8
+                        }
+                    })
+                    .collect();
+                let mut wire = BytesMut::new();
+                assert!(tx.compress(&message, &mut wire));
+                let mut out = BytesMut::new();
+                rx.decompress(&wire, true, usize::MAX, &mut out).unwrap();
+                assert!(out[..] == message[..]);
+                all.extend_from_slice(&message);
+                if round % 2 == 0 {
+                    rx.hibernate();
+                    assert!(!rx.is_awake(), "window {bits} round {round}: engine kept");
+                    let want = &all[all.len().saturating_sub(window)..];
+                    assert!(
+                        rx.history.as_contiguous() == want,
+                        "window {bits} round {round}"
+                    );
+                }
+            }
+        }
+    }
 
     /// The ring keeps exactly the last `window` bytes, whatever the pieces' sizes.
     #[test]

@@ -5,7 +5,7 @@
 //! ```text
 //! idle_clients --url ws://127.0.0.1:9012/ --server-pid PID [--conns 10000] [--concurrency 200]
 //!              [--echo] [--echo-size 16] [--settle-max 20]
-//!              [--deflate default|no_context_takeover]
+//!              [--deflate default|no_context_takeover] [--echo-count 1]
 //! ```
 //!
 //! `--echo`: each connection sends one binary message (`--echo-size` bytes, default 16) and
@@ -16,7 +16,8 @@
 //! permessage-deflate (`default`: `DeflateConfig::default()`; `no_context_takeover`: asking
 //! for it both ways), each checks that the server accepted it, and with `--echo` sends one
 //! JSON text message of `--echo-size` bytes (compressed both ways: use 32 bytes or more) and
-//! checks its echo. RSS is `VmRSS` of `/proc/PID/status`, read every 250 ms; "settled" means
+//! checks its echo (`--echo-count K`: K such messages one after the other, each echoed: a
+//! burst, which keeps the server's engines busy for `DeflateConfig::idle_release`). RSS is `VmRSS` of `/proc/PID/status`, read every 250 ms; "settled" means
 //! four readings in a row within 64 KiB of each other (at most `--settle-max` seconds).
 //! Bounded: opening gives up after 120 s, and the process ends once it has measured.
 //!
@@ -42,6 +43,7 @@ async fn main() -> ExitCode {
     let concurrency: usize = args.get("--concurrency", 200);
     let echo = args.flag("--echo");
     let echo_size: usize = args.get("--echo-size", 16);
+    let echo_count: usize = args.get("--echo-count", 1);
     let settle_max = Duration::from_secs_f64(args.get("--settle-max", 20.0));
     let deflate_mode: String = args.get("--deflate", String::new());
     let deflate = match deflate_mode.as_str() {
@@ -81,7 +83,7 @@ async fn main() -> ExitCode {
         if let Some(config) = deflate {
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await.expect("semaphore open");
-                deflate_conn(&url, config, echo.then_some(echo_size), i).await
+                deflate_conn(&url, config, echo.then_some((echo_size, echo_count)), i).await
             }));
             continue;
         }
@@ -134,7 +136,7 @@ async fn main() -> ExitCode {
     let growth = after as i64 - before as i64;
     let per_conn = if n > 0 { growth as f64 / n as f64 } else { 0.0 };
     println!(
-        "RESULT conns={n} failed={failed} deflate={} echo={} echo_size={} rss_before_kib={} rss_after_kib={} per_conn_bytes={per_conn:.0} per_conn_kib={:.2} open_secs={open_secs:.2}",
+        "RESULT conns={n} failed={failed} deflate={} echo={} echo_size={} echo_count={echo_count} rss_before_kib={} rss_after_kib={} per_conn_bytes={per_conn:.0} per_conn_kib={:.2} open_secs={open_secs:.2}",
         if deflate_mode.is_empty() {
             "off"
         } else {
@@ -179,12 +181,12 @@ fn json(len: usize, seed: usize) -> String {
     s
 }
 
-/// One rfc6455 client offering permessage-deflate with `config`; with `echo`, one JSON text
-/// of that many bytes sent and its echo checked.
+/// One rfc6455 client offering permessage-deflate with `config`; with `echo: (len, count)`,
+/// `count` JSON texts of `len` bytes sent one after the other, each echo checked.
 async fn deflate_conn(
     url: &str,
     config: DeflateConfig,
-    echo: Option<usize>,
+    echo: Option<(usize, usize)>,
     i: usize,
 ) -> std::io::Result<Held> {
     let io = |e: rfc6455::tokio::Error| std::io::Error::other(e.to_string());
@@ -199,12 +201,14 @@ async fn deflate_conn(
             "the server declined permessage-deflate",
         ));
     }
-    if let Some(len) = echo {
-        let text = json(len, i);
-        ws.send(text.clone()).await.map_err(io)?;
-        match ws.recv().await.map_err(io)? {
-            Some(Message::Text(t)) if t.as_str() == text => {}
-            other => return Err(std::io::Error::other(format!("bad echo: {other:?}"))),
+    if let Some((len, count)) = echo {
+        for round in 0..count {
+            let text = json(len, i + round * 1000);
+            ws.send(text.clone()).await.map_err(io)?;
+            match ws.recv().await.map_err(io)? {
+                Some(Message::Text(t)) if t.as_str() == text => {}
+                other => return Err(std::io::Error::other(format!("bad echo: {other:?}"))),
+            }
         }
     }
     Ok(Held::Deflate(Box::new(ws)))
