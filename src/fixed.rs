@@ -78,7 +78,7 @@
 //!
 //! | what | bytes |
 //! |---|---|
-//! | `fixed::Connection`: the whole state, buffers excluded (frame decoder 248; two records for waiting control frames, 126 bytes each plus their tags, and the waiting-ping flag; the configuration, rules, timers and a deferred timer; the buffers' positions) | 952 (the same with the `deflate` feature compiled in) |
+//! | `fixed::Connection`: the whole state, buffers excluded (frame decoder 248; two records for waiting control frames, 126 bytes each plus their tags, and the waiting-ping flag; the configuration, rules, timers and a deferred timer; the buffers' positions) | 904 (968 with the `deflate` feature compiled in: [`Config`] then holds its settings) |
 //! | smallest read buffer, [`MIN_READ_BUFFER`]: the differential proptests (`tests/integration/fixed_props.rs`) draw it as one of their read buffer sizes (and the timer property uses only it), larger messages streamed | 131 |
 //! | smallest write buffer, [`MIN_WRITE_BUFFER`]: one masked control frame (`tests/no_alloc.rs` runs pongs and keepalive through it) | 131 |
 //! | the no-allocator session of `tests/no_alloc.rs` (4 KiB and 1000-byte messages streamed through them) | server 256 read + 1024 write, client 512 + 512 |

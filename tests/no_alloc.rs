@@ -526,8 +526,11 @@ fn sizes() {
     println!("fixed::Connection: {size} bytes; FrameDecoder: {decoder}");
     #[cfg(target_pointer_width = "64")]
     {
-        // The same with the `deflate` feature compiled in: `Config`'s settings fit in padding.
-        assert_eq!(size, 952, "update src/fixed.rs's size table and the README");
+        // With `deflate` compiled in, `Config` holds its settings. (This workspace's tests
+        // always have it: the crate's dev-dependency on itself enables it; 904 is the size
+        // in a build without it, e.g. a dependent crate with `default-features = false`.)
+        let documented = if cfg!(feature = "deflate") { 968 } else { 904 };
+        assert_eq!(size, documented, "update src/fixed.rs's size table and the README");
         assert_eq!(decoder, 248, "update src/frame.rs's FrameDecoder docs");
     }
     assert!(size <= 1024, "{size}");
