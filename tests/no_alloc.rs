@@ -530,7 +530,10 @@ fn sizes() {
         // always have it: the crate's dev-dependency on itself enables it; 904 is the size
         // in a build without it, e.g. a dependent crate with `default-features = false`.)
         let documented = if cfg!(feature = "deflate") { 968 } else { 904 };
-        assert_eq!(size, documented, "update src/fixed.rs's size table and the README");
+        assert_eq!(
+            size, documented,
+            "update src/fixed.rs's size table and the README"
+        );
         assert_eq!(decoder, 248, "update src/frame.rs's FrameDecoder docs");
     }
     assert!(size <= 1024, "{size}");
