@@ -7,8 +7,12 @@
 //!
 //! Only the sockets and threads come from `std`: everything the WebSocket protocol does
 //! (request parsing, the 101, frames, auto-pong, the close handshake and its timeout, UTF-8,
-//! limits) is the `--no-default-features` code, on a 2 KiB head buffer, a 16 KiB read buffer
-//! and a 32 KiB write buffer. Messages that fit in the read buffer are echoed whole; larger
+//! limits) is done by `handshake` and `fixed::Connection`, on a 2 KiB head buffer, a 16 KiB
+//! read buffer and a 32 KiB write buffer. This example is built with `--features std` (for
+//! its sockets and threads); what proves that this protocol code needs neither `std` nor an
+//! allocator is elsewhere: CI builds and lints the crate with `--no-default-features`, and
+//! `tests/no_alloc.rs` runs the handshake and whole sessions under a global allocator that
+//! aborts on any allocation. Messages that fit in the read buffer are echoed whole; larger
 //! ones arrive in pieces and are echoed piece by piece as fragments, with the same fixed
 //! memory. No permessage-deflate.
 //!
@@ -18,8 +22,12 @@
 //! before it reads any of the echo (Autobahn's 9.\* cases do, up to 16 MiB) makes the echo
 //! pile up in the two sockets' kernel buffers; once those are full, both sides wait on a
 //! write forever. A fixed-memory server cannot hold that backlog, so it refuses messages over
-//! [`MAX_MESSAGE`] (1 MiB, well within loopback socket buffers) with 1009, checked on the
-//! frame header before any of it is read; every message up to it is echoed.
+//! [`MAX_MESSAGE`] (1 MiB, well within loopback socket buffers) with 1009; every message up
+//! to it is echoed. The limit is checked on each frame's header: a message sent as one frame
+//! is refused before any of its payload is read, but a fragmented one (Autobahn 9.3 and 9.4)
+//! only once a fragment's header takes it over the limit, after the earlier fragments were
+//! read and echoed as fragments (the refusal's 1009 then ends a message the peer already
+//! got part of).
 //!
 //! The same command line as `echo_server` (`no_alloc ADDR`, printing `listening on
 //! ws://ADDR`), so that `AUTOBAHN_ADAPTER=no_alloc bash autobahn/run.sh` runs the Autobahn

@@ -248,9 +248,10 @@ for k, v in dfl.items():
     write("deflate", k, v)
 
 # ---------------------------------------------------------------- fixed
-# Layout: flags (bit0 client, bit1 small limits, bit2 streaming, bit3 no auto-pong), read
-# buffer size above the minimum (u16, mod 2048), [with bit1: max frame size / 8, max message
-# size (u16), max fragments], eight chunking bytes, then the peer's bytes as they arrive.
+# Layout: flags (bit0 client, bit1 small limits, bit2 streaming, bit3 no auto-pong, bit4 a
+# small write buffer: 131 + (the u16 >> 5) % 270 bytes), read buffer size above the minimum
+# (u16, mod 2048), [with bit1: max frame size / 8, max message size (u16), max fragments],
+# eight chunking bytes, then the peer's bytes as they arrive.
 WHOLE = bytes(8)
 SMALL_READS = bytes([3, 200, 1, 7, 90, 2, 5, 130])
 big = bytes(range(256)) * 2
@@ -268,6 +269,13 @@ fx = {
     + frame(1, b"valid ", fin=False, key=KEY) + frame(0, b"\xce\xba\xff", key=KEY),
     "client_protocol_errors": bytes([9, 1, 0]) + WHOLE
     + frame(9, b"x" * 10) + frame(0, b"orphan") + frame(1, b"never"),
+    # 131-byte write buffers (u16 8640), 579-byte read buffers: pongs of pings read together wait
+    # for room and coalesce.
+    "server_ping_flood_small_write": bytes([16, 0x21, 0xC0]) + WHOLE
+    + b"".join(frame(9, bytes([i]) * 125, key=KEY) for i in range(6))
+    + frame(8, close(1000, b"bye"), key=KEY),
+    "client_ping_flood_small_write": bytes([17, 0x21, 0xC0]) + SMALL_READS
+    + b"".join(frame(9, bytes([i]) * (120 + i)) for i in range(6)) + frame(0, b"orphan"),
 }
 for k, v in fx.items():
     write("fixed", k, v)

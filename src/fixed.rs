@@ -18,7 +18,9 @@
 //! I/O again.**
 //!
 //! Frames are decoded when events are polled: [`Connection::poll_event`] hands out an
-//! [`Event`] that borrows the read buffer. To answer a message while holding it (an echo),
+//! [`Event`] that borrows the read buffer. Time still sees the input in the order it came:
+//! a [`Connection::handle_timeout`] after input not yet decoded fires its timers after that
+//! input's events (see there), so the observable behaviour is [`crate::Connection`]'s. To answer a message while holding it (an echo),
 //! use [`Connection::poll_event_with_sender`], which also gives a [`Sender`]: the write side,
 //! borrowed apart from the read buffer.
 //!
@@ -71,18 +73,20 @@
 //!
 //! # Sizes
 //!
-//! On x86-64, measured by `tests/no_alloc.rs` (`size_of`) and by the tests that pass:
+//! On x86-64, measured by `tests/no_alloc.rs` (`size_of`, asserted exactly on 64-bit
+//! targets) and by the tests that pass:
 //!
 //! | what | bytes |
 //! |---|---|
-//! | `fixed::Connection`: the whole state, buffers excluded (frame decoder 248, two waiting control frames 2 × 126, rules and timers) | 872 (920 with the `deflate` feature compiled in: [`Config`] then holds its settings) |
-//! | smallest read buffer, [`MIN_READ_BUFFER`]: the differential proptests (`tests/integration/fixed_props.rs`) run every transcript through it, larger messages streamed | 131 |
+//! | `fixed::Connection`: the whole state, buffers excluded (frame decoder 248; two records for waiting control frames, 126 bytes each plus their tags, and the waiting-ping flag; the configuration, rules, timers and a deferred timer; the buffers' positions) | 904 (968 with the `deflate` feature compiled in: [`Config`] then holds its settings) |
+//! | smallest read buffer, [`MIN_READ_BUFFER`]: the differential proptests (`tests/integration/fixed_props.rs`) draw it as one of their read buffer sizes (and the timer property uses only it), larger messages streamed | 131 |
 //! | smallest write buffer, [`MIN_WRITE_BUFFER`]: one masked control frame (`tests/no_alloc.rs` runs pongs and keepalive through it) | 131 |
 //! | the no-allocator session of `tests/no_alloc.rs` (4 KiB and 1000-byte messages streamed through them) | server 256 read + 1024 write, client 512 + 512 |
 //! | `examples/no_alloc.rs` on the Autobahn server suite: strictly OK, messages up to 1 MiB streamed through it (larger ones refused with 1009: see the example) | 16 KiB read + 32 KiB write (+ 2 KiB for the request head) |
 //!
-//! permessage-deflate is not available here (it needs an allocator): a [`Config`] with
-//! `deflate` set is treated as without it.
+//! permessage-deflate is not available here (it needs an allocator): [`Connection::new`]
+//! refuses a [`Config`] with `deflate` set (a panic: negotiate no extension for this
+//! connection) rather than run it uncompressed.
 
 use core::fmt;
 use core::ops::Range;
@@ -94,9 +98,7 @@ use crate::frame::{FrameEvent, FrameHeader, MAX_CONTROL_PAYLOAD};
 use crate::mask::copy_masked;
 use crate::opcode::OpCode;
 use crate::role::Role;
-use crate::session::{
-    CloseCause, Config, Core, MessageKind, Output, Report, ReportReason, State, Trigger,
-};
+use crate::session::{CloseCause, Config, Core, MessageKind, Output, Report, State, Trigger};
 
 /// The smallest read buffer: a whole control frame with its header (2 + 4 + 125 bytes), which
 /// is decoded in one piece.
@@ -201,8 +203,8 @@ struct Tx<'b> {
     buf: &'b mut [u8],
     head: usize,
     tail: usize,
-    /// Frames are masked (we are a client).
-    masks: bool,
+    /// The source of masking keys: present exactly when frames are masked (we are a client,
+    /// which cannot be built without one), so no frame can lack its key.
     mask: Option<MaskSource<'b>>,
     /// Where a run of pings and pongs at the end of `buf[..tail]` starts, none of it written
     /// yet: dropped by `drop_unsent_control`.
@@ -213,19 +215,21 @@ struct Tx<'b> {
     pending_close: Option<Pending>,
 }
 
-/// The length of a frame of `len` payload bytes.
+/// The length of a frame of `len` payload bytes (the header's length is the frame layer's
+/// rule, [`FrameHeader::encoded_len`]).
 fn frame_len(len: usize, masked: bool) -> usize {
-    let ext = match len {
-        0..=125 => 0,
-        126..=0xFFFF => 2,
-        _ => 8,
-    };
-    2 + ext + if masked { 4 } else { 0 } + len
+    FrameHeader::len_for(len as u64, masked).saturating_add(len)
 }
 
 impl Tx<'_> {
+    /// Frames are masked (we are a client).
+    #[inline]
+    fn masks(&self) -> bool {
+        self.mask.is_some()
+    }
+
     fn pending(&self) -> usize {
-        let masked = self.masks;
+        let masked = self.masks();
         self.tail - self.head
             + self
                 .pending_pong
@@ -259,7 +263,7 @@ impl Tx<'_> {
         self.tail + len <= self.buf.len()
     }
 
-    /// Whether a frame of `len` payload bytes can be encoded now.
+    /// Whether frames of `frames` bytes in all can be encoded now.
     fn check_room(&mut self, frames: usize) -> Result<(), SendError> {
         if frames > self.buf.len() {
             return Err(SendError::BufferTooSmall(frames));
@@ -271,14 +275,21 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Encode one frame at the end (room checked by the caller).
-    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8], control: bool) {
-        let mask = match (self.masks, self.mask.as_mut()) {
-            (false, _) => None,
-            (true, Some(source)) => Some(source()),
-            // Checked by every caller (`can_mask`): a client never sends an unmasked frame.
-            (true, None) => return,
-        };
+    /// Encode one frame at the end, masked when we are a client (the key source is there by
+    /// construction). `WouldBlock`, with nothing written, when it does not fit: the callers
+    /// check the room first (commands) or keep the frame waiting (replies), and propagate.
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        control: bool,
+    ) -> Result<(), SendError> {
+        let len = frame_len(payload.len(), self.masks());
+        if !self.room_for(len) {
+            return Err(SendError::WouldBlock);
+        }
+        let mask = self.mask.as_mut().map(|source| source());
         let header = FrameHeader {
             fin,
             rsv: 0,
@@ -288,10 +299,8 @@ impl Tx<'_> {
         };
         let (head, head_len) = header.to_bytes();
         let start = self.tail;
-        let end = start + head_len + payload.len();
-        let Some(dst) = self.buf.get_mut(start..end) else {
-            return;
-        };
+        let end = start + len;
+        let dst = &mut self.buf[start..end]; // in bounds: `room_for(len)`
         let (dst_head, dst_payload) = dst.split_at_mut(head_len);
         dst_head.copy_from_slice(&head[..head_len]);
         match mask {
@@ -306,6 +315,7 @@ impl Tx<'_> {
         } else {
             self.control_run = None;
         }
+        Ok(())
     }
 
     /// Encode the waiting replies that fit now, in order.
@@ -318,26 +328,30 @@ impl Tx<'_> {
 
     #[inline(never)]
     fn flush_pending_slow(&mut self) {
+        // Each waits until its frame is written; the next ones wait behind it.
         if let Some(pong) = self.pending_pong {
-            if !self.room_for(frame_len(pong.payload().len(), self.masks)) {
+            if self
+                .write_frame(OpCode::PONG, true, pong.payload(), true)
+                .is_err()
+            {
                 return;
             }
             self.pending_pong = None;
-            self.write_frame(OpCode::PONG, true, pong.payload(), true);
         }
         if self.pending_ping {
-            if !self.room_for(frame_len(0, self.masks)) {
+            if self.write_frame(OpCode::PING, true, &[], true).is_err() {
                 return;
             }
             self.pending_ping = false;
-            self.write_frame(OpCode::PING, true, &[], true);
         }
         if let Some(close) = self.pending_close {
-            if !self.room_for(frame_len(close.payload().len(), self.masks)) {
+            if self
+                .write_frame(OpCode::CLOSE, true, close.payload(), false)
+                .is_err()
+            {
                 return;
             }
             self.pending_close = None;
-            self.write_frame(OpCode::CLOSE, true, close.payload(), false);
         }
     }
 
@@ -361,16 +375,14 @@ impl Tx<'_> {
 
 impl Output for Tx<'_> {
     fn can_mask(&self) -> bool {
-        !self.masks || self.mask.is_some()
+        // A client is built with its key source (`with_mask_source`): always.
+        true
     }
 
     fn push_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        if !self.can_mask() {
-            return;
-        }
         self.flush_pending();
-        if !self.has_pending() && self.room_for(frame_len(payload.len(), self.masks)) {
-            self.write_frame(opcode, true, payload, true);
+        if !self.has_pending() && self.write_frame(opcode, true, payload, true).is_ok() {
+            // Written.
         } else if opcode == OpCode::PONG {
             // Answering only the latest ping is allowed (RFC 6455 §5.5.3).
             self.pending_pong = Some(Pending::new(payload));
@@ -381,16 +393,15 @@ impl Output for Tx<'_> {
     }
 
     fn push_close(&mut self, payload: ClosePayload<'_>) -> Result<(), SendError> {
-        if !self.can_mask() {
-            return Err(SendError::NoMaskSource);
-        }
         let mut buf = [0u8; MAX_CONTROL_PAYLOAD];
         // Fits: a checked code and a reason of at most 123 bytes, or a static reason as short.
         let len = payload.encode(&mut buf).unwrap_or(0);
         self.flush_pending();
-        if !self.has_pending() && self.room_for(frame_len(len, self.masks)) {
-            self.write_frame(OpCode::CLOSE, true, &buf[..len], false);
-        } else {
+        if self.has_pending()
+            || self
+                .write_frame(OpCode::CLOSE, true, &buf[..len], false)
+                .is_err()
+        {
             self.pending_close = Some(Pending::new(&buf[..len]));
         }
         Ok(())
@@ -421,6 +432,11 @@ struct Rx<'b> {
     streaming: bool,
     /// The kind of the message being gathered.
     kind: MessageKind,
+    /// `buf[filled..]` was lent by `receive_buf` and not committed yet: nothing moves the
+    /// input until the commit (as with [`crate::Connection::commit`]).
+    lent: bool,
+    /// Input arrived since decoding last ran out of complete frames.
+    fresh: bool,
 }
 
 impl Rx<'_> {
@@ -431,9 +447,10 @@ impl Rx<'_> {
         }
     }
 
-    /// Move the undecoded input down to the gathered bytes.
+    /// Move the undecoded input down to the gathered bytes (not while room is lent: the
+    /// caller writes there).
     fn compact(&mut self) {
-        if self.pos > self.msg {
+        if self.pos > self.msg && !self.lent {
             self.buf.copy_within(self.pos..self.filled, self.msg);
             self.filled -= self.pos - self.msg;
             self.pos = self.msg;
@@ -446,7 +463,21 @@ impl Rx<'_> {
         self.filled = 0;
         self.release = false;
         self.streaming = false;
+        self.fresh = false;
     }
+}
+
+/// A [`Connection::handle_timeout`] that came while input received before it was not decoded
+/// yet: its timers fire once that input is (at the next `poll_event`), so that they see what
+/// the peer sent before them, as [`crate::Connection`], which decodes on input, does.
+#[derive(Debug, Clone, Copy)]
+struct Deferred {
+    /// Bytes of undecoded input still to decode before the timers fire.
+    left: usize,
+    /// The time they fire at.
+    now: Duration,
+    /// The end of the transport came before: it is reported first.
+    eof: bool,
 }
 
 /// An event found by the decoder, as positions in the read buffer.
@@ -502,10 +533,7 @@ impl Found {
 
 /// The text of a report that borrows nothing.
 fn static_reason(report: &Report<'static>) -> &'static str {
-    match report.reason {
-        ReportReason::Text(text) => text,
-        ReportReason::Error(error) => error.reason(),
-    }
+    report.reason
 }
 
 /// One WebSocket connection on caller-provided buffers, after the opening handshake, without
@@ -518,6 +546,8 @@ pub struct Connection<'b> {
     closed: Option<(CloseCode, &'static str, CloseCause)>,
     /// The transport ended; reported once the input before it is polled.
     eof: bool,
+    /// Timers waiting for the input that came before them to be decoded.
+    deferred: Option<Deferred>,
 }
 
 impl fmt::Debug for Connection<'_> {
@@ -532,22 +562,33 @@ impl fmt::Debug for Connection<'_> {
 }
 
 impl<'b> Connection<'b> {
-    /// A connection for `role` on these buffers. A client also needs a source of masking keys:
-    /// see [`with_mask_source`](Self::with_mask_source) (without one it sends nothing).
+    /// A server's connection on these buffers. A client needs its masking keys: build it with
+    /// [`with_mask_source`](Self::with_mask_source).
     ///
     /// # Panics
     ///
-    /// If `read` is shorter than [`MIN_READ_BUFFER`] or `write` than [`MIN_WRITE_BUFFER`].
+    /// If `role` is [`Role::Client`] (a client without a key source could send nothing, not
+    /// even the pongs and close frames the rules require: refused at construction rather
+    /// than failing later); if `read` is shorter than [`MIN_READ_BUFFER`] or `write` than
+    /// [`MIN_WRITE_BUFFER`]; if `config` has permessage-deflate set (feature `deflate`: it
+    /// needs an allocator, and this connection would otherwise silently run uncompressed
+    /// while the handshake promised compression). These are bugs in the caller, never
+    /// caused by the peer.
     pub fn new(role: Role, config: Config, read: &'b mut [u8], write: &'b mut [u8]) -> Self {
+        assert!(
+            role == Role::Server,
+            "fixed::Connection::new is for servers: a client needs with_mask_source"
+        );
         Self::build(role, config, read, write, None)
     }
 
     /// A connection whose masking keys come from `source` (a client's keys must be
     /// unpredictable to the application's code, RFC 6455 §5.3; a fixed source is for tests).
+    /// A server never masks: its `source` is not used.
     ///
     /// # Panics
     ///
-    /// As [`new`](Self::new).
+    /// On buffers or a `config` that [`new`](Self::new) refuses.
     pub fn with_mask_source(
         role: Role,
         config: Config,
@@ -560,7 +601,7 @@ impl<'b> Connection<'b> {
 
     fn build(
         role: Role,
-        #[allow(unused_mut)] mut config: Config,
+        config: Config,
         read: &'b mut [u8],
         write: &'b mut [u8],
         mask: Option<MaskSource<'b>>,
@@ -570,9 +611,12 @@ impl<'b> Connection<'b> {
             "fixed::Connection needs buffers of at least {MIN_READ_BUFFER} bytes"
         );
         #[cfg(feature = "deflate")]
-        {
-            config.deflate = None;
-        }
+        assert!(
+            config.deflate.is_none(),
+            "fixed::Connection has no permessage-deflate: negotiate none for it"
+        );
+        // Present exactly when frames are masked.
+        let mask = if role.masks_outgoing() { mask } else { None };
         Connection {
             core: Core::new(role, config),
             rx: Rx {
@@ -583,12 +627,13 @@ impl<'b> Connection<'b> {
                 release: false,
                 streaming: false,
                 kind: MessageKind::Binary,
+                lent: false,
+                fresh: false,
             },
             tx: Tx {
                 buf: write,
                 head: 0,
                 tail: 0,
-                masks: role.masks_outgoing(),
                 mask,
                 control_run: None,
                 pending_pong: None,
@@ -597,6 +642,7 @@ impl<'b> Connection<'b> {
             },
             closed: None,
             eof: false,
+            deferred: None,
         }
     }
 
@@ -622,11 +668,13 @@ impl<'b> Connection<'b> {
         self.core.lifecycle.can_send()
     }
 
-    /// Whether the transport can be shut down: `Closed` was reported and the close frame is
-    /// written. A server is done then; a client also waits for the server to end the
-    /// transport first (RFC 6455 §7.1.1), up to the close timeout.
+    /// Whether the transport can be shut down, as [`crate::Connection::is_terminated`] (the
+    /// same rule): `Closed` was polled and the close frame is written (a server is done then;
+    /// a client also waits for the server to end the transport first, RFC 6455 §7.1.1, up to
+    /// the close timeout), or a close or keepalive timeout fired, after which nothing more is
+    /// waited for (its `Closed` is still to be polled).
     pub fn is_terminated(&self) -> bool {
-        self.closed.is_none() && self.core.is_terminated(self.tx.pending() == 0)
+        self.core.is_terminated(self.tx.pending() == 0)
     }
 
     /// Bytes of frames encoded (or waiting for room) and not yet written.
@@ -650,33 +698,56 @@ impl<'b> Connection<'b> {
             self.rx.clear();
         }
         self.rx.settle();
+        self.rx.lent = false;
         self.rx.compact();
+        self.rx.lent = true;
         &mut self.rx.buf[self.rx.filled..]
     }
 
     /// `n` bytes were written at the start of the room [`receive_buf`](Self::receive_buf)
-    /// lent. Then poll the events.
+    /// lent. Then poll the events. Events may be polled between `receive_buf` and `commit`:
+    /// the lent room stays where it is until the commit. `commit(0)` means nothing was read.
     ///
     /// # Panics
     ///
-    /// If `n` exceeds the room `receive_buf` lent: a bug in the caller, never caused by the
-    /// peer.
+    /// As [`crate::Connection::commit`]: if `n` exceeds the room that the last `receive_buf`
+    /// lent (the length of the slice it returned), or if `n > 0` and no room was lent since
+    /// the last `commit` (or `receive`): a bug in the caller, never caused by the peer. Once
+    /// the connection no longer reads (it closed, possibly between `receive_buf` and
+    /// `commit`), `commit` ignores `n`.
     pub fn commit(&mut self, n: usize) {
+        let lent = core::mem::replace(&mut self.rx.lent, false);
+        if !self.core.lifecycle.is_reading() || self.eof {
+            // After the close, or bytes "after" the end of the transport: ignored.
+            return;
+        }
+        let room = if lent {
+            self.rx.buf.len() - self.rx.filled
+        } else {
+            0
+        };
         assert!(
-            n <= self.rx.buf.len() - self.rx.filled,
-            "commit({n}) beyond the room receive_buf lent"
+            n <= room,
+            "fixed::Connection::commit({n}) exceeds the {room} bytes that receive_buf lent"
         );
-        if n == 0 || !self.core.lifecycle.is_reading() {
+        if n == 0 {
             return;
         }
         self.rx.filled += n;
-        self.core.input_arrived();
+        self.rx.fresh = true;
+        match self.deferred {
+            // After a `handle_timeout` still waiting on older input: this input came at its
+            // time.
+            Some(d) => self.core.input_arrived_at(d.now),
+            None => self.core.input_arrived(),
+        }
     }
 
     /// Copy as many of `bytes` as the read buffer has room for, and return how many: poll the
-    /// events, then pass the rest. After the close, everything is taken (and ignored).
+    /// events, then pass the rest. After the close or [`receive_eof`](Self::receive_eof),
+    /// everything is taken (and ignored).
     pub fn receive(&mut self, bytes: &[u8]) -> usize {
-        if !self.core.lifecycle.is_reading() {
+        if !self.core.lifecycle.is_reading() || self.eof {
             return bytes.len();
         }
         let room = self.receive_buf();
@@ -698,12 +769,30 @@ impl<'b> Connection<'b> {
     }
 
     /// Time passes (`now` since an origin the caller chooses, monotonic). Fires the close
-    /// timeout and the keepalive. Frames are decoded when polled: poll the events of the
-    /// input received so far before this, since a timeout that ends the connection ends
-    /// reading too (its `Closed` comes next).
+    /// timeout and the keepalive.
+    ///
+    /// Input received before counts first, as with [`crate::Connection`] (which decodes it on
+    /// arrival): frames are decoded when events are polled, so while input committed (or the
+    /// end of the transport) waits to be decoded, the timers wait for it and fire at the next
+    /// [`poll_event`](Self::poll_event), after that input's events — a close frame that
+    /// arrived before the close timeout is a clean close, not a timeout. The usual loop
+    /// (input, `handle_timeout`, then drain the events) needs nothing more; an input given
+    /// before those events are polled counts as arrived at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
-        self.core.advance_clock(now);
-        if let Some(report) = self.core.fire_timers(&mut self.tx) {
+        let waiting = self.core.lifecycle.is_reading()
+            && ((self.rx.fresh && self.rx.pos < self.rx.filled)
+                || self.eof
+                || self.deferred.is_some());
+        if waiting {
+            let left = self.rx.filled - self.rx.pos;
+            let eof = self.eof;
+            let d = self.deferred.get_or_insert(Deferred { left, now, eof });
+            d.left = left;
+            d.now = d.now.max(now);
+            d.eof |= eof;
+            return;
+        }
+        if let Some(report) = fire(&mut self.core, &mut self.tx, now) {
             self.closed = Some((report.code, static_reason(&report), report.cause));
         }
     }
@@ -804,6 +893,7 @@ impl<'b> Connection<'b> {
             tx,
             closed,
             eof,
+            deferred,
         } = self;
         rx.settle();
         if let Some((code, reason, cause)) = closed.take() {
@@ -815,24 +905,43 @@ impl<'b> Connection<'b> {
             return None;
         }
         loop {
-            if rx.pos == rx.filled {
-                return stuck(core, rx, tx, *eof);
+            // Input that came after a deferred `handle_timeout` waits for its timers.
+            let limit = match deferred {
+                Some(d) => rx.pos + d.left.min(rx.filled - rx.pos),
+                None => rx.filled,
+            };
+            if rx.pos == limit {
+                match deferred.take() {
+                    Some(d) => match run_deferred(core, rx, tx, d, *eof) {
+                        Some(found) => return Some(found),
+                        None => continue,
+                    },
+                    None => return stuck(core, rx, tx, *eof),
+                }
             }
-            let input = &mut rx.buf[rx.pos..rx.filled];
+            let input = &mut rx.buf[rx.pos..limit];
             let decoded = match core.decoder.decode_in_place(input) {
                 Ok(decoded) => decoded,
                 Err(error) => {
                     let report = core.fail(error, tx)?;
                     let found = Found::closed(report);
-                    let _ = core.step(Trigger::ClosedPolled, tx);
-                    rx.clear();
-                    return Some(found);
+                    return Some(closed_by_input(core, rx, tx, deferred, *eof, found));
                 }
             };
             let end = rx.pos + decoded.consumed;
+            if let Some(d) = deferred {
+                d.left -= decoded.consumed;
+            }
             let Some(event) = decoded.event else {
                 rx.pos = end;
-                return stuck(core, rx, tx, *eof);
+                match deferred.take() {
+                    // Nothing more to decode before the timers.
+                    Some(d) => match run_deferred(core, rx, tx, d, *eof) {
+                        Some(found) => return Some(found),
+                        None => continue,
+                    },
+                    None => return stuck(core, rx, tx, *eof),
+                }
             };
             match event {
                 FrameEvent::Data(chunk) => {
@@ -883,12 +992,16 @@ impl<'b> Connection<'b> {
                     let range = end - reason.len()..end;
                     let report = core.on_close(payload, tx)?;
                     let found = Found::Closed(report.code, Reason::Buffer(range), report.cause);
+                    // Timers and the end of the transport that came after this input see the
+                    // connection closed.
+                    ended_after(core, tx, deferred, *eof);
                     // The events before the close were polled already: answer it now.
                     let _ = core.step(Trigger::ClosedPolled, tx);
                     // The reason stays readable until the next call.
                     rx.pos = 0;
                     rx.filled = 0;
                     rx.msg = 0;
+                    rx.fresh = false;
                     return Some(found);
                 }
             }
@@ -896,9 +1009,69 @@ impl<'b> Connection<'b> {
     }
 }
 
+/// Advance the clock to `now` and fire the timers.
+fn fire(core: &mut Core, tx: &mut Tx<'_>, now: Duration) -> Option<Report<'static>> {
+    core.advance_clock(now);
+    core.fire_timers(tx)
+}
+
+/// The input ended the connection: the timers and the end of the transport that came after
+/// it (`eof`) only see the connection closed, as they do in [`crate::Connection`].
+fn ended_after(core: &mut Core, tx: &mut Tx<'_>, deferred: &mut Option<Deferred>, eof: bool) {
+    if let Some(d) = deferred.take() {
+        let _ = fire(core, tx, d.now);
+    }
+    if eof {
+        let _ = core.step(Trigger::Eof, tx);
+    }
+}
+
+/// The input ended the connection (`found` is its `Closed`): see [`ended_after`]; nothing
+/// more is read.
+fn closed_by_input(
+    core: &mut Core,
+    rx: &mut Rx<'_>,
+    tx: &mut Tx<'_>,
+    deferred: &mut Option<Deferred>,
+    eof: bool,
+    found: Found,
+) -> Found {
+    ended_after(core, tx, deferred, eof);
+    let _ = core.step(Trigger::ClosedPolled, tx);
+    rx.clear();
+    found
+}
+
+/// The input before a deferred `handle_timeout` is decoded: the end of the transport, if it
+/// came before, then the timers. `Closed` if either ended the connection.
+fn run_deferred(
+    core: &mut Core,
+    rx: &mut Rx<'_>,
+    tx: &mut Tx<'_>,
+    d: Deferred,
+    eof: bool,
+) -> Option<Found> {
+    let eof_first = if d.eof {
+        core.step(Trigger::Eof, tx)
+    } else {
+        None
+    };
+    // After the end of the transport, the timers only see the connection closed.
+    let timers = fire(core, tx, d.now);
+    let report = eof_first.or(timers)?;
+    if eof {
+        // The end of the transport came after the timers.
+        let _ = core.step(Trigger::Eof, tx);
+    }
+    let _ = core.step(Trigger::ClosedPolled, tx);
+    rx.clear();
+    Some(Found::closed(report))
+}
+
 /// No event in the input that is here: at the end of the transport, the connection is over;
 /// otherwise make room for more, streaming the gathered bytes when the buffer is full.
 fn stuck(core: &mut Core, rx: &mut Rx<'_>, tx: &mut Tx<'_>, eof: bool) -> Option<Found> {
+    rx.fresh = false;
     if eof {
         let report = core.step(Trigger::Eof, tx)?;
         let found = Found::closed(report);
@@ -962,31 +1135,21 @@ impl Sender<'_, '_> {
 
     fn send_message(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
         self.core.check_open(self.tx.can_mask())?;
-        if self.core.sending_fragmented.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
-        let max = self
-            .core
-            .config
-            .max_send_frame_size
-            .unwrap_or(usize::MAX)
-            .max(1);
-        let masked = self.tx.masks;
-        let full = data.len() / max;
-        let rest = data.len() % max;
-        let mut total = full.saturating_mul(frame_len(max.min(data.len()), masked));
-        if rest > 0 || data.is_empty() {
-            total = total.saturating_add(frame_len(rest, masked));
-        }
+        // The frames as the shared rules split them (and refuse them while a fragmented
+        // message is in progress): first their length, all or nothing, then the frames.
+        let masked = self.tx.masks();
+        let mut total = 0usize;
+        self.core
+            .for_each_frame(&mut total, opcode, data.len(), |total, _, _, _, range| {
+                *total = total.saturating_add(frame_len(range.len(), masked));
+                Ok(())
+            })?;
         self.tx.check_room(total)?;
         self.core.for_each_frame(
             &mut *self.tx,
             opcode,
             data.len(),
-            |tx, op, fin, _, range| {
-                tx.write_frame(op, fin, &data[range], false);
-                Ok(())
-            },
+            |tx, op, fin, _, range| tx.write_frame(op, fin, &data[range], false),
         )
     }
 
@@ -1000,10 +1163,9 @@ impl Sender<'_, '_> {
         last: bool,
     ) -> Result<(), SendError> {
         self.core.check_open(self.tx.can_mask())?;
-        self.tx.check_room(frame_len(data.len(), self.tx.masks))?;
+        self.tx.check_room(frame_len(data.len(), self.tx.masks()))?;
         let opcode = self.core.fragment_opcode(kind, last);
-        self.tx.write_frame(opcode, last, data, false);
-        Ok(())
+        self.tx.write_frame(opcode, last, data, false)
     }
 
     /// Send a ping (payload at most 125 bytes). Allowed while [`State::Open`] and
@@ -1020,9 +1182,8 @@ impl Sender<'_, '_> {
     fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.core.check_control(payload.len(), self.tx.can_mask())?;
         self.tx
-            .check_room(frame_len(payload.len(), self.tx.masks))?;
-        self.tx.write_frame(opcode, true, payload, true);
-        Ok(())
+            .check_room(frame_len(payload.len(), self.tx.masks()))?;
+        self.tx.write_frame(opcode, true, payload, true)
     }
 
     /// Start the close handshake with a sendable code and a reason of at most 123 bytes.

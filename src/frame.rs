@@ -121,14 +121,21 @@ impl FrameHeader {
     /// The length of this header in its minimal encoding: 2 to 14 bytes.
     #[inline]
     pub const fn encoded_len(&self) -> usize {
-        let ext = if self.payload_len < 126 {
+        Self::len_for(self.payload_len, self.mask.is_some())
+    }
+
+    /// The length of the minimal header of a frame of `payload_len` bytes, masked or not (the
+    /// one rule behind [`encoded_len`](Self::encoded_len)).
+    #[inline]
+    pub(crate) const fn len_for(payload_len: u64, masked: bool) -> usize {
+        let ext = if payload_len < 126 {
             0
-        } else if self.payload_len <= 0xFFFF {
+        } else if payload_len <= 0xFFFF {
             2
         } else {
             8
         };
-        2 + ext + if self.mask.is_some() { 4 } else { 0 }
+        2 + ext + if masked { 4 } else { 0 }
     }
 
     /// Encode into the start of `out` in the minimal length form (§5.2). Returns the number of
@@ -343,7 +350,7 @@ struct Message {
 /// itself, so the caller may drop its input; [`decode_in_place`](Self::decode_in_place) leaves
 /// them in the caller's buffer, and its events borrow only that buffer. Same rules.
 ///
-/// About 190 bytes, no heap.
+/// 248 bytes on x86-64 (asserted by `tests/no_alloc.rs`), no heap.
 ///
 /// ```
 /// use rfc6455::frame::{FrameDecoder, FrameEvent};

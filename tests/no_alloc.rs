@@ -517,14 +517,227 @@ fn timeouts_and_a_full_write_buffer_without_allocator() {
     });
 }
 
-/// The state's size, for the module docs' table.
+/// The state's size: the exact numbers of the module docs' table (and the README's) on
+/// 64-bit targets, where they are documented.
 #[test]
 fn sizes() {
     let size = std::mem::size_of::<Connection<'_>>();
-    println!(
-        "fixed::Connection: {size} bytes; FrameDecoder: {}",
-        std::mem::size_of::<FrameDecoder>()
-    );
-    // 872 bytes on x86-64 (920 with the `deflate` feature, whose settings `Config` holds).
+    let decoder = std::mem::size_of::<FrameDecoder>();
+    println!("fixed::Connection: {size} bytes; FrameDecoder: {decoder}");
+    #[cfg(target_pointer_width = "64")]
+    {
+        // With `deflate` compiled in, `Config` holds its settings. (This workspace's tests
+        // always have it: the crate's dev-dependency on itself enables it; 904 is the size
+        // in a build without it, e.g. a dependent crate with `default-features = false`.)
+        let documented = if cfg!(feature = "deflate") { 968 } else { 904 };
+        assert_eq!(
+            size, documented,
+            "update src/fixed.rs's size table and the README"
+        );
+        assert_eq!(decoder, 248, "update src/frame.rs's FrameDecoder docs");
+    }
     assert!(size <= 1024, "{size}");
+}
+
+/// A `Config` with permessage-deflate is refused, not silently run uncompressed.
+#[cfg(feature = "deflate")]
+#[test]
+#[should_panic(expected = "no permessage-deflate")]
+fn deflate_is_refused() {
+    use rfc6455::extension::deflate::PerMessageDeflate;
+    let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+    let deflate = PerMessageDeflate {
+        params: Default::default(),
+        config: Default::default(),
+    };
+    let config = Config::default().with_deflate(Some(deflate));
+    let _ = Connection::new(Role::Server, config, &mut read, &mut write);
+}
+
+/// Everything written to the transport so far, into `wire` from `len` on.
+fn drain_into(conn: &mut Connection<'_>, wire: &mut [u8], len: &mut usize) {
+    while let Some(bytes) = conn.poll_transmit() {
+        wire[*len..*len + bytes.len()].copy_from_slice(bytes);
+        *len += bytes.len();
+        let n = bytes.len();
+        conn.advance_transmit(n);
+    }
+}
+
+/// The one `Closed` event that comes next, as (code, cause).
+fn next_closed(conn: &mut Connection<'_>) -> (CloseCode, CloseCause) {
+    let closed = match conn.poll_event() {
+        Some(Event::Closed(c)) => (c.code, c.cause),
+        other => panic!("{other:?}"),
+    };
+    assert!(conn.poll_event().is_none(), "nothing after Closed");
+    closed
+}
+
+/// Timers see the input that arrived before them, as `Connection` (which decodes on input)
+/// does, though the fixed connection decodes only when events are polled: the peer's close
+/// that arrives with the close timeout is a clean close, the end of the transport that comes
+/// before the keepalive's deadline is `Eof`; input that comes after the timers does not
+/// count for them.
+#[test]
+fn timers_wait_for_the_input_before_them_without_allocator() {
+    without_allocator(|| {
+        let secs = Duration::from_secs;
+        let empty_close = [0x88, 0x80, 0, 0, 0, 0];
+        let config = Config::default().with_close_timeout(Some(secs(5)));
+        let keepalive = Config::default().with_keepalive(Some(Keepalive {
+            interval: secs(1),
+            timeout: secs(1),
+        }));
+        let mut wire = [0u8; 64];
+
+        // close(1000) at 0 s; at 5 s the peer's close arrives (read into the lent room), then
+        // the timer runs, then the events are polled: a clean close.
+        let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+        let mut server = Connection::new(Role::Server, config, &mut read, &mut write);
+        server.close(CloseCode::NORMAL, "").unwrap();
+        let mut len = 0;
+        drain_into(&mut server, &mut wire, &mut len);
+        assert_eq!(&wire[..len], b"\x88\x02\x03\xe8");
+        let room = server.receive_buf();
+        room[..6].copy_from_slice(&empty_close);
+        server.commit(6);
+        server.handle_timeout(secs(5));
+        assert_eq!(
+            next_closed(&mut server),
+            (
+                CloseCode::NO_STATUS,
+                CloseCause::Clean {
+                    initiated_locally: true
+                }
+            )
+        );
+        assert!(server.is_terminated());
+
+        // The end of the transport, then a `handle_timeout` past the keepalive's deadline.
+        let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+        let mut server = Connection::new(Role::Server, keepalive, &mut read, &mut write);
+        server.receive_eof();
+        server.handle_timeout(secs(10));
+        assert_eq!(
+            next_closed(&mut server),
+            (CloseCode::ABNORMAL, CloseCause::Eof)
+        );
+
+        // A ping before the timer, the peer's close after it: the ping counts (its event and
+        // pong come first), the close comes too late.
+        let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+        let mut server = Connection::new(Role::Server, config, &mut read, &mut write);
+        server.close(CloseCode::NORMAL, "").unwrap();
+        let mut len = 0;
+        drain_into(&mut server, &mut wire, &mut len);
+        server.receive(&[0x89, 0x81, 0, 0, 0, 0, b'p']);
+        server.handle_timeout(secs(5));
+        server.receive(&empty_close);
+        assert!(matches!(server.poll_event(), Some(Event::Ping(b"p"))));
+        assert_eq!(
+            next_closed(&mut server),
+            (CloseCode::ABNORMAL, CloseCause::CloseTimeout)
+        );
+        let mut len = 0;
+        drain_into(&mut server, &mut wire, &mut len);
+        assert_eq!(
+            &wire[..len],
+            b"",
+            "the pong is dropped: the close handshake is over"
+        );
+        assert!(server.is_terminated());
+    });
+}
+
+/// A client's protocol failure and its close timeout, on the smallest write buffer: the close
+/// frame (masked) and the pong of a 125-byte ping wait for room and go out whole.
+#[test]
+fn a_client_failure_and_the_smallest_write_buffer_without_allocator() {
+    without_allocator(|| {
+        let (mut read, mut write) = ([0u8; 256], [0u8; fixed::MIN_WRITE_BUFFER]);
+        let mut key = 0u32;
+        let mut keys = || {
+            key = key.wrapping_add(0x0101_0101);
+            key.to_be_bytes()
+        };
+        let config = Config::default().with_close_timeout(Some(Duration::from_secs(5)));
+        let mut client =
+            Connection::with_mask_source(Role::Client, config, &mut read, &mut write, &mut keys);
+        // A 125-byte ping of ours fills the write buffer exactly (2 + 4 + 125 bytes).
+        client.ping(&[b'x'; 125]).unwrap();
+        assert_eq!(client.pending_transmit(), fixed::MIN_WRITE_BUFFER);
+        assert_eq!(client.send_binary(b"y"), Err(SendError::WouldBlock));
+        // The server's 125-byte ping: its pong waits for room.
+        let mut ping = [b'z'; 127];
+        ping[..2].copy_from_slice(&[0x89, 125]);
+        assert_eq!(client.receive(&ping), 127);
+        assert!(matches!(client.poll_event(), Some(Event::Ping(p)) if p.len() == 125));
+        assert_eq!(client.pending_transmit(), 2 * fixed::MIN_WRITE_BUFFER);
+        let mut wire = [0u8; 512];
+        let mut len = 0;
+        drain_into(&mut client, &mut wire, &mut len);
+        assert_eq!(len, 2 * fixed::MIN_WRITE_BUFFER);
+        assert_eq!(&wire[131..133], &[0x8a, 0x80 | 125]);
+        let key = [wire[133], wire[134], wire[135], wire[136]];
+        assert!((0..125).all(|i| wire[137 + i] ^ key[i % 4] == b'z'));
+
+        // A masked frame from the server: 1002, our close frame (masked) goes out.
+        client.receive(&[0x81, 0x81, 1, 2, 3, 4, b'a' ^ 1]);
+        let (code, cause) = next_closed(&mut client);
+        assert_eq!(code, CloseCode::PROTOCOL_ERROR);
+        assert!(matches!(cause, CloseCause::Protocol(_)));
+        let mut len = 0;
+        drain_into(&mut client, &mut wire, &mut len);
+        assert_eq!(wire[0], 0x88);
+        assert_eq!(usize::from(wire[1] & 0x7f) + 6, len);
+        assert!(wire[1] & 0x80 != 0, "masked");
+        let key = [wire[2], wire[3], wire[4], wire[5]];
+        assert_eq!(
+            u16::from_be_bytes([wire[6] ^ key[0], wire[7] ^ key[1]]),
+            1002
+        );
+        // A client waits for the server to end the transport, up to the close timeout.
+        assert!(!client.is_terminated());
+        assert_eq!(client.poll_timeout(), Some(Duration::from_secs(5)));
+        client.handle_timeout(Duration::from_secs(5));
+        assert!(client.poll_event().is_none(), "Closed came once");
+        assert!(client.is_terminated());
+    });
+}
+
+/// A client cannot be built without its masking keys.
+#[test]
+#[should_panic(expected = "a client needs with_mask_source")]
+fn a_client_needs_a_mask_source() {
+    let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+    let _ = Connection::new(Role::Client, Config::default(), &mut read, &mut write);
+}
+
+/// A commit at a position that polling moved is refused, not misplaced: lent room stays
+/// put while events are polled, and a commit without a lend panics.
+#[test]
+fn lent_room_stays_put_while_events_are_polled() {
+    let (mut read, mut write) = ([0u8; 256], [0u8; 256]);
+    let mut server = Connection::new(Role::Server, Config::default(), &mut read, &mut write);
+    // Two masked messages "a", "b" (7 bytes each), the second cut after 3 bytes.
+    let a = [0x81, 0x81, 0, 0, 0, 0, b'a'];
+    let b = [0x81, 0x81, 0, 0, 0, 0, b'b'];
+    assert_eq!(server.receive(&a), 7);
+    assert_eq!(server.receive(&b[..3]), 3);
+    let room = server.receive_buf();
+    room[..4].copy_from_slice(&b[3..]);
+    // Polling before the commit (it decodes "a" and would compact the undecoded input).
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::Message { data: b"a", .. })
+    ));
+    assert!(server.poll_event().is_none());
+    server.commit(4);
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::Message { data: b"b", .. })
+    ));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.commit(1)));
+    assert!(result.is_err(), "a commit without a lend panics");
 }

@@ -17,7 +17,6 @@ mod outgoing;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::string::ToString;
 use bytes::Bytes;
 use core::fmt;
 use core::time::Duration;
@@ -30,7 +29,7 @@ use crate::extension::deflate::DeflateCodec;
 use crate::frame::FrameEvent;
 use crate::opcode::OpCode;
 use crate::role::Role;
-use crate::session::{Core, Output, Report, ReportReason, Trigger};
+use crate::session::{Core, Output, Report, Trigger};
 
 pub use crate::session::{Config, Keepalive, State};
 use incoming::Incoming;
@@ -186,9 +185,12 @@ impl Connection {
         self.core.lifecycle.can_send()
     }
 
-    /// Whether the transport can be shut down: [`Event::Closed`] was reported and the close
-    /// frame is written. A server is done then; a client also waits for the server to end the
-    /// transport first (RFC 6455 §7.1.1), up to the close timeout.
+    /// Whether the transport can be shut down: [`Event::Closed`] was polled and the close
+    /// frame is written (a server is done then; a client also waits for the server to end the
+    /// transport first, RFC 6455 §7.1.1, up to the close timeout), or a close or keepalive
+    /// timeout fired: then nothing more is waited for, not even output that a peer that
+    /// stopped reading will not take (the timeout's `Closed` is still to be polled). The same
+    /// rule as [`fixed::Connection::is_terminated`](crate::fixed::Connection::is_terminated).
     pub fn is_terminated(&self) -> bool {
         self.core.is_terminated(self.pending_transmit() == 0)
     }
@@ -997,10 +999,7 @@ impl Output for Outgoing {
 fn close_info(report: Report<'_>) -> CloseInfo {
     CloseInfo {
         code: report.code,
-        reason: match report.reason {
-            ReportReason::Text(text) => text.into(),
-            ReportReason::Error(error) => error.to_string(),
-        },
+        reason: report.reason.into(),
         cause: report.cause,
     }
 }

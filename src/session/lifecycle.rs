@@ -70,20 +70,14 @@ pub(crate) enum Trigger<'a> {
     ClosedPolled,
 }
 
-/// The text of a `Closed` report.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum ReportReason<'a> {
-    /// As is.
-    Text(&'a str),
-    /// The error's description (its `Display`).
-    Error(ProtocolError),
-}
-
 /// A `Closed` event to report.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Report<'a> {
     pub(crate) code: CloseCode,
-    pub(crate) reason: ReportReason<'a>,
+    /// The peer's reason for a clean close; for a protocol error, the reason our close frame
+    /// carries ([`ProtocolError::reason`], the same for both connections: the details are in
+    /// the cause); otherwise a description of the failure.
+    pub(crate) reason: &'a str,
     pub(crate) cause: CloseCause,
 }
 
@@ -153,7 +147,7 @@ impl Lifecycle {
                 fx.arm_close_timer = client;
                 report = Some(Report {
                     code: code.unwrap_or(CloseCode::NO_STATUS),
-                    reason: ReportReason::Text(reason),
+                    reason,
                     cause: CloseCause::Clean {
                         initiated_locally: close_sent,
                     },
@@ -174,7 +168,7 @@ impl Lifecycle {
                 fx.arm_close_timer = true;
                 report = Some(Report {
                     code: error.close_code(),
-                    reason: ReportReason::Error(error),
+                    reason,
                     cause: CloseCause::Protocol(error),
                 });
             }
@@ -311,28 +305,24 @@ impl Lifecycle {
     }
 
     /// Whether the transport can be shut down, given whether output is drained and whether
-    /// we are a server (a client waits for the server to end the transport, §7.1.1).
+    /// we are a server: `Closed` was polled and the output is drained (a client also waits
+    /// for the server to end the transport, §7.1.1); or a close or keepalive timeout fired,
+    /// after which nothing more is waited for (not even output a peer that stopped reading
+    /// will not take), whether or not its `Closed` was polled yet. The one rule for both
+    /// connections.
     pub(crate) fn is_terminated(&self, drained: bool, server: bool) -> bool {
-        let end = match self {
-            Lifecycle::Open | Lifecycle::Closing => return false,
-            Lifecycle::Closed {
-                reply: Some(_),
-                end,
-                ..
-            } => {
-                // The reply is still to be queued.
-                return end.timed_out;
-            }
-            Lifecycle::Closed { end, .. } | Lifecycle::Delivered { end } => end,
-        };
-        end.timed_out || (drained && (server || end.eof))
+        match self {
+            Lifecycle::Open | Lifecycle::Closing => false,
+            Lifecycle::Closed { end, .. } => end.timed_out,
+            Lifecycle::Delivered { end } => end.timed_out || (drained && (server || end.eof)),
+        }
     }
 }
 
 fn abnormal(reason: &'static str, cause: CloseCause) -> Report<'static> {
     Report {
         code: CloseCode::ABNORMAL,
-        reason: ReportReason::Text(reason),
+        reason,
         cause,
     }
 }

@@ -22,7 +22,7 @@ use crate::opcode::OpCode;
 use crate::role::Role;
 
 pub use config::{Config, Keepalive};
-pub(crate) use lifecycle::{Lifecycle, Report, ReportReason, Trigger};
+pub(crate) use lifecycle::{Lifecycle, Report, Trigger};
 
 /// The state of the close handshake, from [`Connection::state`](crate::Connection::state)
 /// (and [`fixed::Connection::state`](crate::fixed::Connection::state)).
@@ -194,7 +194,14 @@ impl Core {
     /// Input arrived: the keepalive restarts.
     #[inline]
     pub(crate) fn input_arrived(&mut self) {
-        self.last_activity = self.now;
+        self.input_arrived_at(self.now);
+    }
+
+    /// Input arrived at `now` (a time the clock will reach, for `fixed::Connection`'s timers
+    /// deferred until older input is decoded).
+    #[inline]
+    pub(crate) fn input_arrived_at(&mut self, now: Duration) {
+        self.last_activity = now;
         self.ping_sent_at = None;
     }
 
