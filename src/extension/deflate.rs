@@ -134,10 +134,11 @@ pub const NAME: &str = "permessage-deflate";
 #[non_exhaustive]
 pub struct DeflateConfig {
     /// Compression level, 0 (store) to 9 (smallest), on C zlib's scale by ratio: at
-    /// window 15 level N's output is within 2 % of C zlib's level N (at most 1.02×; above 9:
-    /// 9). Each level compresses with the fastest zlib-rs level that meets this (zlib-rs
-    /// follows zlib-ng's level table, whose levels 1–6 compress faster and worse than
-    /// zlib's), except 8 and 9, which take zlib-rs' smallest output (its 8; its 9 is bigger).
+    /// window 15 level N's output is at most 1.02× C zlib's at level N on the text measured
+    /// below (above 9: 9). Each level compresses with the fastest zlib-rs level that meets
+    /// this (zlib-rs follows zlib-ng's level table, not zlib's: its own 1, 5 and 6 are more
+    /// than 2 % bigger than zlib's), except 8 and 9, which take zlib-rs' smallest output
+    /// (its 8; its 9 is bigger).
     /// Default 3: on JSON 4.8 % smaller than zlib's level 3, compressing 1.7× (1 KiB
     /// messages) / 2.4× (64 KiB) as fast as sockudo-ws and yawc at their default level 6.
     ///
@@ -145,14 +146,14 @@ pub struct DeflateConfig {
     /// 64 KiB messages, context takeover; C zlib 1.2.13, memLevel 8; `cargo bench -p
     /// rfc6455-peers --bench compare deflate-level`, BENCHMARKS.md §6 has the bytes):
     ///
-    /// | level | zlib-rs level | output / zlib's at that level (4 corpora) | compress speed / zlib's (JSON 1 KiB, 64 KiB) |
+    /// | level | zlib-rs level | our output / zlib's at that level (4 corpora) | our compress speed / zlib's at that level (JSON 1 KiB, 64 KiB; 2 runs) |
     /// |---:|---:|---|---|
     /// | 1 | 2 (`deflate_fast`) | 0.934–0.965 | 1.0×, 1.4× |
-    /// | 2 | 2 | 1.001–1.010 | 1.1×, 1.4× |
+    /// | 2 | 2 | 1.001–1.010 | 1.1×, 1.4–1.5× |
     /// | 3 | 3 (`deflate_medium`) | 0.952–0.969 | 1.1×, 1.4× |
     /// | 4 | 4 | 0.967–0.979 | 1.1×, 1.2× |
-    /// | 5 | 6 | 0.995–1.016 | 0.86×, 0.85× |
-    /// | 6 | 7 (`deflate_slow`) | 0.956–0.991 | 0.90×, 0.93× |
+    /// | 5 | 6 | 0.995–1.016 | 0.86–0.87×, 0.85× |
+    /// | 6 | 7 (`deflate_slow`) | 0.956–0.991 | 0.90–0.92×, 0.93–0.94× |
     /// | 7 | 7 | 0.979–0.999 | 1.2×, 1.3× |
     /// | 8, 9 | 8 | 0.986–0.999 | 1.6–1.8×, 1.7–2.0× |
     ///
@@ -160,8 +161,8 @@ pub struct DeflateConfig {
     /// zlib's 1, its 5 and 6 are up to 2.6 % and 3.8 % bigger than zlib's 5 and 6. The cost
     /// is speed at 5 and 6: level 6 compresses JSON at 0.95–0.97× the speed of sockudo-ws
     /// and yawc at their level 6 (zlib-rs 6), for output 6–8 % smaller than theirs; level 3
-    /// compresses 1.8× (1 KiB) / 2.5× (64 KiB) as fast as level 6, for output 11–17 %
-    /// bigger. The engine's memory does not depend on the level.
+    /// compresses 1.7–1.8× (1 KiB) / 2.4–2.5× (64 KiB) as fast as level 6, for output
+    /// 11–17 % bigger. The engine's memory does not depend on the level.
     pub level: u8,
     /// Messages shorter than this are sent uncompressed. Default 32 bytes.
     pub threshold: usize,

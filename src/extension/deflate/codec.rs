@@ -112,7 +112,7 @@ pub(crate) fn deflate_bits(window_bits: u8) -> u8 {
 /// 8, 9 → 8 (≤ 0.999): zlib-rs 7 would fit them too (≤ 0.999) at 1.2–1.9× 8's speed,
 /// but 8 is zlib-rs' smallest output and zlib-rs 9 compresses worse than its 8 on every
 /// corpus (1.007–1.019 of zlib 9), so the highest levels give the smallest output and a
-/// higher level never compresses worse. The speed cost is at 5 and 6 (0.85–0.93× C zlib's
+/// higher level never compresses worse. The speed cost is at 5 and 6 (0.85–0.94× C zlib's
 /// speed there, where the other levels are faster than zlib's); see `DeflateConfig::level`.
 const LEVELS: [u8; 10] = [0, 2, 2, 3, 4, 6, 7, 7, 8, 8];
 
