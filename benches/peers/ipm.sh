@@ -4,6 +4,8 @@
 # is divided by 10,000, so fixed costs cancel out.
 #
 #   benches/peers/ipm.sh [WORKLOAD...]     # default: all of them
+#   benches/peers/ipm.sh deflate            # permessage-deflate per level: dfl1k-L, dfl64k-L
+#                                           # (100 and 600 / 2 and 6 messages, L = 1..9)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
@@ -13,6 +15,17 @@ count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='small_ipm::run_*' \
     "$BIN" "$1" "$2" 2>&1 | sed -nE 's/.*Collected : ([0-9]+).*/\1/p'
 }
+if [[ ${1:-} == deflate ]]; then
+  for level in 1 2 3 4 5 6 7 8 9; do
+    for w in "dfl1k 100 600" "dfl64k 2 6"; do
+      read -r name lo hi <<<"$w"
+      a=$(count "$name-$level" "$lo")
+      b=$(count "$name-$level" "$hi")
+      echo "$name-$level $(((b - a) / (hi - lo)))"
+    done
+  done
+  exit 0
+fi
 for w in "${@:-rx16 rx16t rx125 rx125t tx16owned tx16borrowed tx16client tx16clientb}"; do
   for one in $w; do
     a=$(count "$one" 1000)

@@ -35,7 +35,7 @@
 //! may use.
 //!
 //! Memory is the main cost of permessage-deflate, so engines live only while a connection is
-//! busy. A live engine costs (zlib-rs 0.6.8 on x86_64, heap bytes):
+//! busy. A live engine costs (zlib-rs 0.6.8 on x86_64, heap bytes, at any level):
 //!
 //! | what | bytes |
 //! |---|---|
@@ -77,7 +77,7 @@
 //!
 //! | setting | default | why |
 //! |---|---|---|
-//! | [`level`](DeflateConfig::level) | 3 | zlib-rs' `deflate_medium`: output 4.8 % smaller than C zlib's level 3, about 1.5× the speed of level 6; 7 is the first level within 2 % of zlib's default 6 (3.8–5.4 % smaller), but compresses JSON no faster than flate2's level 6 (0.95–0.97×) |
+//! | [`level`](DeflateConfig::level) | 3 | levels are on C zlib's scale (within 2 % of zlib's output at the same level); 3 is 3–5 % smaller than zlib's 3 and compresses JSON 1.7–2.4× as fast as sockudo-ws and yawc at their level 6; our level 6 (zlib's default) is 1–4 % smaller than zlib's 6 at 0.95–0.97× their speed |
 //! | [`max_window_bits`](DeflateConfig::max_window_bits) (ours) | 14 | 16 KiB kept while idle instead of 32 KiB, output within 1–2 % of window 15 |
 //! | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) (server's answer) | 12 | a server keeps 4 KiB of a client's stream; uploads come out about 4–5 % bigger |
 //! | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) (client's offer) | 12, with a fallback offer without it | a client keeps 4 KiB of the server's stream; a server that declines the parameter takes the second offer |
@@ -133,17 +133,38 @@ pub const NAME: &str = "permessage-deflate";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeflateConfig {
-    /// zlib-style level, 0 (store) to 9 (best). Default 3: zlib-rs' `deflate_medium`, about
-    /// 8 % smaller than level 2 and 1.5× the speed of level 6 on 1 KiB JSON messages
-    /// (measured). Level 1 is zlib-rs' `deflate_quick` (fixed Huffman codes): fastest, but
-    /// 22–33 % bigger output and 5 % expansion of random data.
+    /// Compression level, 0 (store) to 9 (smallest), on C zlib's scale by ratio: at
+    /// window 15 level N's output is at most 1.02× C zlib's at level N on the text measured
+    /// below (above 9: 9). Each level compresses with the fastest zlib-rs level that meets
+    /// this (zlib-rs follows zlib-ng's level table, not zlib's: its own 1, 5 and 6 are more
+    /// than 2 % bigger than zlib's), except 8 and 9, which take zlib-rs' smallest output
+    /// (its 8; its 9 is bigger).
+    /// Default 3: on JSON 4.8 % smaller than zlib's level 3, compressing 1.7× (1 KiB
+    /// messages) / 2.4× (64 KiB) as fast as sockudo-ws and yawc at their default level 6.
     ///
-    /// Against C zlib 1.2.13 (window 15, 256 KiB of JSON in 1 KiB / 64 KiB messages, context
-    /// takeover; `benches/peers`): level 3 is 4.8 % / 4.7 % smaller than zlib's level 3 and
-    /// 9.8 % / 11.5 % bigger than zlib's level 6, compressing 1.7× / 2.4× as fast as
-    /// sockudo-ws and yawc (flate2, level 6); level 6 is 3.4–3.8 % / 2.5–3.6 % bigger than
-    /// zlib's level 6 at 1.1× / 1.2× their speed; level 7 (`deflate_slow`) is 3.8 % / 5.4 %
-    /// smaller than zlib's level 6 at 0.95× / 0.97× their speed.
+    /// Measured at window 15 (256 KiB of JSON-like text and of log text, each in 1 KiB and
+    /// 64 KiB messages, context takeover; C zlib 1.2.13, memLevel 8; `cargo bench -p
+    /// rfc6455-peers --bench compare deflate-level`, BENCHMARKS.md §6 has the bytes;
+    /// instructions per message: callgrind, `benches/peers/ipm.sh deflate`, distinct JSON
+    /// messages at window 15, the engine kept):
+    ///
+    /// | level | zlib-rs level | our output / zlib's at that level (4 corpora) | our compress speed / zlib's at that level (JSON 1 KiB, 64 KiB; 2 runs) | instructions per JSON message (1 KiB, 64 KiB) |
+    /// |---:|---:|---|---|---|
+    /// | 1 | 2 (`deflate_fast`) | 0.934–0.965 | 1.0×, 1.4× | 134 k, 2.37 M |
+    /// | 2 | 2 | 1.001–1.010 | 1.1×, 1.4–1.5× | 134 k, 2.37 M |
+    /// | 3 | 3 (`deflate_medium`) | 0.952–0.969 | 1.1×, 1.4× | 151 k, 3.57 M |
+    /// | 4 | 4 | 0.967–0.979 | 1.1×, 1.2× | 156 k, 3.89 M |
+    /// | 5 | 6 | 0.995–1.016 | 0.86–0.87×, 0.85× | 174 k, 5.10 M |
+    /// | 6 | 7 (`deflate_slow`) | 0.956–0.991 | 0.90–0.92×, 0.93–0.94× | 196 k, 6.42 M |
+    /// | 7 | 7 | 0.979–0.999 | 1.2×, 1.3× | 196 k, 6.42 M |
+    /// | 8, 9 | 8 | 0.986–0.999 | 1.6–1.8×, 1.7–2.0× | 270 k, 11.0 M |
+    ///
+    /// zlib-rs' own level 1 (`deflate_quick`, fixed Huffman codes) is 14–28 % bigger than
+    /// zlib's 1, its 5 and 6 are up to 2.6 % and 3.8 % bigger than zlib's 5 and 6. The cost
+    /// is speed at 5 and 6: level 6 compresses JSON at 0.95–0.97× the speed of sockudo-ws
+    /// and yawc at their level 6 (zlib-rs 6), for output 6–8 % smaller than theirs; level 3
+    /// compresses 1.7–1.8× (1 KiB) / 2.4–2.5× (64 KiB) as fast as level 6, for output
+    /// 11–17 % bigger. The engine's memory does not depend on the level.
     pub level: u8,
     /// Messages shorter than this are sent uncompressed. Default 32 bytes.
     pub threshold: usize,

@@ -96,9 +96,33 @@ pub(crate) fn deflate_bits(window_bits: u8) -> u8 {
     window_bits.clamp(9, 15)
 }
 
+/// rfc6455's `level` (index) → the zlib-rs level it compresses with, so that the scale is
+/// C zlib's by ratio: for levels 1–7, the fastest zlib-rs level whose output at window 15
+/// is at most 1.02× C zlib's at the same level (8 and 9: see below). zlib-rs 0.6.8 follows
+/// zlib-ng's table (1 `deflate_quick`, 2 `deflate_fast`, 3–6 `deflate_medium`, 7–9
+/// `deflate_slow` with zlib's own parameters for 7–9), not zlib's (1–3 `deflate_fast`, 4–9
+/// `deflate_slow`); a higher zlib-rs level is slower (instructions per 1 KiB / 64 KiB JSON
+/// message through rfc6455 at window 15, `benches/peers/ipm.sh deflate`: zlib-rs 2 134 k /
+/// 2.37 M, 3 151 k / 3.57 M, 4 156 k / 3.89 M, 6 174 k / 5.10 M, 7 196 k / 6.42 M, 8 270 k /
+/// 11.0 M).
+///
+/// Measured (`cargo bench -p rfc6455-peers --bench compare deflate-level`: 256 KiB of JSON
+/// and 256 KiB of log text, each in 1 KiB and in 64 KiB messages, context takeover, against
+/// C zlib 1.2.13 at memLevel 8), output / zlib's at the same level, worst of the four:
+/// 1 → 2 (≤ 0.965; zlib-rs 1, `deflate_quick`, is 1.14–1.28), 2 → 2 (≤ 1.010),
+/// 3 → 3 (≤ 0.969), 4 → 4 (≤ 0.979; zlib-rs 3 is 1.015–1.021), 5 → 6 (≤ 1.016; zlib-rs 5
+/// is 1.004–1.026), 6 → 7 (≤ 0.991; zlib-rs 6 is 1.023–1.038), 7 → 7 (≤ 0.999).
+/// 8, 9 → 8 (≤ 0.999): zlib-rs 7 would fit them too (≤ 0.999) at 1.2–1.9× 8's speed,
+/// but 8 is zlib-rs' smallest output and zlib-rs 9 compresses worse than its 8 on every
+/// corpus (1.007–1.019 of zlib 9), so the highest levels give the smallest output and a
+/// higher level never compresses worse. The speed cost is at 5 and 6 (0.85–0.94× C zlib's
+/// speed there, where the other levels are faster than zlib's); see `DeflateConfig::level`.
+const LEVELS: [u8; 10] = [0, 2, 2, 3, 4, 6, 7, 7, 8, 8];
+
 /// The compressing half.
 pub(crate) struct Compressor {
     window_bits: u8,
+    /// zlib-rs' level (already mapped from rfc6455's).
     level: u8,
     mem_level: u8,
     no_context_takeover: bool,
@@ -110,7 +134,8 @@ pub(crate) struct Compressor {
 }
 
 impl Compressor {
-    /// `window_bits` 8..=15 (8 compresses as 9), `level` 0..=9, `mem_level` 1..=9;
+    /// `window_bits` 8..=15 (8 compresses as 9), `level` 0..=9 on rfc6455's scale (mapped
+    /// through [`LEVELS`]), `mem_level` 1..=9;
     /// `raw_fallback`: send raw what compressing does not shrink. Allocates nothing.
     pub(crate) fn new(
         window_bits: u8,
@@ -121,7 +146,7 @@ impl Compressor {
     ) -> Self {
         Compressor {
             window_bits: deflate_bits(window_bits),
-            level: level.min(9),
+            level: LEVELS[usize::from(level.min(9))],
             mem_level: mem_level.clamp(1, 9),
             no_context_takeover,
             raw_fallback,

@@ -12,7 +12,11 @@
 //! - `tx16owned`, `tx16borrowed`: server sends of 16 bytes (`send(Message)` with a `Bytes`
 //!   clone; `send_binary_with` writing header and payload in one vectored write), the output
 //!   drained with `poll_transmit_vectored` (2 chunks) into memory after each;
-//! - `tx16client`, `tx16clientb`: the same as a client (masked, keys from `rand`).
+//! - `tx16client`, `tx16clientb`: the same as a client (masked, keys from `rand`);
+//! - `dfl1k-L`, `dfl64k-L` (L = 0..=9): server sends of distinct JSON-like text messages of
+//!   1 KiB or 64 KiB with permessage-deflate at rfc6455's level L, window 15, context
+//!   takeover, the engine kept (`idle_release: None`); `ipm.sh deflate` runs them at smaller
+//!   counts (100 and 600, 2 and 6 messages).
 
 use rfc6455::{Config, Connection, Event, Message, Role};
 use std::hint::black_box;
@@ -93,6 +97,65 @@ fn run_send(role: Role, owned: bool, n: usize) {
     black_box(&sink);
 }
 
+/// `total` bytes of JSON-like event records, one per line (ASCII).
+fn json_text(total: usize) -> String {
+    use std::fmt::Write as _;
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut s = String::with_capacity(total + 128);
+    let mut id = 1_000_000u64;
+    while s.len() < total {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let r = x;
+        id += 1 + r % 7;
+        let _ = writeln!(
+            s,
+            r#"{{"id":{id},"user":"user{}","event":"e{}","ts":{},"price":{}.{:02},"ok":{}}}"#,
+            r % 5000,
+            (r >> 16) % 6,
+            1_700_000_000 + id * 3,
+            (r >> 24) % 1000,
+            (r >> 34) % 100,
+            (r >> 50) & 1 == 1
+        );
+    }
+    s.truncate(total);
+    s
+}
+
+#[inline(never)]
+fn run_deflate(conn: &mut Connection, messages: &[Message]) {
+    let mut sink = Vec::with_capacity(1 << 17);
+    for m in messages {
+        if sink.len() > 60_000 {
+            sink.clear();
+        }
+        conn.send(m.clone()).expect("send");
+        drain(conn, &mut sink);
+    }
+    black_box(&sink);
+}
+
+/// `dfl1k-L` / `dfl64k-L`: `n` messages of `size` bytes at rfc6455's level L.
+fn deflate(size: usize, level: &str, n: usize) {
+    use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+    let text = json_text(n * size);
+    let messages: Vec<Message> = (0..n)
+        .map(|i| Message::from(text[i * size..(i + 1) * size].to_string()))
+        .collect();
+    let mut config = DeflateConfig::default();
+    config.level = level.parse().expect("a level 0..=9");
+    config.max_window_bits = 15;
+    config.idle_release = None;
+    let pmd = PerMessageDeflate {
+        params: DeflateParams::default(),
+        config,
+    };
+    let mut conn = Connection::new(Role::Server, Config::default().with_deflate(Some(pmd)));
+    run_deflate(&mut conn, &messages);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let workload = args.get(1).map_or("rx16", String::as_str);
@@ -109,6 +172,10 @@ fn main() {
         "tx16borrowed" => run_send(Role::Server, false, n),
         "tx16client" => run_send(Role::Client, true, n),
         "tx16clientb" => run_send(Role::Client, false, n),
-        other => panic!("unknown workload {other}"),
+        other => match other.split_once('-') {
+            Some(("dfl1k", level)) => deflate(1024, level, n),
+            Some(("dfl64k", level)) => deflate(64 * 1024, level, n),
+            _ => panic!("unknown workload {other}"),
+        },
     }
 }
