@@ -358,3 +358,103 @@ fn a_close_between_receive_buf_and_commit_is_harmless() {
     assert!(drain_events(&mut s).is_empty());
     assert_eq!(s.receive_capacity(), 0);
 }
+
+/// Each event, with the address of a message's first byte (0 for other events).
+type Located = Vec<(Event, usize)>;
+/// Each read: its offset in the stream, and the address where its bytes landed.
+type Landed = Vec<(usize, usize)>;
+
+/// Feed `stream` through `receive_into` in appends of `read` bytes, dropping each message as
+/// it comes (as an echo server does).
+fn append_all(stream: &[u8], read: usize) -> (Located, Landed) {
+    let mut s = server(Config::default());
+    let mut landed = Vec::new();
+    let mut events = Vec::new();
+    let mut at = 0;
+    while at < stream.len() {
+        let n = read.min(stream.len() - at);
+        s.receive_into(read, |buf| {
+            assert!(buf.remaining_mut() >= read);
+            landed.push((at, buf.chunk_mut().as_mut_ptr() as usize));
+            buf.put_slice(&stream[at..at + n]);
+        });
+        at += n;
+        while let Some(event) = s.poll_event() {
+            let addr = match &event {
+                Event::Message(m) => m.as_bytes().as_ptr() as usize,
+                _ => 0,
+            };
+            events.push((event, addr));
+        }
+    }
+    (events, landed)
+}
+
+/// Steady large messages in fixed reads: a read that ends one message brings most of the
+/// next. Each message must stay where its bytes landed: only the few bytes that end a frame
+/// are carried over to the buffer that holds the rest of it, the larger part is never moved
+/// (before, it was moved to the front of the buffer every few reads: a third more copying).
+#[test]
+fn large_messages_in_fixed_reads_stay_where_they_landed() {
+    const SIZE: usize = 64 * 1024;
+    let payload: Vec<u8> = (0..SIZE).map(|i| (i * 7 % 251) as u8).collect();
+    let one = frame(OpCode::BINARY, &payload, true);
+    let header = one.len() - SIZE;
+    let stream = one.repeat(300);
+    let (events, landed) = append_all(&stream, 64 * 1024);
+    assert_eq!(events.len(), 300);
+    for (i, (event, addr)) in events.iter().enumerate() {
+        let Event::Message(Message::Binary(data)) = event else {
+            panic!("message {i}: {event:?}");
+        };
+        assert_eq!(&data[..], &payload[..], "message {i}");
+        // Where the message's first payload byte landed.
+        let start = i * one.len() + header;
+        let &(read_at, base) = landed
+            .iter()
+            .rev()
+            .find(|(read_at, _)| *read_at <= start)
+            .expect("a read");
+        assert_eq!(*addr, base + (start - read_at), "message {i} was moved");
+    }
+}
+
+/// The carried input is the same input: any mix of message sizes, fragments, pings, text and
+/// a failure in the carried bytes gives the events of `receive` with the whole stream.
+#[test]
+fn carried_reads_deliver_what_receive_does() {
+    let text: String = "añ€𝄞".repeat(9000);
+    let mut stream = Vec::new();
+    for (i, size) in [70_000usize, 65_000, 131_072, 66_000, 3, 90_000]
+        .iter()
+        .enumerate()
+    {
+        let payload: Vec<u8> = (0..*size).map(|j| (i + j) as u8).collect();
+        stream.extend(frame(OpCode::BINARY, &payload, true));
+        stream.extend(frame(OpCode::PING, b"p", true));
+    }
+    // A fragmented text message whose last frame is large, then one cut in a character.
+    let bytes = text.as_bytes();
+    stream.extend(frame(OpCode::TEXT, &bytes[..1000], false));
+    stream.extend(frame(OpCode::CONTINUATION, &bytes[1000..], true));
+    let mut bad = bytes.to_vec();
+    bad.push(0xF0);
+    stream.extend(frame(OpCode::TEXT, &bad, true));
+    stream.extend(frame(OpCode::BINARY, b"after the failure", true));
+
+    let mut whole = server(Config::default());
+    whole.receive(&stream);
+    let mut want = Vec::new();
+    while let Some(event) = whole.poll_event() {
+        want.push(event);
+    }
+    assert!(matches!(
+        want.last(),
+        Some(Event::Closed(info)) if info.code == CloseCode::INVALID_PAYLOAD
+    ));
+    for read in [1000, 4096, 65_536, 100_000] {
+        let (got, _) = append_all(&stream, read);
+        let got: Vec<Event> = got.into_iter().map(|(event, _)| event).collect();
+        assert_eq!(got, want, "reads of {read}");
+    }
+}

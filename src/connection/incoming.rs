@@ -38,6 +38,11 @@ pub(super) struct Incoming {
     /// The message in progress started in a borrowed input (`commit_with`): it is streamed.
     pub(super) borrowed_message: bool,
     /// Compressed messages are inflated here (and inflated pieces, for borrowed input).
+    /// Otherwise unused (at most it keeps a piece already handed out), it doubles as the
+    /// second read buffer for a read that would move a large message gathered in place (an
+    /// uncompressed one, so nothing is inflated meanwhile; see [`Incoming::should_carry`]):
+    /// the read lands here, only the rest of the message's frame is carried over, and the two
+    /// buffers trade places.
     assembly: BytesMut,
 }
 
@@ -105,6 +110,80 @@ impl Incoming {
                 let _ = self.read_buf.try_reclaim(spare + 1);
             }
         }
+    }
+
+    /// Whether the next read of `min` bytes should land in the second buffer rather than
+    /// after the message gathered in place: the read does not fit after it, the rest of its
+    /// last frame (`rest` bytes, declared by the peer; `fin`: the frame ends the message) does,
+    /// and that rest is less than what is gathered. Carrying the rest over then copies fewer
+    /// bytes than moving the gathered part to the front of the buffer (or to a larger one)
+    /// would: with steady large messages and fixed reads, a read that ends one message brings
+    /// most of the next, and that part would be moved every few reads.
+    #[inline]
+    pub(super) fn should_carry(&self, rest: usize, fin: bool, min: usize) -> bool {
+        let spare = self.read_buf.capacity() - self.filled;
+        self.assembling
+            && fin
+            && rest > 0
+            // Worth a second buffer (about two reads) only when a quarter read or more
+            // would move.
+            && self.held >= min / 4
+            && rest < self.held
+            && self.filled == self.held
+            && rest <= spare
+            && spare < min
+    }
+
+    /// The second buffer (`assembly`), empty, with room for a read of `min` bytes that starts with the
+    /// `rest` of a frame of `frame_len` bytes (header included): reclaimed when every message
+    /// split from it is dropped, else new. The caller appends the read to it.
+    ///
+    /// A new one holds the carried rest, then whole frames of the same length for at least two
+    /// reads, then a little slack: when frames keep that length (steady streaming), the
+    /// frame in progress when it runs out ends exactly at its end, so that rest fits after
+    /// it and is carried too, and nothing is ever moved. Other lengths only carry less often.
+    pub(super) fn carry_room(
+        &mut self,
+        min: usize,
+        rest: usize,
+        frame_len: usize,
+    ) -> &mut BytesMut {
+        self.assembly.clear();
+        if !self.assembly.try_reclaim(min) {
+            let frames = min.saturating_mul(2).div_ceil(frame_len.max(1)).max(1);
+            let room = frame_len.saturating_mul(frames).max(min);
+            self.assembly = BytesMut::with_capacity(rest.saturating_add(room) + SLACK);
+        }
+        &mut self.assembly
+    }
+
+    /// The read landed in the second buffer: its first bytes, up to `rest` (the rest of the
+    /// frame in progress), are appended to the read buffer (they fit: see `should_carry`).
+    /// Returns how many.
+    pub(super) fn carry_in(&mut self, rest: usize) -> usize {
+        let carried = rest.min(self.assembly.len());
+        self.read_buf.truncate(self.filled);
+        self.read_buf.extend_from_slice(&self.assembly[..carried]);
+        self.filled += carried;
+        self.lent = false;
+        if carried == self.assembly.len() {
+            self.assembly.clear();
+        }
+        carried
+    }
+
+    /// The bytes carried in completed the message (split off; nothing is left in the read
+    /// buffer): the second buffer, less those `carried` bytes, becomes the read buffer, and
+    /// the read buffer the second one (its room reclaimed once the message is dropped).
+    /// With nothing after the carried bytes (`carry_in` emptied it), the buffers stay.
+    pub(super) fn switch_to_carry(&mut self, carried: usize) {
+        debug_assert!(self.filled == 0 && self.held == 0 && !self.assembling);
+        if !self.assembly.is_empty() {
+            core::mem::swap(&mut self.read_buf, &mut self.assembly);
+            self.read_buf.advance(carried);
+            self.filled = self.read_buf.len();
+        }
+        self.assembly.clear();
     }
 
     /// Lend zeroed room for at least `lend` bytes after what was received, reserving `want`

@@ -362,6 +362,10 @@ impl Connection {
         fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
     ) -> R {
         let rest = self.receive_hint();
+        let fin = self.core.decoder.current_header().fin;
+        if self.rx.should_carry(rest, fin, min) {
+            return self.receive_carried(rest, min, fill);
+        }
         self.rx.early_move(rest, min.max(1));
         let (buf, _) = self.rx.append_room(min.max(1));
         let result = fill(buf);
@@ -374,6 +378,42 @@ impl Connection {
             self.rx.end_of_input(held, false);
         } else {
             self.input_arrived();
+            self.process_input(true, None);
+        }
+        result
+    }
+
+    /// `receive_into` for a read that does not fit after the message gathered in place
+    /// while the rest of its last frame does (see `Incoming::should_carry`): the read lands
+    /// in the second buffer, the frame's rest is carried over and completes the message, and
+    /// the rest of the read is decoded where it landed. The events and bytes out are those
+    /// of any other input; only fewer bytes are moved.
+    fn receive_carried<R>(
+        &mut self,
+        rest: usize,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+    ) -> R {
+        let header = self.core.decoder.current_header();
+        let frame_len = usize::try_from(header.payload_len)
+            .unwrap_or(usize::MAX)
+            .saturating_add(header.encoded_len());
+        let result = fill(self.rx.carry_room(min, rest, frame_len));
+        if !self.core.lifecycle.is_reading() {
+            self.rx.clear();
+            return result;
+        }
+        let carried = self.rx.carry_in(rest);
+        if carried == 0 {
+            // Nothing read.
+            let held = self.rx.held;
+            self.rx.end_of_input(held, false);
+            return result;
+        }
+        self.input_arrived();
+        self.process_input(true, None);
+        if carried == rest && self.core.lifecycle.is_reading() {
+            self.rx.switch_to_carry(carried);
             self.process_input(true, None);
         }
         result
