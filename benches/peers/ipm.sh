@@ -13,7 +13,7 @@ count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='small_ipm::run_*' \
     "$BIN" "$1" "$2" 2>&1 | sed -nE 's/.*Collected : ([0-9]+).*/\1/p'
 }
-for w in "${@:-rx16 rx16t rx125 rx125t tx16owned tx16borrowed tx16client tx16clientb}"; do
+for w in "${@:-rx16 rx16t rx125 rx125t rx16b rx16tb rx125b rx125tb emb16 emb16t emb125 emb125t sio16 sio16t sio125 sio125t tx16owned tx16borrowed tx16client tx16clientb}"; do
   for one in $w; do
     a=$(count "$one" 1000)
     b=$(count "$one" 11000)

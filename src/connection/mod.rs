@@ -361,6 +361,30 @@ impl Connection {
         min: usize,
         fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
     ) -> R {
+        self.receive_into_inner(min, fill, None)
+    }
+
+    /// [`receive_into`](Self::receive_into), with data, pings and pongs handed to `on_event`
+    /// borrowed from the read buffer, as [`commit_with`](Self::commit_with) does: appending
+    /// with no copy and no zeroing, and delivering with no reference count, allocation or
+    /// event queue per message. The close and any failure come as [`Event::Closed`] from
+    /// [`poll_event`](Self::poll_event). Returns what `fill` returned.
+    pub fn receive_into_with<R>(
+        &mut self,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+        mut on_event: impl FnMut(BorrowedEvent<'_>),
+    ) -> R {
+        self.receive_into_inner(min, fill, Some(&mut on_event))
+    }
+
+    #[inline]
+    fn receive_into_inner<R>(
+        &mut self,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+        sink: Option<Sink<'_>>,
+    ) -> R {
         let rest = self.receive_hint();
         self.rx.early_move(rest, min.max(1));
         let (buf, _) = self.rx.append_room(min.max(1));
@@ -374,7 +398,7 @@ impl Connection {
             self.rx.end_of_input(held, false);
         } else {
             self.input_arrived();
-            self.process_input(true, None);
+            self.process_input(true, sink);
         }
         result
     }
