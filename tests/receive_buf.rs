@@ -269,6 +269,71 @@ fn commit_with_applies_utf8_and_limits() {
     );
 }
 
+/// `receive_into_with` appends like `receive_into` and delivers like `commit_with`: the same
+/// borrowed pieces, the same output (the auto-pong), in any chunking.
+#[test]
+fn receive_into_with_delivers_like_commit_with() {
+    let mut input = frame(OpCode::TEXT, b"ab", false);
+    input.extend(frame(OpCode::PING, b"x", true));
+    input.extend(frame(OpCode::CONTINUATION, b"cd", true));
+    input.extend(frame(OpCode::BINARY, b"whole", true));
+    input.extend(frame(OpCode::PONG, b"y", true));
+    input.extend(frame(OpCode::TEXT, "caf\u{e9}".as_bytes(), true));
+    for read in [1, 3, 7, 64, 1 << 16] {
+        let mut a = server(Config::default());
+        let want = borrowed_events(&mut a, &input, read);
+        let mut b = server(Config::default());
+        let mut seen = Vec::new();
+        for chunk in input.chunks(read) {
+            let got = b.receive_into_with(
+                read,
+                |buf| {
+                    buf.put_slice(chunk);
+                    chunk.len()
+                },
+                |event| seen.push(describe(event)),
+            );
+            assert_eq!(got, chunk.len());
+        }
+        assert_eq!(seen, want, "reads of {read}");
+        assert_eq!(drain_output(&mut a), drain_output(&mut b));
+        assert!(drain_events(&mut b).is_empty(), "nothing queued");
+    }
+    // Whole messages in one read: one piece each, first and last.
+    let mut b = server(Config::default());
+    let mut seen = Vec::new();
+    b.receive_into_with(
+        1 << 16,
+        |buf| buf.put_slice(&input),
+        |event| seen.push(describe(event)),
+    );
+    assert_eq!(
+        seen,
+        [
+            "T<:ab",
+            "ping:x",
+            "T>:cd",
+            "B<>:whole",
+            "pong:y",
+            "T<>:caf\u{e9}"
+        ]
+    );
+    // Invalid UTF-8 in a whole small message: nothing delivered, Closed with 1007.
+    let mut b = server(Config::default());
+    let mut seen = Vec::new();
+    b.receive_into_with(
+        1 << 16,
+        |buf| buf.put_slice(&frame(OpCode::TEXT, b"ok\xff", true)),
+        |event| seen.push(describe(event)),
+    );
+    assert!(seen.is_empty(), "{seen:?}");
+    let events = drain_events(&mut b);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::INVALID_PAYLOAD),
+        "{events:?}"
+    );
+}
+
 /// A message keeps the delivery of the input it started in.
 #[test]
 fn mixing_inputs_keeps_each_message_whole() {

@@ -375,6 +375,17 @@ def main():
         md.append("")
         md.append(f"## {title}")
         md.append("")
+        if w in ("receive", "fragmented"):
+            md.append(
+                "`owned` rows: each message is handed out owned (rfc6455 `poll_event`, a "
+                "`Bytes` split off the read buffer; the full-protocol peers, fastwebsockets' "
+                "payload included, a `BytesMut` split off its buffer); `borrowed` rows: the "
+                "payload is lent, with no reference count (rfc6455 `receive_into_with`, pieces "
+                "borrowed from its read buffer, a message that comes whole used in place and a "
+                "fragmented one assembled in a reused `Vec`; the codecs, written into the "
+                "caller's buffers)."
+            )
+            md.append("")
         if w in ("server-send", "client-send"):
             md.append(
                 "`owned` rows: the caller hands over a refcounted `Bytes` (tungstenite, "

@@ -65,7 +65,8 @@ use outgoing::{MaskSource, Outgoing};
 /// (tokio's `read_buf`), with no zeroing. Payload is unmasked and validated in place and a
 /// message is split off as [`Bytes`] sharing the buffer (two reference-count operations per
 /// message), or handed out borrowed, with no reference count or allocation, by
-/// [`commit_with`](Self::commit_with) / [`receive_with`](Self::receive_with). The buffer is
+/// [`commit_with`](Self::commit_with) / [`receive_into_with`](Self::receive_into_with) /
+/// [`receive_with`](Self::receive_with). The buffer is
 /// reused while traffic flows and given back when the connection goes idle (see
 /// `receive_buf`). In the steady state: no allocation per message, streamed or whole
 /// (`tests/receive_alloc.rs`).
