@@ -782,7 +782,13 @@ impl Connection {
         // Whole small messages go the short way when they are delivered as owned messages.
         let small_fast_path = sink.is_none() && !self.core.config.streaming;
         while self.core.lifecycle.is_reading() && pos < self.rx.filled {
-            if small_fast_path {
+            if let Some(f) = sink.as_mut() {
+                // A whole small message is one borrowed piece, whatever the streaming mode.
+                if let Some(next) = self.small_borrowed(pos, f) {
+                    pos = next;
+                    continue;
+                }
+            } else if small_fast_path {
                 if let Some(next) = self.small_message(pos) {
                     pos = next;
                     continue;
@@ -907,6 +913,42 @@ impl Connection {
             return Some(end);
         }
         Some(self.rx.whole_message(&mut self.events, end, m.len, kind))
+    }
+
+    /// `small_message` for a borrowed input: a whole single-frame message of at most 125
+    /// bytes at `pos` handed to `f` as one piece (first and last) without the general
+    /// dispatch. Returns where decoding resumes, or `None` (nothing done) for any other frame.
+    #[inline(always)]
+    fn small_borrowed(&mut self, pos: usize, f: &mut Sink<'_>) -> Option<usize> {
+        if self.rx.borrowed_message {
+            return None;
+        }
+        let input = &mut self.rx.read_buf[pos..self.rx.filled];
+        let m = match self.core.decoder.small_message(input) {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(error) => {
+                self.fail(error);
+                return Some(pos);
+            }
+        };
+        let end = pos + m.header_len + m.len;
+        let kind = if m.opcode == OpCode::TEXT {
+            MessageKind::Text
+        } else {
+            MessageKind::Binary
+        };
+        if m.rsv & crate::frame::RSV1 != 0 {
+            self.on_compressed_borrowed(f, end, m.len, kind, true, true);
+            return Some(end);
+        }
+        f(BorrowedEvent::Data {
+            kind,
+            data: &input[m.header_len..m.header_len + m.len],
+            first: true,
+            last: true,
+        });
+        Some(end)
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
