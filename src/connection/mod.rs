@@ -781,17 +781,28 @@ impl Connection {
         let mut pos = self.rx.held;
         // Whole small messages go the short way when they are delivered as owned messages.
         let small_fast_path = sink.is_none() && !self.core.config.streaming;
-        while self.core.lifecycle.is_reading() && pos < self.rx.filled {
-            if let Some(f) = sink.as_mut() {
-                // A whole small message is one borrowed piece, whatever the streaming mode.
-                if let Some(next) = self.small_borrowed(pos, f) {
-                    pos = next;
-                    continue;
-                }
-            } else if small_fast_path {
-                if let Some(next) = self.small_message(pos) {
-                    pos = next;
-                    continue;
+        'frames: while self.core.lifecycle.is_reading() && pos < self.rx.filled {
+            // A run of whole small messages goes the short way; the lifecycle is checked
+            // again only after what may stop reading (a failure, a compressed message).
+            loop {
+                let fast = match sink.as_mut() {
+                    // A whole small message is one borrowed piece, whatever the streaming mode.
+                    Some(f) => self.small_borrowed(pos, f),
+                    None if small_fast_path => self.small_message(pos),
+                    None => Fast::Skipped,
+                };
+                match fast {
+                    Fast::Next(next) => {
+                        pos = next;
+                        if pos >= self.rx.filled {
+                            continue 'frames;
+                        }
+                    }
+                    Fast::Check(next) => {
+                        pos = next;
+                        continue 'frames;
+                    }
+                    Fast::Skipped => break,
                 }
             }
             let input = &mut self.rx.read_buf[pos..self.rx.filled];
@@ -886,20 +897,20 @@ impl Connection {
 
     /// The fast path of `process_input` for a whole single-frame message of at most 125
     /// bytes at `pos` (see `FrameDecoder::small_message`: the same rules), delivered as an
-    /// owned message without the general dispatch. Returns where decoding resumes, or `None`
-    /// (nothing done) for any other frame.
+    /// owned message without the general dispatch. Returns where decoding resumes, or
+    /// [`Fast::Skipped`] (nothing done) for any other frame.
     #[inline(always)]
-    fn small_message(&mut self, pos: usize) -> Option<usize> {
+    fn small_message(&mut self, pos: usize) -> Fast {
         if self.rx.borrowed_message {
-            return None;
+            return Fast::Skipped;
         }
         let input = &mut self.rx.read_buf[pos..self.rx.filled];
         let m = match self.core.decoder.small_message(input) {
             Ok(Some(m)) => m,
-            Ok(None) => return None,
+            Ok(None) => return Fast::Skipped,
             Err(error) => {
                 self.fail(error);
-                return Some(pos);
+                return Fast::Check(pos);
             }
         };
         let end = pos + m.header_len + m.len;
@@ -910,26 +921,27 @@ impl Connection {
         };
         if m.rsv & crate::frame::RSV1 != 0 {
             self.on_compressed_data(end, m.len, kind, true, true, false);
-            return Some(end);
+            return Fast::Check(end);
         }
-        Some(self.rx.whole_message(&mut self.events, end, m.len, kind))
+        Fast::Next(self.rx.whole_message(&mut self.events, end, m.len, kind))
     }
 
     /// `small_message` for a borrowed input: a whole single-frame message of at most 125
     /// bytes at `pos` handed to `f` as one piece (first and last) without the general
-    /// dispatch. Returns where decoding resumes, or `None` (nothing done) for any other frame.
+    /// dispatch. Returns where decoding resumes, or [`Fast::Skipped`] (nothing done) for any
+    /// other frame.
     #[inline(always)]
-    fn small_borrowed(&mut self, pos: usize, f: &mut Sink<'_>) -> Option<usize> {
+    fn small_borrowed(&mut self, pos: usize, f: &mut Sink<'_>) -> Fast {
         if self.rx.borrowed_message {
-            return None;
+            return Fast::Skipped;
         }
         let input = &mut self.rx.read_buf[pos..self.rx.filled];
         let m = match self.core.decoder.small_message(input) {
             Ok(Some(m)) => m,
-            Ok(None) => return None,
+            Ok(None) => return Fast::Skipped,
             Err(error) => {
                 self.fail(error);
-                return Some(pos);
+                return Fast::Check(pos);
             }
         };
         let end = pos + m.header_len + m.len;
@@ -940,7 +952,7 @@ impl Connection {
         };
         if m.rsv & crate::frame::RSV1 != 0 {
             self.on_compressed_borrowed(f, end, m.len, kind, true, true);
-            return Some(end);
+            return Fast::Check(end);
         }
         f(BorrowedEvent::Data {
             kind,
@@ -948,7 +960,7 @@ impl Connection {
             first: true,
             last: true,
         });
-        Some(end)
+        Fast::Next(end)
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
@@ -1043,6 +1055,17 @@ impl Connection {
 
 /// Where a borrowed input's events go.
 type Sink<'s> = &'s mut dyn FnMut(BorrowedEvent<'_>);
+
+/// What a fast path of `process_input` did with the frame at its position.
+enum Fast {
+    /// Nothing: the frame is not a whole small message.
+    Skipped,
+    /// Delivered a message (which cannot stop reading); decoding resumes here.
+    Next(usize),
+    /// Handled something that may have stopped reading (a failure, a compressed message):
+    /// the lifecycle is checked before going on from here.
+    Check(usize),
+}
 
 /// The outgoing queue carries out the shared rules' output.
 impl Output for Outgoing {
