@@ -334,6 +334,89 @@ fn receive_into_with_delivers_like_commit_with() {
     );
 }
 
+/// Whole small messages in one read go the short way in runs; a bad one in the middle of a
+/// run (invalid UTF-8, a reserved bit, a compressed payload that does not inflate) fails the
+/// connection: the messages before it are delivered, none after it, the same owned and
+/// borrowed.
+#[test]
+fn a_failure_in_a_run_of_small_messages_stops_reading() {
+    let good = |input: &mut Vec<u8>| {
+        for i in 0..5u8 {
+            input.extend(frame(OpCode::BINARY, &[i; 3], true));
+        }
+    };
+    let rsv1 = |payload: &[u8]| {
+        RawFrame::new(OpCode::BINARY, payload)
+            .rsv(0b100)
+            .mask(Some([1, 2, 3, 4]))
+            .to_vec()
+    };
+    let mut bad = vec![
+        (Config::default(), frame(OpCode::TEXT, b"\xff", true)),
+        (Config::default(), rsv1(b"abc")),
+    ];
+    #[cfg(feature = "deflate")]
+    {
+        use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+        let deflate = PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        };
+        // A reserved block type: not a deflate stream.
+        bad.push((
+            Config::default().with_deflate(Some(deflate)),
+            rsv1(&[0xff, 0xff, 0xff]),
+        ));
+    }
+    for (config, bad) in bad {
+        let mut input = Vec::new();
+        good(&mut input);
+        input.extend(bad);
+        good(&mut input);
+        let mut a = server(config);
+        a.receive_into(1 << 16, |buf| buf.put_slice(&input));
+        let events = drain_events(&mut a);
+        assert_eq!(events.len(), 6, "{events:?}");
+        for (i, event) in events[..5].iter().enumerate() {
+            assert!(
+                matches!(event, Event::Message(m) if m.as_bytes() == [i as u8; 3]),
+                "{events:?}"
+            );
+        }
+        let Some(Event::Closed(info)) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert!(matches!(info.cause, CloseCause::Protocol(_)), "{info:?}");
+        let mut b = server(config);
+        let mut seen = Vec::new();
+        b.receive_into_with(
+            1 << 16,
+            |buf| buf.put_slice(&input),
+            |event| seen.push(describe(event)),
+        );
+        assert_eq!(
+            seen,
+            [
+                "B<>:\0\0\0",
+                "B<>:\u{1}\u{1}\u{1}",
+                "B<>:\u{2}\u{2}\u{2}",
+                "B<>:\u{3}\u{3}\u{3}",
+                "B<>:\u{4}\u{4}\u{4}"
+            ]
+        );
+        let closed = drain_events(&mut b);
+        assert!(
+            matches!(&closed[..], [Event::Closed(i)] if i.code == info.code),
+            "{closed:?}"
+        );
+        assert_eq!(
+            drain_output(&mut a),
+            drain_output(&mut b),
+            "the same close frame"
+        );
+    }
+}
+
 /// A message keeps the delivery of the input it started in.
 #[test]
 fn mixing_inputs_keeps_each_message_whole() {
