@@ -382,8 +382,10 @@ def main():
                 "payload included, a `BytesMut` split off its buffer); `borrowed` rows: the "
                 "payload is lent, with no reference count (rfc6455 `receive_into_with`, pieces "
                 "borrowed from its read buffer, a message that comes whole used in place and a "
-                "fragmented one assembled in a reused `Vec`; the codecs, written into the "
-                "caller's buffers)."
+                "fragmented one assembled in a reused `Vec`; the codecs: embedded-websocket "
+                "unmasks into the caller's message buffer, websocket-sans-io in its read "
+                "buffer, where a message whose payload comes in one chunk is used in place "
+                "and any other is collected in a reused `Vec`)."
             )
             md.append("")
         if w in ("server-send", "client-send"):

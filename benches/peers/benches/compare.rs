@@ -13,7 +13,9 @@
 //! Peers: five full-protocol crates (tungstenite, fastwebsockets, tokio-websockets, sockudo-ws,
 //! yawc with its UTF-8 check switched on) and two frame codecs (embedded-websocket,
 //! websocket-sans-io), driven the way their users drive them: for the codecs that includes the
-//! reassembly of a message into one buffer and the UTF-8 check of text, written here, and
+//! reassembly of a message into one buffer (websocket-sans-io's user, like rfc6455's borrowed
+//! contender, uses a payload that comes in one piece in place) and the UTF-8 check of text,
+//! written here, and
 //! nothing else (they check no limits, no RSV bits and no mask bit, so they do less work in
 //! every row). Receive rows come in two kinds, like the send rows: `owned` (every message
 //! handed out owned: rfc6455's `poll_event` and the full-protocol peers) and `borrowed` (the
@@ -813,8 +815,12 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
     let mut mem = Mem::new(stream, sink());
     let mut dec = WebsocketFrameDecoder::new();
     let mut read_buf = vec![0u8; READ_CHUNK];
-    // The codec unmasks in the read buffer; the user copies payload chunks into the message.
+    // The codec unmasks in the read buffer. A message whose payload comes in one chunk is
+    // used there, in place (as rfc6455's borrowed contender uses a message that comes whole):
+    // `whole` is that chunk. Any other payload is collected in the message buffer (the chunk
+    // kept in place first, if any, and before the next read overwrites it).
     let mut msg: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
+    let mut whole: Option<(usize, usize)> = None;
     Box::new(move |check| {
         let mut got = 0;
         while got < n {
@@ -826,7 +832,15 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
                     .expect("websocket-sans-io");
                 match r.event {
                     Some(E::PayloadChunk { .. }) => {
-                        msg.extend_from_slice(&read_buf[pos..pos + r.consumed_bytes])
+                        let chunk = (pos, pos + r.consumed_bytes);
+                        if msg.is_empty() && whole.is_none() {
+                            whole = Some(chunk);
+                        } else {
+                            if let Some((a, b)) = whole.take() {
+                                msg.extend_from_slice(&read_buf[a..b]);
+                            }
+                            msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
+                        }
                     }
                     Some(E::End {
                         frame_info,
@@ -837,7 +851,11 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
                             Opcode::Binary => false,
                             other => panic!("websocket-sans-io: unexpected {other:?}"),
                         };
-                        finish_codec_message(SANSIO, text, &msg, check, kind, &want);
+                        let data = match whole.take() {
+                            Some((a, b)) => &read_buf[a..b],
+                            None => &msg[..],
+                        };
+                        finish_codec_message(SANSIO, text, data, check, kind, &want);
                         msg.clear();
                         got += 1;
                     }
@@ -846,6 +864,9 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
                     None => {}
                 }
                 pos += r.consumed_bytes;
+            }
+            if let Some((a, b)) = whole.take() {
+                msg.extend_from_slice(&read_buf[a..b]);
             }
         }
     })

@@ -167,7 +167,9 @@ fn run_sansio(stream: &[u8], n: usize) {
     let mut reader = Reader { stream, pos: 0 };
     let mut dec = WebsocketFrameDecoder::new();
     let mut read_buf = vec![0u8; 64 * 1024];
+    // A message whose payload comes in one chunk is used in place, as in compare.rs.
     let mut msg: Vec<u8> = Vec::with_capacity(4096);
+    let mut whole: Option<(usize, usize)> = None;
     let mut got = 0;
     while got < n {
         let k = reader.read_into(&mut read_buf);
@@ -178,7 +180,15 @@ fn run_sansio(stream: &[u8], n: usize) {
                 .expect("websocket-sans-io");
             match r.event {
                 Some(E::PayloadChunk { .. }) => {
-                    msg.extend_from_slice(&read_buf[pos..pos + r.consumed_bytes])
+                    let chunk = (pos, pos + r.consumed_bytes);
+                    if msg.is_empty() && whole.is_none() {
+                        whole = Some(chunk);
+                    } else {
+                        if let Some((a, b)) = whole.take() {
+                            msg.extend_from_slice(&read_buf[a..b]);
+                        }
+                        msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
+                    }
                 }
                 Some(E::End {
                     frame_info,
@@ -189,7 +199,11 @@ fn run_sansio(stream: &[u8], n: usize) {
                         Opcode::Binary => false,
                         other => panic!("websocket-sans-io: unexpected {other:?}"),
                     };
-                    finish(text, &msg);
+                    let data = match whole.take() {
+                        Some((a, b)) => &read_buf[a..b],
+                        None => &msg[..],
+                    };
+                    finish(text, data);
                     msg.clear();
                     got += 1;
                 }
@@ -198,6 +212,9 @@ fn run_sansio(stream: &[u8], n: usize) {
                 None => {}
             }
             pos += r.consumed_bytes;
+        }
+        if let Some((a, b)) = whole.take() {
+            msg.extend_from_slice(&read_buf[a..b]);
         }
     }
 }
