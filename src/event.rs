@@ -231,7 +231,8 @@ mod tests {
 }
 
 /// An event that borrows the connection's read buffer, handed to the callback of
-/// [`Connection::commit_with`](crate::Connection::commit_with) and
+/// [`Connection::commit_with`](crate::Connection::commit_with),
+/// [`Connection::receive_into_with`](crate::Connection::receive_into_with) and
 /// [`Connection::receive_with`](crate::Connection::receive_with): streaming with no reference
 /// count, no allocation and no event queue.
 ///

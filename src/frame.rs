@@ -21,7 +21,7 @@
 use crate::close::ClosePayload;
 use crate::error::ProtocolError;
 use crate::limits::Limits;
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, apply_mask_small};
 use crate::opcode::OpCode;
 use crate::role::Role;
 use crate::status::Status;
@@ -597,13 +597,22 @@ impl FrameDecoder {
         {
             return Ok(None);
         }
-        if let Err(e) = self
-            .check_first_two(b0, b1)
-            .and_then(|()| self.check_length(opcode, len as u64))
-        {
-            return Err(self.fail(e));
-        }
         let rsv = (b0 >> 4) & 0b111;
+        // A first and final data frame with no message in progress: of the header rules
+        // (`check_first_two`, `check_length`) only the mask bit, the RSV bits and the limits
+        // on a message's first frame can fail. Checked inline here; the general checks, out of
+        // line, give the error when one fails.
+        let limits = &self.config.limits;
+        let ok = masked == self.role.expects_masked_incoming()
+            && rsv & !self.config.allowed_rsv == 0
+            && len as u64 <= limits.max_frame_size
+            && len as u64 <= limits.max_message_size
+            && limits.max_fragments > 0;
+        if !ok {
+            if let Err(e) = self.small_message_error(b0, b1, opcode, len) {
+                return Err(self.fail(e));
+            }
+        }
         let (head, rest) = input.split_at_mut(header_len);
         let data = &mut rest[..len];
         let mask = match *head {
@@ -611,7 +620,7 @@ impl FrameDecoder {
             _ => None,
         };
         self.mask_offset = match mask {
-            Some(key) => apply_mask(data, key, 0) as u8,
+            Some(key) => apply_mask_small(data, key) as u8,
             None => 0,
         };
         self.header = FrameHeader {
@@ -644,6 +653,21 @@ impl FrameDecoder {
             opcode,
             rsv,
         }))
+    }
+
+    /// The general header checks for a small message whose inline check failed: the error
+    /// they give (out of line, so that the fast path stays small).
+    #[cold]
+    #[inline(never)]
+    fn small_message_error(
+        &self,
+        b0: u8,
+        b1: u8,
+        opcode: OpCode,
+        len: usize,
+    ) -> Result<(), ProtocolError> {
+        self.check_first_two(b0, b1)
+            .and_then(|()| self.check_length(opcode, len as u64))
     }
 
     /// [`decode_in_place`](Self::decode_in_place) for every frame: headers cut by the end of
@@ -1453,7 +1477,7 @@ mod tests {
 
     /// Configs that make each rule of a small data frame bite: RSV bits allowed or not,
     /// UTF-8 checked or not, limits below the frame's length, no fragments at all.
-    fn fast_path_configs() -> [DecoderConfig; 4] {
+    fn fast_path_configs() -> [DecoderConfig; 7] {
         [
             DecoderConfig::DEFAULT,
             DecoderConfig::DEFAULT.with_allowed_rsv(RSV1),
@@ -1464,6 +1488,10 @@ mod tests {
                     .with_max_message_size(10)
                     .with_max_fragments(0),
             ),
+            // Each limit alone decides (the fast path checks them inline).
+            DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_frame_size(10)),
+            DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_message_size(10)),
+            DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_fragments(1)),
         ]
     }
 
@@ -1539,7 +1567,8 @@ mod tests {
             } else {
                 Role::Server
             };
-            let config = fast_path_configs()[(r >> 1) as usize % 4];
+            let configs = fast_path_configs();
+            let config = configs[(r >> 1) as usize % configs.len()];
             let mut stream = Vec::new();
             for _ in 0..(r >> 8) % 8 + 1 {
                 let f = next();

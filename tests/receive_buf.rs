@@ -269,6 +269,154 @@ fn commit_with_applies_utf8_and_limits() {
     );
 }
 
+/// `receive_into_with` appends like `receive_into` and delivers like `commit_with`: the same
+/// borrowed pieces, the same output (the auto-pong), in any chunking.
+#[test]
+fn receive_into_with_delivers_like_commit_with() {
+    let mut input = frame(OpCode::TEXT, b"ab", false);
+    input.extend(frame(OpCode::PING, b"x", true));
+    input.extend(frame(OpCode::CONTINUATION, b"cd", true));
+    input.extend(frame(OpCode::BINARY, b"whole", true));
+    input.extend(frame(OpCode::PONG, b"y", true));
+    input.extend(frame(OpCode::TEXT, "caf\u{e9}".as_bytes(), true));
+    for read in [1, 3, 7, 64, 1 << 16] {
+        let mut a = server(Config::default());
+        let want = borrowed_events(&mut a, &input, read);
+        let mut b = server(Config::default());
+        let mut seen = Vec::new();
+        for chunk in input.chunks(read) {
+            let got = b.receive_into_with(
+                read,
+                |buf| {
+                    buf.put_slice(chunk);
+                    chunk.len()
+                },
+                |event| seen.push(describe(event)),
+            );
+            assert_eq!(got, chunk.len());
+        }
+        assert_eq!(seen, want, "reads of {read}");
+        assert_eq!(drain_output(&mut a), drain_output(&mut b));
+        assert!(drain_events(&mut b).is_empty(), "nothing queued");
+    }
+    // Whole messages in one read: one piece each, first and last.
+    let mut b = server(Config::default());
+    let mut seen = Vec::new();
+    b.receive_into_with(
+        1 << 16,
+        |buf| buf.put_slice(&input),
+        |event| seen.push(describe(event)),
+    );
+    assert_eq!(
+        seen,
+        [
+            "T<:ab",
+            "ping:x",
+            "T>:cd",
+            "B<>:whole",
+            "pong:y",
+            "T<>:caf\u{e9}"
+        ]
+    );
+    // Invalid UTF-8 in a whole small message: nothing delivered, Closed with 1007.
+    let mut b = server(Config::default());
+    let mut seen = Vec::new();
+    b.receive_into_with(
+        1 << 16,
+        |buf| buf.put_slice(&frame(OpCode::TEXT, b"ok\xff", true)),
+        |event| seen.push(describe(event)),
+    );
+    assert!(seen.is_empty(), "{seen:?}");
+    let events = drain_events(&mut b);
+    assert!(
+        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::INVALID_PAYLOAD),
+        "{events:?}"
+    );
+}
+
+/// Whole small messages in one read go the short way in runs; a bad one in the middle of a
+/// run (invalid UTF-8, a reserved bit, a compressed payload that does not inflate) fails the
+/// connection: the messages before it are delivered, none after it, the same owned and
+/// borrowed.
+#[test]
+fn a_failure_in_a_run_of_small_messages_stops_reading() {
+    let good = |input: &mut Vec<u8>| {
+        for i in 0..5u8 {
+            input.extend(frame(OpCode::BINARY, &[i; 3], true));
+        }
+    };
+    let rsv1 = |payload: &[u8]| {
+        RawFrame::new(OpCode::BINARY, payload)
+            .rsv(0b100)
+            .mask(Some([1, 2, 3, 4]))
+            .to_vec()
+    };
+    let mut bad = vec![
+        (Config::default(), frame(OpCode::TEXT, b"\xff", true)),
+        (Config::default(), rsv1(b"abc")),
+    ];
+    #[cfg(feature = "deflate")]
+    {
+        use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+        let deflate = PerMessageDeflate {
+            params: DeflateParams::default(),
+            config: DeflateConfig::default(),
+        };
+        // A reserved block type: not a deflate stream.
+        bad.push((
+            Config::default().with_deflate(Some(deflate)),
+            rsv1(&[0xff, 0xff, 0xff]),
+        ));
+    }
+    for (config, bad) in bad {
+        let mut input = Vec::new();
+        good(&mut input);
+        input.extend(bad);
+        good(&mut input);
+        let mut a = server(config);
+        a.receive_into(1 << 16, |buf| buf.put_slice(&input));
+        let events = drain_events(&mut a);
+        assert_eq!(events.len(), 6, "{events:?}");
+        for (i, event) in events[..5].iter().enumerate() {
+            assert!(
+                matches!(event, Event::Message(m) if m.as_bytes() == [i as u8; 3]),
+                "{events:?}"
+            );
+        }
+        let Some(Event::Closed(info)) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert!(matches!(info.cause, CloseCause::Protocol(_)), "{info:?}");
+        let mut b = server(config);
+        let mut seen = Vec::new();
+        b.receive_into_with(
+            1 << 16,
+            |buf| buf.put_slice(&input),
+            |event| seen.push(describe(event)),
+        );
+        assert_eq!(
+            seen,
+            [
+                "B<>:\0\0\0",
+                "B<>:\u{1}\u{1}\u{1}",
+                "B<>:\u{2}\u{2}\u{2}",
+                "B<>:\u{3}\u{3}\u{3}",
+                "B<>:\u{4}\u{4}\u{4}"
+            ]
+        );
+        let closed = drain_events(&mut b);
+        assert!(
+            matches!(&closed[..], [Event::Closed(i)] if i.code == info.code),
+            "{closed:?}"
+        );
+        assert_eq!(
+            drain_output(&mut a),
+            drain_output(&mut b),
+            "the same close frame"
+        );
+    }
+}
+
 /// A message keeps the delivery of the input it started in.
 #[test]
 fn mixing_inputs_keeps_each_message_whole() {

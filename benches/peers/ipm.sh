@@ -26,7 +26,7 @@ if [[ ${1:-} == deflate ]]; then
   done
   exit 0
 fi
-for w in "${@:-rx16 rx16t rx125 rx125t tx16owned tx16borrowed tx16client tx16clientb}"; do
+for w in "${@:-rx16 rx16t rx125 rx125t rx16b rx16tb rx125b rx125tb emb16 emb16t emb125 emb125t sio16 sio16t sio125 sio125t tx16owned tx16borrowed tx16client tx16clientb}"; do
   for one in $w; do
     a=$(count "$one" 1000)
     b=$(count "$one" 11000)

@@ -450,6 +450,19 @@ def main():
         md.append("")
         md.append(f"## {title}")
         md.append("")
+        if w in ("receive", "fragmented"):
+            md.append(
+                "`owned` rows: each message is handed out owned (rfc6455 `poll_event`, a "
+                "`Bytes` split off the read buffer; the full-protocol peers, fastwebsockets' "
+                "payload included, a `BytesMut` split off its buffer); `borrowed` rows: the "
+                "payload is lent, with no reference count (rfc6455 `receive_into_with`, pieces "
+                "borrowed from its read buffer, a message that comes whole used in place and a "
+                "fragmented one assembled in a reused `Vec`; the codecs: embedded-websocket "
+                "unmasks into the caller's message buffer, websocket-sans-io in its read "
+                "buffer, where a message whose payload comes in one chunk is used in place "
+                "and any other is collected in a reused `Vec`)."
+            )
+            md.append("")
         if w in ("server-send", "client-send"):
             md.append(
                 "`owned` rows: the caller hands over a refcounted `Bytes` (tungstenite, "

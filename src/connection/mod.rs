@@ -65,7 +65,8 @@ use outgoing::{MaskSource, Outgoing};
 /// (tokio's `read_buf`), with no zeroing. Payload is unmasked and validated in place and a
 /// message is split off as [`Bytes`] sharing the buffer (two reference-count operations per
 /// message), or handed out borrowed, with no reference count or allocation, by
-/// [`commit_with`](Self::commit_with) / [`receive_with`](Self::receive_with). The buffer is
+/// [`commit_with`](Self::commit_with) / [`receive_into_with`](Self::receive_into_with) /
+/// [`receive_with`](Self::receive_with). The buffer is
 /// reused while traffic flows and given back when the connection goes idle (see
 /// `receive_buf`). In the steady state: no allocation per message, streamed or whole
 /// (`tests/receive_alloc.rs`).
@@ -361,10 +362,34 @@ impl Connection {
         min: usize,
         fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
     ) -> R {
+        self.receive_into_inner(min, fill, None)
+    }
+
+    /// [`receive_into`](Self::receive_into), with data, pings and pongs handed to `on_event`
+    /// borrowed from the read buffer, as [`commit_with`](Self::commit_with) does: appending
+    /// with no copy and no zeroing, and delivering with no reference count, allocation or
+    /// event queue per message. The close and any failure come as [`Event::Closed`] from
+    /// [`poll_event`](Self::poll_event). Returns what `fill` returned.
+    pub fn receive_into_with<R>(
+        &mut self,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+        mut on_event: impl FnMut(BorrowedEvent<'_>),
+    ) -> R {
+        self.receive_into_inner(min, fill, Some(&mut on_event))
+    }
+
+    #[inline]
+    fn receive_into_inner<R>(
+        &mut self,
+        min: usize,
+        fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+        sink: Option<Sink<'_>>,
+    ) -> R {
         let rest = self.receive_hint();
         let fin = self.core.decoder.current_header().fin;
         if self.rx.should_carry(rest, fin, min) {
-            return self.receive_carried(rest, min, fill);
+            return self.receive_carried(rest, min, fill, sink);
         }
         self.rx.early_move(rest, min.max(1));
         let (buf, _) = self.rx.append_room(min.max(1));
@@ -378,7 +403,7 @@ impl Connection {
             self.rx.end_of_input(held, false);
         } else {
             self.input_arrived();
-            self.process_input(true, None);
+            self.process_input(true, sink);
         }
         result
     }
@@ -393,6 +418,7 @@ impl Connection {
         rest: usize,
         min: usize,
         fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
+        mut sink: Option<Sink<'_>>,
     ) -> R {
         let header = self.core.decoder.current_header();
         let frame_len = usize::try_from(header.payload_len)
@@ -411,10 +437,14 @@ impl Connection {
             return result;
         }
         self.input_arrived();
-        self.process_input(true, None);
+        let reborrowed: Option<Sink<'_>> = match sink.as_mut() {
+            Some(f) => Some(&mut **f),
+            None => None,
+        };
+        self.process_input(true, reborrowed);
         if carried == rest && self.core.lifecycle.is_reading() {
             self.rx.switch_to_carry(carried);
-            self.process_input(true, None);
+            self.process_input(true, sink);
         }
         result
     }
@@ -796,11 +826,28 @@ impl Connection {
         let mut pos = self.rx.held;
         // Whole small messages go the short way when they are delivered as owned messages.
         let small_fast_path = sink.is_none() && !self.core.config.streaming;
-        while self.core.lifecycle.is_reading() && pos < self.rx.filled {
-            if small_fast_path {
-                if let Some(next) = self.small_message(pos) {
-                    pos = next;
-                    continue;
+        'frames: while self.core.lifecycle.is_reading() && pos < self.rx.filled {
+            // A run of whole small messages goes the short way; the lifecycle is checked
+            // again only after what may stop reading (a failure, a compressed message).
+            loop {
+                let fast = match sink.as_mut() {
+                    // A whole small message is one borrowed piece, whatever the streaming mode.
+                    Some(f) => self.small_borrowed(pos, f),
+                    None if small_fast_path => self.small_message(pos),
+                    None => Fast::Skipped,
+                };
+                match fast {
+                    Fast::Next(next) => {
+                        pos = next;
+                        if pos >= self.rx.filled {
+                            continue 'frames;
+                        }
+                    }
+                    Fast::Check(next) => {
+                        pos = next;
+                        continue 'frames;
+                    }
+                    Fast::Skipped => break,
                 }
             }
             let input = &mut self.rx.read_buf[pos..self.rx.filled];
@@ -895,20 +942,20 @@ impl Connection {
 
     /// The fast path of `process_input` for a whole single-frame message of at most 125
     /// bytes at `pos` (see `FrameDecoder::small_message`: the same rules), delivered as an
-    /// owned message without the general dispatch. Returns where decoding resumes, or `None`
-    /// (nothing done) for any other frame.
+    /// owned message without the general dispatch. Returns where decoding resumes, or
+    /// [`Fast::Skipped`] (nothing done) for any other frame.
     #[inline(always)]
-    fn small_message(&mut self, pos: usize) -> Option<usize> {
+    fn small_message(&mut self, pos: usize) -> Fast {
         if self.rx.borrowed_message {
-            return None;
+            return Fast::Skipped;
         }
         let input = &mut self.rx.read_buf[pos..self.rx.filled];
         let m = match self.core.decoder.small_message(input) {
             Ok(Some(m)) => m,
-            Ok(None) => return None,
+            Ok(None) => return Fast::Skipped,
             Err(error) => {
                 self.fail(error);
-                return Some(pos);
+                return Fast::Check(pos);
             }
         };
         let end = pos + m.header_len + m.len;
@@ -919,9 +966,46 @@ impl Connection {
         };
         if m.rsv & crate::frame::RSV1 != 0 {
             self.on_compressed_data(end, m.len, kind, true, true, false);
-            return Some(end);
+            return Fast::Check(end);
         }
-        Some(self.rx.whole_message(&mut self.events, end, m.len, kind))
+        Fast::Next(self.rx.whole_message(&mut self.events, end, m.len, kind))
+    }
+
+    /// `small_message` for a borrowed input: a whole single-frame message of at most 125
+    /// bytes at `pos` handed to `f` as one piece (first and last) without the general
+    /// dispatch. Returns where decoding resumes, or [`Fast::Skipped`] (nothing done) for any
+    /// other frame.
+    #[inline(always)]
+    fn small_borrowed(&mut self, pos: usize, f: &mut Sink<'_>) -> Fast {
+        if self.rx.borrowed_message {
+            return Fast::Skipped;
+        }
+        let input = &mut self.rx.read_buf[pos..self.rx.filled];
+        let m = match self.core.decoder.small_message(input) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Fast::Skipped,
+            Err(error) => {
+                self.fail(error);
+                return Fast::Check(pos);
+            }
+        };
+        let end = pos + m.header_len + m.len;
+        let kind = if m.opcode == OpCode::TEXT {
+            MessageKind::Text
+        } else {
+            MessageKind::Binary
+        };
+        if m.rsv & crate::frame::RSV1 != 0 {
+            self.on_compressed_borrowed(f, end, m.len, kind, true, true);
+            return Fast::Check(end);
+        }
+        f(BorrowedEvent::Data {
+            kind,
+            data: &input[m.header_len..m.header_len + m.len],
+            first: true,
+            last: true,
+        });
+        Fast::Next(end)
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
@@ -1016,6 +1100,17 @@ impl Connection {
 
 /// Where a borrowed input's events go.
 type Sink<'s> = &'s mut dyn FnMut(BorrowedEvent<'_>);
+
+/// What a fast path of `process_input` did with the frame at its position.
+enum Fast {
+    /// Nothing: the frame is not a whole small message.
+    Skipped,
+    /// Delivered a message (which cannot stop reading); decoding resumes here.
+    Next(usize),
+    /// Handled something that may have stopped reading (a failure, a compressed message):
+    /// the lifecycle is checked before going on from here.
+    Check(usize),
+}
 
 /// The outgoing queue carries out the shared rules' output.
 impl Output for Outgoing {

@@ -86,18 +86,21 @@ pub(super) enum Feed {
     CopyWith,
     /// `receive_into`, appending at most `read` bytes per call.
     Append { read: usize },
+    /// `receive_into_with`, appending at most `read` bytes per call (borrowed events).
+    AppendWith { read: usize },
 }
 
 impl Feed {
     /// A feed chosen by two bytes of fuzz input.
     pub(super) fn pick(mode: u8, size: u8) -> Feed {
         let read = usize::from(size) * 61 % 1500 + 1;
-        match mode % 6 {
+        match mode % 7 {
             0 => Feed::Copy,
             1 => Feed::Buf { read, idle: false },
             2 => Feed::Buf { read, idle: true },
             3 => Feed::Borrowed { read },
             4 => Feed::Append { read },
+            5 => Feed::AppendWith { read },
             _ => Feed::CopyWith,
         }
     }
@@ -253,6 +256,18 @@ impl Side {
                         assert!(buf.remaining_mut() >= chunk.len());
                         buf.put_slice(chunk);
                     });
+                }
+            }
+            Feed::AppendWith { read } => {
+                for chunk in bytes.chunks(read) {
+                    conn.receive_into_with(
+                        read,
+                        |buf| {
+                            assert!(buf.remaining_mut() >= chunk.len());
+                            buf.put_slice(chunk);
+                        },
+                        &mut borrowed,
+                    );
                 }
             }
             Feed::Buf { read, .. } | Feed::Borrowed { read } => {

@@ -13,9 +13,13 @@
 //! Peers: five full-protocol crates (tungstenite, fastwebsockets, tokio-websockets, sockudo-ws,
 //! yawc with its UTF-8 check switched on) and two frame codecs (embedded-websocket,
 //! websocket-sans-io), driven the way their users drive them: for the codecs that includes the
-//! reassembly of a message into one buffer and the UTF-8 check of text, written here, and
+//! reassembly of a message into one buffer (websocket-sans-io's user, like rfc6455's borrowed
+//! contender, uses a payload that comes in one piece in place) and the UTF-8 check of text,
+//! written here, and
 //! nothing else (they check no limits, no RSV bits and no mask bit, so they do less work in
-//! every row).
+//! every row). Receive rows come in two kinds, like the send rows: `owned` (every message
+//! handed out owned: rfc6455's `poll_event` and the full-protocol peers) and `borrowed` (the
+//! payload lent with no reference count: rfc6455's `receive_into_with` and the codecs).
 //!
 //! Every library talks to the same in-memory transport, [`Mem`]: a read copies at most 64 KiB
 //! out of a pre-encoded stream (like a socket read), writes append to a sink cleared before
@@ -363,7 +367,7 @@ const SANSIO: &str = "websocket-sans-io";
 /// The rfc6455 side of every workload: one function each, so new APIs slot in here.
 mod ours {
     use super::*;
-    use rfc6455::{Config, Connection, Event, Message, Role, Text};
+    use rfc6455::{BorrowedEvent, Config, Connection, Event, Message, MessageKind, Role, Text};
 
     /// Write everything out as the adapters do: `poll_transmit_vectored` (2 chunks here, 8 in
     /// the adapters), then one `write_vectored` of `IoSlice`s per batch (the same sink work as fastwebsockets' and the
@@ -406,6 +410,57 @@ mod ours {
                         }
                         other => panic!("rfc6455: unexpected {other:?}"),
                     }
+                }
+            }
+        })
+    }
+
+    /// `receive` with the borrowed API (`receive_into_with`), as the frame codecs deliver:
+    /// pieces borrowed from the read buffer, no reference count and no event per message. A
+    /// message that comes whole (one piece, `first && last`) is used in place; a fragmented
+    /// one is assembled in a reused `Vec`, as the codecs' users do. The UTF-8 of text is
+    /// checked by the connection (pieces of a valid message only).
+    pub fn receive_borrowed(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
+        let mut mem = Mem::new(stream, sink());
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut assembly: Vec<u8> = Vec::new();
+        Box::new(move |check| {
+            let mut got = 0;
+            while got < n {
+                conn.receive_into_with(
+                    READ_CHUNK,
+                    |buf| mem.read_append(buf),
+                    |event| match event {
+                        BorrowedEvent::Data {
+                            kind: k,
+                            data,
+                            first,
+                            last,
+                        } => {
+                            let text = k == MessageKind::Text;
+                            let message = if first && last {
+                                data
+                            } else {
+                                if first {
+                                    assembly.clear();
+                                }
+                                assembly.extend_from_slice(data);
+                                if !last {
+                                    return;
+                                }
+                                &assembly[..]
+                            };
+                            if check {
+                                check_message(OURS, text, message, kind, &want);
+                            }
+                            black_box(message);
+                            got += 1;
+                        }
+                        other => panic!("rfc6455: unexpected {other:?}"),
+                    },
+                );
+                if let Some(event) = conn.poll_event() {
+                    panic!("rfc6455: unexpected {event:?}");
                 }
             }
         })
@@ -552,26 +607,34 @@ mod ours_deflate {
     }
 }
 
-fn receive_contenders(stream: &Arc<[u8]>, kind: Kind, want: &Arc<[u8]>, n: usize) -> Contenders {
-    vec![
-        (OURS, ours::receive(stream.clone(), kind, want.clone(), n)),
-        (TUNG, tung_receive(stream.clone(), kind, want.clone(), n)),
-        (FWS, fws_receive(stream.clone(), kind, want.clone(), n)),
-        (TWS, tws_receive(stream.clone(), kind, want.clone(), n)),
-        (
-            SOCKUDO,
-            sockudo_receive(stream.clone(), kind, want.clone(), n),
-        ),
-        (YAWC, yawc_receive(stream.clone(), kind, want.clone(), n)),
-        (
-            EMBEDDED,
-            embedded_receive(stream.clone(), kind, want.clone(), n),
-        ),
-        (
-            SANSIO,
-            sansio_receive(stream.clone(), kind, want.clone(), n),
-        ),
-    ]
+/// A receive row's contenders. `Api::Owned`: rfc6455 `poll_event` (a `Bytes` per message)
+/// and the full-protocol peers, which all hand out owned messages (fastwebsockets' payload
+/// is a `BytesMut` split off its read buffer). `Api::Borrowed`: rfc6455 `receive_into_with`
+/// (payloads borrowed from the read buffer) and the frame codecs, which deliver into the
+/// caller's buffers.
+fn receive_contenders(
+    api: Api,
+    stream: &Arc<[u8]>,
+    kind: Kind,
+    want: &Arc<[u8]>,
+    n: usize,
+) -> Contenders {
+    let (s, w) = (|| stream.clone(), || want.clone());
+    match api {
+        Api::Owned => vec![
+            (OURS, ours::receive(s(), kind, w(), n)),
+            (TUNG, tung_receive(s(), kind, w(), n)),
+            (FWS, fws_receive(s(), kind, w(), n)),
+            (TWS, tws_receive(s(), kind, w(), n)),
+            (SOCKUDO, sockudo_receive(s(), kind, w(), n)),
+            (YAWC, yawc_receive(s(), kind, w(), n)),
+        ],
+        Api::Borrowed => vec![
+            (OURS, ours::receive_borrowed(s(), kind, w(), n)),
+            (EMBEDDED, embedded_receive(s(), kind, w(), n)),
+            (SANSIO, sansio_receive(s(), kind, w(), n)),
+        ],
+    }
 }
 
 fn tung_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
@@ -752,8 +815,12 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
     let mut mem = Mem::new(stream, sink());
     let mut dec = WebsocketFrameDecoder::new();
     let mut read_buf = vec![0u8; READ_CHUNK];
-    // The codec unmasks in the read buffer; the user copies payload chunks into the message.
+    // The codec unmasks in the read buffer. A message whose payload comes in one chunk is
+    // used there, in place (as rfc6455's borrowed contender uses a message that comes whole):
+    // `whole` is that chunk. Any other payload is collected in the message buffer (the chunk
+    // kept in place first, if any, and before the next read overwrites it).
     let mut msg: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
+    let mut whole: Option<(usize, usize)> = None;
     Box::new(move |check| {
         let mut got = 0;
         while got < n {
@@ -765,7 +832,15 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
                     .expect("websocket-sans-io");
                 match r.event {
                     Some(E::PayloadChunk { .. }) => {
-                        msg.extend_from_slice(&read_buf[pos..pos + r.consumed_bytes])
+                        let chunk = (pos, pos + r.consumed_bytes);
+                        if msg.is_empty() && whole.is_none() {
+                            whole = Some(chunk);
+                        } else {
+                            if let Some((a, b)) = whole.take() {
+                                msg.extend_from_slice(&read_buf[a..b]);
+                            }
+                            msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
+                        }
                     }
                     Some(E::End {
                         frame_info,
@@ -776,7 +851,11 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
                             Opcode::Binary => false,
                             other => panic!("websocket-sans-io: unexpected {other:?}"),
                         };
-                        finish_codec_message(SANSIO, text, &msg, check, kind, &want);
+                        let data = match whole.take() {
+                            Some((a, b)) => &read_buf[a..b],
+                            None => &msg[..],
+                        };
+                        finish_codec_message(SANSIO, text, data, check, kind, &want);
                         msg.clear();
                         got += 1;
                     }
@@ -786,19 +865,34 @@ fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> J
                 }
                 pos += r.consumed_bytes;
             }
+            if let Some((a, b)) = whole.take() {
+                msg.extend_from_slice(&read_buf[a..b]);
+            }
         }
     })
 }
 
 // ------------------------------------------------------------------------- send
 
-/// Which payload API a send row uses.
+/// Which payload API a row uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Api {
-    /// The caller keeps the payload (`&[u8]`): the library copies what it needs.
+    /// Send: the caller keeps the payload (`&[u8]`), the library copies what it needs.
+    /// Receive: the payload is lent (borrowed from the library's read buffer, or written
+    /// into the caller's).
     Borrowed,
-    /// The caller hands over a refcounted `Bytes` (a clone of one buffer per message).
+    /// Send: the caller hands over a refcounted `Bytes` (a clone of one buffer per message).
+    /// Receive: each message is handed out owned (`Bytes`, `Vec`).
     Owned,
+}
+
+impl Api {
+    fn name(self) -> &'static str {
+        match self {
+            Api::Owned => "owned",
+            Api::Borrowed => "borrowed",
+        }
+    }
 }
 
 fn send_contenders(
@@ -2096,34 +2190,38 @@ fn main() {
     }
     if wanted("receive") {
         for kind in [Kind::Binary, Kind::Text] {
-            for size in sizes {
-                let n = count(size);
-                let data: Arc<[u8]> = payload(size, kind).into();
-                let stream = masked_stream(kind, &data, n, 1);
-                let row = format!("{} {}", kind.name(), human(size));
-                run_row(
-                    &mut s,
-                    "receive",
-                    &row,
-                    size * n,
-                    receive_contenders(&stream, kind, &data, n),
-                );
+            for api in [Api::Owned, Api::Borrowed] {
+                for size in sizes {
+                    let n = count(size);
+                    let data: Arc<[u8]> = payload(size, kind).into();
+                    let stream = masked_stream(kind, &data, n, 1);
+                    let row = format!("{} {} {}", kind.name(), human(size), api.name());
+                    run_row(
+                        &mut s,
+                        "receive",
+                        &row,
+                        size * n,
+                        receive_contenders(api, &stream, kind, &data, n),
+                    );
+                }
             }
         }
     }
     if wanted("fragmented") {
-        for (size, frames) in [(1 << 10, 4), (64 << 10, 16)] {
-            let n = count(size);
-            let data: Arc<[u8]> = payload(size, Kind::Text).into();
-            let stream = masked_stream(Kind::Text, &data, n, frames);
-            let row = format!("text {} in {frames} frames", human(size));
-            run_row(
-                &mut s,
-                "fragmented",
-                &row,
-                size * n,
-                receive_contenders(&stream, Kind::Text, &data, n),
-            );
+        for api in [Api::Owned, Api::Borrowed] {
+            for (size, frames) in [(1 << 10, 4), (64 << 10, 16)] {
+                let n = count(size);
+                let data: Arc<[u8]> = payload(size, Kind::Text).into();
+                let stream = masked_stream(Kind::Text, &data, n, frames);
+                let row = format!("text {} in {frames} frames {}", human(size), api.name());
+                run_row(
+                    &mut s,
+                    "fragmented",
+                    &row,
+                    size * n,
+                    receive_contenders(api, &stream, Kind::Text, &data, n),
+                );
+            }
         }
     }
     for (workload, role, send_sizes) in [
@@ -2137,11 +2235,7 @@ fn main() {
             for &size in send_sizes {
                 let n = count(size);
                 let data: Arc<[u8]> = payload(size, Kind::Binary).into();
-                let api_name = match api {
-                    Api::Owned => "owned",
-                    Api::Borrowed => "borrowed",
-                };
-                let row = format!("binary {} {api_name}", human(size));
+                let row = format!("binary {} {}", human(size), api.name());
                 let contenders = send_contenders(role, api, Kind::Binary, &data, n);
                 run_row(&mut s, workload, &row, size * n, contenders);
             }

@@ -9,6 +9,13 @@
 //! Workloads, driven as `benches/compare.rs` drives rfc6455:
 //! - `rx16`, `rx125`, `rx16t`, `rx125t`: receive masked binary (`t`: text) messages of 16 or
 //!   125 bytes as a server, 64 KiB reads appended with `receive_into`, owned events polled;
+//! - `rx16b`, `rx125b`, `rx16tb`, `rx125tb`: the same with the borrowed API
+//!   (`receive_into_with`: pieces handed to a closure, a message that comes whole used in
+//!   place, a fragmented one assembled in a reused `Vec`);
+//! - `emb16`, `emb16t`, `sio16`, `sio16t` (and 125): the same stream through the frame codecs
+//!   embedded-websocket and websocket-sans-io, driven as `benches/compare.rs` drives them
+//!   (64 KiB reads copied into a read buffer, the payload collected in a message buffer,
+//!   text checked with simdutf8);
 //! - `tx16owned`, `tx16borrowed`: server sends of 16 bytes (`send(Message)` with a `Bytes`
 //!   clone; `send_binary_with` writing header and payload in one vectored write), the output
 //!   drained with `poll_transmit_vectored` (2 chunks) into memory after each;
@@ -18,7 +25,7 @@
 //!   takeover, the engine kept (`idle_release: None`); `ipm.sh deflate` runs them at smaller
 //!   counts (100 and 600, 2 and 6 messages).
 
-use rfc6455::{Config, Connection, Event, Message, Role};
+use rfc6455::{BorrowedEvent, Config, Connection, Event, Message, Role};
 use std::hint::black_box;
 
 /// `n` frames of a `len`-byte payload (`len` < 126), masked as a client sends them.
@@ -49,6 +56,171 @@ fn run_receive(stream: &[u8], n: usize) {
         }
     }
     assert_eq!(got, n, "every message received");
+}
+
+#[inline(never)]
+fn run_receive_borrowed(stream: &[u8], n: usize) {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut got = 0;
+    // A fragmented message's pieces are assembled here (none in these streams).
+    let mut assembly: Vec<u8> = Vec::new();
+    for read in stream.chunks(64 * 1024) {
+        conn.receive_into_with(
+            64 * 1024,
+            |buf| buf.put_slice(read),
+            |event| match event {
+                BorrowedEvent::Data {
+                    data,
+                    first: true,
+                    last: true,
+                    ..
+                } => {
+                    black_box(data);
+                    got += 1;
+                }
+                BorrowedEvent::Data {
+                    data, first, last, ..
+                } => {
+                    if first {
+                        assembly.clear();
+                    }
+                    assembly.extend_from_slice(data);
+                    if last {
+                        black_box(&assembly);
+                        got += 1;
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            },
+        );
+        if let Some(event) = conn.poll_event() {
+            panic!("unexpected {event:?}");
+        }
+    }
+    assert_eq!(got, n, "every message received");
+}
+
+/// An in-memory socket: reads of at most 64 KiB copied out of `stream`.
+struct Reader<'a> {
+    stream: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        let n = (self.stream.len() - self.pos).min(buf.len()).min(64 * 1024);
+        buf[..n].copy_from_slice(&self.stream[self.pos..self.pos + n]);
+        self.pos += n;
+        n
+    }
+}
+
+/// What a codec's user adds at the end of a message: the UTF-8 check of text.
+fn finish(text: bool, msg: &[u8]) {
+    if text {
+        assert!(simdutf8::basic::from_utf8(msg).is_ok(), "invalid UTF-8");
+    }
+    black_box(msg);
+}
+
+#[inline(never)]
+fn run_embedded(stream: &[u8], n: usize) {
+    use embedded_websocket::{
+        Error, WebSocketReceiveMessageType as T, WebSocketServer, WebSocketState,
+    };
+    let mut reader = Reader { stream, pos: 0 };
+    let mut ws = WebSocketServer::new_server();
+    ws.state = WebSocketState::Open;
+    let mut read_buf = vec![0u8; 64 * 1024];
+    let mut have = 0;
+    let mut msg = vec![0u8; 4096];
+    let mut msg_len = 0;
+    let mut got = 0;
+    while got < n {
+        have += reader.read_into(&mut read_buf[have..]);
+        let mut pos = 0;
+        while pos < have {
+            match ws.read(&read_buf[pos..have], &mut msg[msg_len..]) {
+                Ok(r) if r.len_from == 0 => panic!("embedded-websocket: stuck"),
+                Ok(r) => {
+                    pos += r.len_from;
+                    msg_len += r.len_to;
+                    if r.end_of_message {
+                        let text = match r.message_type {
+                            T::Text => true,
+                            T::Binary => false,
+                            other => panic!("embedded-websocket: unexpected {other:?}"),
+                        };
+                        finish(text, &msg[..msg_len]);
+                        msg_len = 0;
+                        got += 1;
+                    }
+                }
+                Err(Error::ReadFrameIncomplete) => break,
+                Err(e) => panic!("embedded-websocket: {e:?}"),
+            }
+        }
+        read_buf.copy_within(pos..have, 0);
+        have -= pos;
+    }
+}
+
+#[inline(never)]
+fn run_sansio(stream: &[u8], n: usize) {
+    use websocket_sans_io::{Opcode, WebsocketFrameDecoder, WebsocketFrameEvent as E};
+    let mut reader = Reader { stream, pos: 0 };
+    let mut dec = WebsocketFrameDecoder::new();
+    let mut read_buf = vec![0u8; 64 * 1024];
+    // A message whose payload comes in one chunk is used in place, as in compare.rs.
+    let mut msg: Vec<u8> = Vec::with_capacity(4096);
+    let mut whole: Option<(usize, usize)> = None;
+    let mut got = 0;
+    while got < n {
+        let k = reader.read_into(&mut read_buf);
+        let mut pos = 0;
+        loop {
+            let r = dec
+                .add_data(&mut read_buf[pos..k])
+                .expect("websocket-sans-io");
+            match r.event {
+                Some(E::PayloadChunk { .. }) => {
+                    let chunk = (pos, pos + r.consumed_bytes);
+                    if msg.is_empty() && whole.is_none() {
+                        whole = Some(chunk);
+                    } else {
+                        if let Some((a, b)) = whole.take() {
+                            msg.extend_from_slice(&read_buf[a..b]);
+                        }
+                        msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
+                    }
+                }
+                Some(E::End {
+                    frame_info,
+                    original_opcode,
+                }) if frame_info.fin => {
+                    let text = match original_opcode {
+                        Opcode::Text => true,
+                        Opcode::Binary => false,
+                        other => panic!("websocket-sans-io: unexpected {other:?}"),
+                    };
+                    let data = match whole.take() {
+                        Some((a, b)) => &read_buf[a..b],
+                        None => &msg[..],
+                    };
+                    finish(text, data);
+                    msg.clear();
+                    got += 1;
+                }
+                Some(_) => {}
+                None if r.consumed_bytes == 0 => break,
+                None => {}
+            }
+            pos += r.consumed_bytes;
+        }
+        if let Some((a, b)) = whole.take() {
+            msg.extend_from_slice(&read_buf[a..b]);
+        }
+    }
 }
 
 /// Drain the output as the adapters do (here into 2 chunks, as `compare.rs`).
@@ -163,7 +335,22 @@ fn main() {
         .get(2)
         .map_or(10_000, |s| s.parse().expect("N: a count"));
     let receive = |text, len| run_receive(&masked_stream(text, len, n), n);
+    let borrowed = |text, len| run_receive_borrowed(&masked_stream(text, len, n), n);
+    let embedded = |text, len| run_embedded(&masked_stream(text, len, n), n);
+    let sansio = |text, len| run_sansio(&masked_stream(text, len, n), n);
     match workload {
+        "rx16b" => borrowed(false, 16),
+        "rx125b" => borrowed(false, 125),
+        "rx16tb" => borrowed(true, 16),
+        "rx125tb" => borrowed(true, 125),
+        "emb16" => embedded(false, 16),
+        "emb125" => embedded(false, 125),
+        "emb16t" => embedded(true, 16),
+        "emb125t" => embedded(true, 125),
+        "sio16" => sansio(false, 16),
+        "sio125" => sansio(false, 125),
+        "sio16t" => sansio(true, 16),
+        "sio125t" => sansio(true, 125),
         "rx16" => receive(false, 16),
         "rx125" => receive(false, 125),
         "rx16t" => receive(true, 16),
