@@ -561,10 +561,11 @@ impl Connection {
         data: &[u8],
         write: impl FnOnce(&[&[u8]]) -> usize,
     ) -> Result<(), SendError> {
-        // The common case, checked in one go: a server that may send, one uncompressed frame,
-        // nothing queued. Header and payload go to `write` with no queue bookkeeping.
-        if self.core.lifecycle.can_send()
-            && self.out.can_write_direct()
+        // The common case, checked in one go: a server (first: a client leaves after one
+        // test) with nothing queued, that may send, one uncompressed frame. Header and payload
+        // go to `write` with no queue bookkeeping.
+        if self.out.can_write_direct()
+            && self.core.lifecycle.can_send()
             && self.one_frame(data.len())
             && !self.compresses()
         {
