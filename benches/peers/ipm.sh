@@ -10,10 +10,16 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release -p rfc6455-peers --bin small_ipm >&2
 BIN=$TARGET/release/small_ipm
 count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='small_ipm::run_*' \
+  # Exact names: `run_*` would also match the closures inside them and switch collection off
+  # there (callgrind toggles on every matching function).
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    --toggle-collect=small_ipm::run_receive --toggle-collect=small_ipm::run_send \
+    --toggle-collect=small_ipm::run_sansio \
     "$BIN" "$1" "$2" 2>&1 | sed -nE 's/.*Collected : ([0-9]+).*/\1/p'
 }
-for w in "${@:-rx16 rx16t rx125 rx125t tx16owned tx16borrowed tx16client tx16clientb}"; do
+ALL="rx16 rx16t rx125 rx125t tx16owned tx16borrowed tx125borrowed tx1kborrowed tx16client"
+ALL="$ALL tx16clientb sansio16 sansio125 sansio1k"
+for w in "${@:-$ALL}"; do
   for one in $w; do
     a=$(count "$one" 1000)
     b=$(count "$one" 11000)
