@@ -591,7 +591,12 @@ impl Outgoing {
         debug_assert!(self.writing.is_none() && !self.mid_data_frame);
         let (head, head_len) = FrameHeader::new(opcode, payload.len() as u64).unmasked_bytes();
         let head = &head[..head_len.min(head.len())];
-        // Nothing is queued (`flowing` is not set) unless `write` leaves something.
+        if self.stage.capacity() > STAGE_KEEP {
+            // Traffic flows: a large stage from earlier frames (allocated and zeroed, the
+            // buffer worth keeping) is kept for the next ones, as after any frame. Otherwise
+            // nothing is written here.
+            self.flowing = true;
+        }
         let written = write(&[head, payload]);
         if written < head.len() + payload.len() {
             self.stage_unwritten(head, payload, written);
