@@ -177,6 +177,39 @@ impl FrameHeader {
         }
     }
 
+    /// The header of an unmasked frame, as [`encode_exact`](Self::encode_exact) writes it
+    /// (the same bytes: tested), built in registers and stored as one 8-byte word and one
+    /// 2-byte word: the first `len` bytes of the array. A copy of a 2- or 4-byte header
+    /// straight after then reads what one store wrote (a header written byte by byte stalls
+    /// that read on store forwarding). For the frames that go straight from the caller to the
+    /// transport (`Connection::send_binary_with`).
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    pub(crate) fn unmasked_bytes(&self) -> ([u8; 10], usize) {
+        debug_assert!(self.mask.is_none());
+        let first =
+            u64::from((u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode.get());
+        let len = self.payload_len;
+        let (word, tail, n) = if len < 126 {
+            (first | len << 8, 0, 2)
+        } else if len <= 0xFFFF {
+            // Bytes 2 and 3: the length, big-endian.
+            (
+                first | 126 << 8 | u64::from((len as u16).swap_bytes()) << 16,
+                0,
+                4,
+            )
+        } else {
+            // Bytes 2..10: the length, big-endian (its first six bytes in the word).
+            let be = len.swap_bytes();
+            (first | 127 << 8 | be << 16, (be >> 48) as u16, 10)
+        };
+        let mut out = [0u8; 10];
+        out[..8].copy_from_slice(&word.to_le_bytes());
+        out[8..].copy_from_slice(&tail.to_le_bytes());
+        (out, n)
+    }
+
     /// Encode into a fixed array; returns it and the number of bytes used.
     #[inline]
     pub fn to_bytes(&self) -> ([u8; MAX_HEADER_LEN], usize) {
@@ -1135,6 +1168,45 @@ mod tests {
             run(&mut d, MASKED_PONG),
             Ok(std::vec![Ev::Pong(b"Hello".to_vec())])
         );
+    }
+
+    /// The word-built unmasked header is `encode_exact`'s, byte for byte: every length form
+    /// and its edges, every FIN/RSV/opcode combination.
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn unmasked_bytes_are_the_encoders_bytes() {
+        let lens = [
+            0u64,
+            1,
+            16,
+            125,
+            126,
+            127,
+            1024,
+            0xFFFF,
+            0x1_0000,
+            0x0102_0304_0506,
+            u64::MAX >> 1,
+            u64::MAX,
+        ];
+        for len in lens {
+            for opcode in 0..16u8 {
+                for (fin, rsv) in [(true, 0), (false, 0), (true, RSV1), (false, 0b111)] {
+                    let header = FrameHeader {
+                        fin,
+                        rsv,
+                        opcode: OpCode::from_low_bits(opcode),
+                        mask: None,
+                        payload_len: len,
+                    };
+                    let (want, n) = header.to_bytes();
+                    let (got, m) = header.unmasked_bytes();
+                    assert_eq!((&got[..m], m), (&want[..n], n), "len {len} opcode {opcode}");
+                }
+            }
+        }
+        let (h, n) = FrameHeader::new(OpCode::BINARY, 0x0102_0304_0506_0708).unmasked_bytes();
+        assert_eq!(&h[..n], &[0x82, 0x7F, 1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[test]

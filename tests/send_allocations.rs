@@ -148,6 +148,25 @@ fn a_large_stage_is_released_when_traffic_stops() {
     assert!(live() - start <= 256, "{} bytes kept", live() - start);
 }
 
+/// Frames written straight through by `send_binary_with` count as traffic: a large stage
+/// left by earlier frames is kept while they flow (no reallocation and re-zeroing for the next
+/// queued frame), and released by the first poll that finds nothing sent since the previous.
+#[test]
+fn a_large_stage_is_kept_while_direct_sends_flow() {
+    let mut s = server(Config::default());
+    let start = live();
+    s.send_binary(&vec![1u8; 64 << 10]).unwrap();
+    drain_output(&mut s);
+    for _ in 0..3 {
+        s.send_binary_with(b"direct", |chunks| chunks.iter().map(|c| c.len()).sum())
+            .unwrap();
+        assert!(s.poll_transmit().is_none(), "all written by the closure");
+        assert!(live() - start > 64 << 10, "kept while direct sends flow");
+    }
+    assert!(s.poll_transmit().is_none()); // nothing sent since: released
+    assert!(live() - start <= 256, "{} bytes kept", live() - start);
+}
+
 /// `send_binary_with` hands the caller's own bytes to the transport (no copy, no allocation
 /// per message) and stages only what the transport did not take.
 #[test]

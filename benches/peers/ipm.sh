@@ -12,7 +12,13 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release -p rfc6455-peers --bin small_ipm >&2
 BIN=$TARGET/release/small_ipm
 count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='small_ipm::run_*' \
+  # Exact names: `run_*` would also match the closures inside them and switch collection off
+  # there (callgrind toggles on every matching function).
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    --toggle-collect=small_ipm::run_receive --toggle-collect=small_ipm::run_receive_borrowed \
+    --toggle-collect=small_ipm::run_embedded --toggle-collect=small_ipm::run_sansio \
+    --toggle-collect=small_ipm::run_send --toggle-collect=small_ipm::run_sansio_send \
+    --toggle-collect=small_ipm::run_deflate \
     "$BIN" "$1" "$2" 2>&1 | sed -nE 's/.*Collected : ([0-9]+).*/\1/p'
 }
 if [[ ${1:-} == deflate ]]; then
@@ -26,7 +32,10 @@ if [[ ${1:-} == deflate ]]; then
   done
   exit 0
 fi
-for w in "${@:-rx16 rx16t rx125 rx125t rx16b rx16tb rx125b rx125tb emb16 emb16t emb125 emb125t sio16 sio16t sio125 sio125t tx16owned tx16borrowed tx16client tx16clientb}"; do
+ALL="rx16 rx16t rx125 rx125t rx16b rx16tb rx125b rx125tb emb16 emb16t emb125 emb125t"
+ALL="$ALL sio16 sio16t sio125 sio125t tx16owned tx16borrowed tx125borrowed tx1kborrowed"
+ALL="$ALL tx16client tx16clientb sansio16 sansio125 sansio1k"
+for w in "${@:-$ALL}"; do
   for one in $w; do
     a=$(count "$one" 1000)
     b=$(count "$one" 11000)

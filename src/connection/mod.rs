@@ -620,9 +620,35 @@ impl Connection {
     /// once with the chunks to write (what was queued, the frame's header, then `data`
     /// itself) and returns how many bytes it wrote (0 if the transport would block); whatever
     /// it did not write is copied into the queue, as `send_binary` would have. Otherwise
-    /// `write` is not called and this is `send_binary`. Either way, drain
-    /// [`poll_transmit`](Self::poll_transmit) afterwards as after every command.
+    /// `write` is not called and this is `send_binary`. With nothing queued (the common case
+    /// of a send after a drain), the chunks are the header, built on the stack, and `data`:
+    /// no queue is touched unless `write` leaves something. Either way, drain
+    /// [`poll_transmit`](Self::poll_transmit) afterwards as after every command (it is O(1)
+    /// when nothing is queued).
+    #[inline]
     pub fn send_binary_with(
+        &mut self,
+        data: &[u8],
+        write: impl FnOnce(&[&[u8]]) -> usize,
+    ) -> Result<(), SendError> {
+        // The common case, checked in one go: a server (first: a client leaves after one
+        // test) with nothing queued, that may send, one uncompressed frame. Header and payload
+        // go to `write` with no queue bookkeeping.
+        if self.out.can_write_direct()
+            && self.core.lifecycle.can_send()
+            && self.one_frame(data.len())
+            && !self.compresses()
+        {
+            self.out.write_direct(OpCode::BINARY, data, write);
+            return Ok(());
+        }
+        self.send_binary_with_queued(data, write)
+    }
+
+    /// [`send_binary_with`](Self::send_binary_with) beyond the common case: every check, and
+    /// the queue.
+    #[inline(never)]
+    fn send_binary_with_queued(
         &mut self,
         data: &[u8],
         write: impl FnOnce(&[&[u8]]) -> usize,
@@ -704,6 +730,16 @@ impl Connection {
     }
 
     // ---------------------------------------------------------------- internals: sending
+
+    /// Whether permessage-deflate was negotiated (messages may be compressed).
+    #[inline(always)]
+    fn compresses(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return true;
+        }
+        false
+    }
 
     #[inline]
     fn check_open(&self) -> Result<(), SendError> {

@@ -227,6 +227,11 @@ impl Outgoing {
     /// by chunk.
     #[inline]
     pub(super) fn poll_vectored<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        if self.pending() == 0 {
+            // Drained (the common case after a send written straight through).
+            self.idle();
+            return 0;
+        }
         if self.only_staged() {
             return match (self.poll_stage(), out.first_mut()) {
                 (Some(chunk), Some(slot)) => {
@@ -394,11 +399,23 @@ impl Outgoing {
     /// The output is drained and a poll found it so. The first time after traffic, buffers
     /// are kept for the next message (traffic is flowing); the next time, with nothing queued
     /// in between, they are given back, except a stage of at most `STAGE_KEEP` bytes.
+    /// Nothing is written to `self` when traffic flows past without queueing (frames written
+    /// straight through) and there is nothing to give back.
     #[inline]
     fn idle(&mut self) {
-        if !core::mem::take(&mut self.flowing) {
+        if self.flowing {
+            self.flowing = false;
+        } else if self.holds_buffers() {
             self.release();
         }
+    }
+
+    /// Whether [`release`](Self::release) has anything to give back.
+    #[inline]
+    fn holds_buffers(&self) -> bool {
+        self.stage.capacity() > STAGE_KEEP
+            || self.data_out.capacity() > 0
+            || self.control_out.capacity() > 0
     }
 
     /// Give the buffers back (idle), except a stage of at most `STAGE_KEEP` bytes.
@@ -550,11 +567,66 @@ impl Outgoing {
         Ok(())
     }
 
-    /// A whole unmasked data frame written through `write` (see
-    /// `Connection::send_binary_with`): the stage's frames and the frame's header, then
-    /// `payload` from where it is; what `write` does not take is staged. Falls back to
-    /// [`push_message`](Self::push_message) (without calling `write`) when the frame is
-    /// masked, or when anything but whole staged frames is queued.
+    /// Whether a frame can go straight to the transport with
+    /// [`write_direct`](Self::write_direct): we do not mask, and nothing is queued or partly
+    /// written (no queue, no stage, no chunk started).
+    #[inline(always)]
+    pub(super) fn can_write_direct(&self) -> bool {
+        !self.masks && self.queued == 0 && self.head == self.tail
+    }
+
+    /// A whole unmasked data frame (FIN, no RSV bits) written through `write` with nothing
+    /// queued (see [`can_write_direct`](Self::can_write_direct) and
+    /// `Connection::send_binary_with`): the header from the stack and `payload` where it is,
+    /// in one call, with no queue bookkeeping; only what `write` does not take is staged.
+    #[inline(always)]
+    pub(super) fn write_direct(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        write: impl FnOnce(&[&[u8]]) -> usize,
+    ) {
+        debug_assert!(self.can_write_direct());
+        debug_assert!(self.data_out.is_empty() && self.control_out.is_empty());
+        debug_assert!(self.writing.is_none() && !self.mid_data_frame);
+        let (head, head_len) = FrameHeader::new(opcode, payload.len() as u64).unmasked_bytes();
+        let head = &head[..head_len.min(head.len())];
+        if self.stage.capacity() > STAGE_KEEP {
+            // Traffic flows: a large stage from earlier frames (allocated and zeroed, the
+            // buffer worth keeping) is kept for the next ones, as after any frame. Otherwise
+            // nothing is written here.
+            self.flowing = true;
+        }
+        let written = write(&[head, payload]);
+        if written < head.len() + payload.len() {
+            self.stage_unwritten(head, payload, written);
+        }
+    }
+
+    /// What [`write_direct`](Self::write_direct)'s transport did not take, staged as
+    /// `send_binary` would have queued it (the stage was empty, so it starts there).
+    #[cold]
+    #[inline(never)]
+    fn stage_unwritten(&mut self, head: &[u8], payload: &[u8], written: usize) {
+        self.flowing = true;
+        let from_head = &head[written.min(head.len())..];
+        let from_payload = &payload[written.saturating_sub(head.len())..];
+        let dst = self.stage_extend(from_head.len() + from_payload.len());
+        let (dst_head, dst_payload) = dst.split_at_mut(from_head.len());
+        dst_head.copy_from_slice(from_head);
+        dst_payload.copy_from_slice(from_payload);
+        // Partly written: nothing may go before the rest (a control frame could otherwise land
+        // inside this frame).
+        self.writing = (written > 0).then_some(Queue::Stage);
+    }
+
+    /// A whole unmasked data frame written through `write` when
+    /// [`write_direct`](Self::write_direct) cannot be used (see
+    /// `Connection::send_binary_with`): with only whole frames staged, the stage's frames and
+    /// the frame's header in one chunk, then `payload` from where it is; what `write` does
+    /// not take is staged. Falls back to [`push_message`](Self::push_message) (without
+    /// calling `write`) when the frame is masked, or when anything but whole staged frames is
+    /// queued.
     pub(super) fn push_data_through(
         &mut self,
         opcode: OpCode,
@@ -568,33 +640,15 @@ impl Outgoing {
         if !direct {
             return self.push_message(opcode, 0, payload, None);
         }
-        let header = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode,
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
-        self.flowing = true;
-        let (head, head_len) = header.to_bytes();
-        let head = &head[..head_len];
         if self.head == self.tail {
-            // Nothing queued (the common case): the header from the stack, and only what the
-            // transport does not take is staged.
-            let written = write(&[head, payload]).min(head_len + payload.len());
-            if written < head_len + payload.len() {
-                let from_head = &head[written.min(head_len)..];
-                let from_payload = &payload[written.saturating_sub(head_len)..];
-                let dst = self.stage_extend(from_head.len() + from_payload.len());
-                let (dst_head, dst_payload) = dst.split_at_mut(from_head.len());
-                dst_head.copy_from_slice(from_head);
-                dst_payload.copy_from_slice(from_payload);
-                // Partly written: nothing may go before the rest.
-                self.writing = (written > 0).then_some(Queue::Stage);
-            }
+            self.write_direct(opcode, payload, write);
             return Ok(());
         }
-        self.stage_extend(head_len).copy_from_slice(head);
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        self.flowing = true;
+        let (head, head_len) = header.to_bytes();
+        self.stage_extend(head_len)
+            .copy_from_slice(&head[..head_len]);
         let staged = self.tail - self.head;
         let written = write(&[&self.stage[self.head..self.tail], payload]);
         let written = written.min(staged + payload.len());

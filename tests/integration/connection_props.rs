@@ -514,3 +514,185 @@ proptest! {
         prop_assert_eq!(received, expected);
     }
 }
+
+/// Apply `step` to `a` with `send_binary_with` and to `b` with `send_binary` followed by a
+/// write of what `a`'s transport took (if `a` called it): the two must stay the same
+/// connection. Returns the two results.
+fn send_with_or_queue(
+    a: &mut Connection,
+    b: &mut Connection,
+    data: &[u8],
+    take: usize,
+    wire_a: &mut Vec<u8>,
+    wire_b: &mut Vec<u8>,
+) -> (
+    Result<(), rfc6455::SendError>,
+    Result<(), rfc6455::SendError>,
+) {
+    let mut took = None;
+    let result_a = a.send_binary_with(data, |chunks| {
+        let mut written = 0;
+        for chunk in chunks {
+            let n = chunk.len().min(take - written);
+            wire_a.extend_from_slice(&chunk[..n]);
+            written += n;
+        }
+        took = Some(written);
+        written
+    });
+    let result_b = b.send_binary(data);
+    if let Some(n) = took {
+        write_contiguous(b, n, wire_b);
+    }
+    (result_a, result_b)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `send_binary_with` is `send_binary` followed by writing what the transport took, in
+    /// both roles, whatever is queued before it (staged frames, pings, a partly written
+    /// frame, a fragmented message, a close) and however much the transport takes (nothing,
+    /// part of the header, part of the payload, everything): the same results, the same
+    /// pending bytes after every step, the same bytes on the wire.
+    #[test]
+    fn send_binary_with_is_send_binary_then_a_write(
+        steps in proptest::collection::vec(step(), 0..24),
+        frame_size in prop_oneof![3 => Just(None), 1 => (1usize..3000).prop_map(Some)],
+        client_side in any::<bool>(),
+    ) {
+        let config = Config::default().with_max_send_frame_size(frame_size);
+        let make = || if client_side { client(config) } else { server(config) };
+        let (mut a, mut b) = (make(), make());
+        let (mut wire_a, mut wire_b) = (Vec::new(), Vec::new());
+        for step in &steps {
+            match step {
+                Step::Write(n) => {
+                    write_contiguous(&mut a, *n, &mut wire_a);
+                    write_contiguous(&mut b, *n, &mut wire_b);
+                }
+                Step::SendWith { data, take } => {
+                    let (ra, rb) = send_with_or_queue(&mut a, &mut b, data, *take, &mut wire_a, &mut wire_b);
+                    prop_assert_eq!(ra, rb);
+                }
+                _ => {
+                    command(&mut a, step, &mut wire_a);
+                    command(&mut b, step, &mut wire_b);
+                }
+            }
+            prop_assert_eq!(&wire_a, &wire_b);
+            prop_assert_eq!(a.pending_transmit(), b.pending_transmit());
+        }
+        write_contiguous(&mut a, usize::MAX, &mut wire_a);
+        write_contiguous(&mut b, usize::MAX, &mut wire_b);
+        prop_assert_eq!(&wire_a, &wire_b);
+    }
+}
+
+/// The same at the edges of the three length forms (7-bit, 16-bit, 64-bit: 2-, 4- and
+/// 10-byte headers), for every cut of the transport's write around the header and the
+/// payload's ends, in both roles, with nothing queued before (the frame goes straight to the
+/// transport), with a whole frame staged before it, and with a ping waiting.
+#[test]
+fn send_binary_with_at_the_length_form_edges_and_every_cut() {
+    for client_side in [false, true] {
+        for len in [0usize, 1, 125, 126, 1024, 0xFFFF, 0x1_0000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let head = if len < 126 {
+                2
+            } else if len <= 0xFFFF {
+                4
+            } else {
+                10
+            };
+            let total = head + len;
+            let takes = [
+                0,
+                1,
+                head - 1,
+                head,
+                head + 1,
+                total.saturating_sub(1),
+                total,
+                usize::MAX,
+            ];
+            for take in takes {
+                for before in 0..3 {
+                    let make = || {
+                        let mut conn = if client_side {
+                            client(Config::default())
+                        } else {
+                            server(Config::default())
+                        };
+                        match before {
+                            1 => conn.send_binary(b"staged").unwrap(),
+                            2 => conn.ping(b"waiting").unwrap(),
+                            _ => {}
+                        }
+                        conn
+                    };
+                    let (mut a, mut b) = (make(), make());
+                    let (mut wire_a, mut wire_b) = (Vec::new(), Vec::new());
+                    let (ra, rb) =
+                        send_with_or_queue(&mut a, &mut b, &data, take, &mut wire_a, &mut wire_b);
+                    let case =
+                        format!("client {client_side} len {len} take {take} before {before}");
+                    assert_eq!((ra, rb), (Ok(()), Ok(())), "{case}");
+                    assert_eq!(a.pending_transmit(), b.pending_transmit(), "{case}");
+                    if !client_side && before == 0 && take >= total {
+                        assert_eq!(a.pending_transmit(), 0, "{case}: all written, none queued");
+                    }
+                    // A control frame after a partly written frame waits for its end.
+                    a.pong(b"after").unwrap();
+                    b.pong(b"after").unwrap();
+                    wire_a.extend(drain_output(&mut a));
+                    wire_b.extend(drain_output(&mut b));
+                    assert_eq!(wire_a, wire_b, "{case}");
+                    // And the peer reads the message whole.
+                    let mut peer = if client_side {
+                        server(Config::default())
+                    } else {
+                        client(Config::default())
+                    };
+                    peer.receive(&wire_a);
+                    let got: Vec<Vec<u8>> = drain_events(&mut peer)
+                        .iter()
+                        .filter_map(|e| match e {
+                            Event::Message(m) => Some(m.as_bytes().to_vec()),
+                            _ => None,
+                        })
+                        .collect();
+                    let mut want = Vec::new();
+                    if before == 1 {
+                        want.push(b"staged".to_vec());
+                    }
+                    want.push(data.clone());
+                    assert_eq!(got, want, "{case}");
+                }
+            }
+        }
+    }
+}
+
+/// After `close`, `send_binary_with` refuses like `send_binary` and never calls the
+/// transport, with nothing queued (the direct path's state) or with the close frame queued.
+#[test]
+fn send_binary_with_after_close_refuses_without_writing() {
+    for drained in [false, true] {
+        for client_side in [false, true] {
+            let mut conn = if client_side {
+                client(Config::default())
+            } else {
+                server(Config::default())
+            };
+            conn.close(CloseCode::NORMAL, "bye").unwrap();
+            if drained {
+                drain_output(&mut conn);
+                assert_eq!(conn.pending_transmit(), 0);
+            }
+            let result = conn.send_binary_with(b"late", |_| panic!("must not write"));
+            assert_eq!(result, Err(rfc6455::SendError::Closing));
+            assert_eq!(result, conn.send_binary(b"late"));
+        }
+    }
+}

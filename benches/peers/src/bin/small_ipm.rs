@@ -3,8 +3,8 @@
 //!
 //! `small_ipm WORKLOAD N` runs N messages of one workload in `run_*`, a function that does
 //! only the work measured (the input stream is built before it). `ipm.sh` runs each workload
-//! under `valgrind --tool=callgrind --toggle-collect='small_ipm::run_*'` at two counts and
-//! prints the difference per message, so fixed costs (the first buffers) cancel out.
+//! under `valgrind --tool=callgrind` collecting only inside `run_*` at two counts and prints
+//! the difference per message, so fixed costs (the first buffers) cancel out.
 //!
 //! Workloads, driven as `benches/compare.rs` drives rfc6455:
 //! - `rx16`, `rx125`, `rx16t`, `rx125t`: receive masked binary (`t`: text) messages of 16 or
@@ -24,6 +24,14 @@
 //!   1 KiB or 64 KiB with permessage-deflate at rfc6455's level L, window 15, context
 //!   takeover, the engine kept (`idle_release: None`); `ipm.sh deflate` runs them at smaller
 //!   counts (100 and 600, 2 and 6 messages).
+//! - `tx125borrowed`, `tx1kborrowed`: `send_binary_with` of 125 and 1,024 bytes;
+//! - `sansio16`, `sansio125`, `sansio1k`: the reference for the borrowed server sends,
+//!   websocket-sans-io's server as `compare.rs` drives it (`start_frame`, then the header and
+//!   the payload appended to the sink).
+//!
+//! `ipm.sh` names the `run_` functions exactly: a pattern such as
+//! `run_*` would also match their closures (`run_send::{{closure}}`), and callgrind's toggle
+//! would switch collection *off* inside them.
 
 use rfc6455::{BorrowedEvent, Config, Connection, Event, Message, Role};
 use std::hint::black_box;
@@ -241,8 +249,8 @@ fn drain(conn: &mut Connection, sink: &mut Vec<u8>) {
 }
 
 #[inline(never)]
-fn run_send(role: Role, owned: bool, n: usize) {
-    let data = vec![7u8; 16];
+fn run_send(role: Role, owned: bool, len: usize, n: usize) {
+    let data = vec![7u8; len];
     // A `Bytes` inside: each send clones it (a reference count), as compare.rs does.
     let message = Message::from(data.clone());
     let mut conn = Connection::new(role, Config::default());
@@ -309,6 +317,30 @@ fn run_deflate(conn: &mut Connection, messages: &[Message]) {
     black_box(&sink);
 }
 
+#[inline(never)]
+fn run_sansio_send(len: usize, n: usize) {
+    use websocket_sans_io::{FrameInfo, Opcode, WebsocketFrameEncoder};
+    let data = vec![7u8; len];
+    let mut enc = WebsocketFrameEncoder::new();
+    let mut sink = Vec::with_capacity(1 << 16);
+    for _ in 0..n {
+        if sink.len() > 60_000 {
+            sink.clear();
+        }
+        let info = FrameInfo {
+            opcode: Opcode::Binary,
+            payload_length: data.len() as _,
+            mask: None,
+            fin: true,
+            reserved: 0,
+        };
+        let header = enc.start_frame(&info);
+        sink.extend_from_slice(&header);
+        sink.extend_from_slice(&data);
+    }
+    black_box(&sink);
+}
+
 /// `dfl1k-L` / `dfl64k-L`: `n` messages of `size` bytes at rfc6455's level L.
 fn deflate(size: usize, level: &str, n: usize) {
     use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
@@ -355,10 +387,15 @@ fn main() {
         "rx125" => receive(false, 125),
         "rx16t" => receive(true, 16),
         "rx125t" => receive(true, 125),
-        "tx16owned" => run_send(Role::Server, true, n),
-        "tx16borrowed" => run_send(Role::Server, false, n),
-        "tx16client" => run_send(Role::Client, true, n),
-        "tx16clientb" => run_send(Role::Client, false, n),
+        "tx16owned" => run_send(Role::Server, true, 16, n),
+        "tx16borrowed" => run_send(Role::Server, false, 16, n),
+        "tx125borrowed" => run_send(Role::Server, false, 125, n),
+        "tx1kborrowed" => run_send(Role::Server, false, 1024, n),
+        "tx16client" => run_send(Role::Client, true, 16, n),
+        "tx16clientb" => run_send(Role::Client, false, 16, n),
+        "sansio16" => run_sansio_send(16, n),
+        "sansio125" => run_sansio_send(125, n),
+        "sansio1k" => run_sansio_send(1024, n),
         other => match other.split_once('-') {
             Some(("dfl1k", level)) => deflate(1024, level, n),
             Some(("dfl64k", level)) => deflate(64 * 1024, level, n),
