@@ -599,9 +599,11 @@ impl FrameDecoder {
     /// The fast path of [`decode_in_place`](Self::decode_in_place) (and of the connection's
     /// input loop): a whole single-frame data message with a 7-bit length (at most 125
     /// bytes), header and payload all at the start of `input`, while the decoder sits between
-    /// messages. The header is decoded from its two (six, with a key) bytes and goes through
-    /// the same rule checks as on the general path ([`check_first_two`](Self::check_first_two),
-    /// [`check_length`](Self::check_length)), the payload is unmasked in place, and a text
+    /// messages. The header is decoded from its two (six, with a key) bytes and its rules are
+    /// checked inline (the mask bit, the RSV bits, the limits: the only rules a first, final,
+    /// small data frame can break); when one fails, the general checks
+    /// ([`check_first_two`](Self::check_first_two), [`check_length`](Self::check_length)) run
+    /// to give the same error as the general path. The payload is unmasked in place, and a text
     /// payload is validated as UTF-8 in one call, since it is the whole message. The result
     /// and the decoder's state afterwards are those of the general path (a unit test compares
     /// them on every two-byte header, and on random frame sequences).
@@ -1549,7 +1551,7 @@ mod tests {
 
     /// Configs that make each rule of a small data frame bite: RSV bits allowed or not,
     /// UTF-8 checked or not, limits below the frame's length, no fragments at all.
-    fn fast_path_configs() -> [DecoderConfig; 7] {
+    fn fast_path_configs() -> [DecoderConfig; 8] {
         [
             DecoderConfig::DEFAULT,
             DecoderConfig::DEFAULT.with_allowed_rsv(RSV1),
@@ -1564,6 +1566,7 @@ mod tests {
             DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_frame_size(10)),
             DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_message_size(10)),
             DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_fragments(1)),
+            DecoderConfig::DEFAULT.with_limits(Limits::DEFAULT.with_max_fragments(0)),
         ]
     }
 

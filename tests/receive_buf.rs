@@ -522,7 +522,9 @@ fn append_all(stream: &[u8], read: usize) -> (Located, Landed) {
     while at < stream.len() {
         let n = read.min(stream.len() - at);
         s.receive_into(read, |buf| {
-            assert!(buf.remaining_mut() >= read);
+            // Room for the whole read where it lands (`remaining_mut` of a `BytesMut` is
+            // unbounded: it would grow).
+            assert!(buf.chunk_mut().len() >= read, "room for {read}");
             landed.push((at, buf.chunk_mut().as_mut_ptr() as usize));
             buf.put_slice(&stream[at..at + n]);
         });
@@ -604,5 +606,63 @@ fn carried_reads_deliver_what_receive_does() {
         let (got, _) = append_all(&stream, read);
         let got: Vec<Event> = got.into_iter().map(|(event, _)| event).collect();
         assert_eq!(got, want, "reads of {read}");
+    }
+}
+
+/// A large message started in an owned input (`receive_into`) and ended by a carried read of
+/// a borrowed one (`receive_into_with`): the message comes whole as an owned event (it started
+/// there), and every message after it, decoded where the read landed, goes to the callback.
+/// Switching at every read of a steady stream of large messages hits carried reads (every
+/// second or third read carries).
+#[test]
+fn a_carried_read_keeps_the_callback() {
+    const SIZE: usize = 64 * 1024;
+    const COUNT: usize = 24;
+    let mut stream = Vec::new();
+    for i in 0..COUNT {
+        stream.extend(frame(OpCode::BINARY, &vec![i as u8; SIZE], true));
+    }
+    for switch in 2..16 {
+        let mut s = server(Config::default());
+        let mut owned = Vec::new();
+        let mut borrowed: Vec<Vec<u8>> = Vec::new();
+        let mut partial: Vec<u8> = Vec::new();
+        for (reads, at) in (0..stream.len()).step_by(SIZE).enumerate() {
+            let chunk = &stream[at..(at + SIZE).min(stream.len())];
+            let fill = |buf: &mut dyn bytes::BufMut| {
+                assert!(buf.chunk_mut().len() >= SIZE);
+                buf.put_slice(chunk);
+            };
+            if reads < switch {
+                s.receive_into(SIZE, fill);
+            } else {
+                s.receive_into_with(SIZE, fill, |event| {
+                    let BorrowedEvent::Data { data, last, .. } = event else {
+                        panic!("{event:?}");
+                    };
+                    partial.extend_from_slice(data);
+                    if last {
+                        borrowed.push(std::mem::take(&mut partial));
+                    }
+                });
+            }
+            while let Some(event) = s.poll_event() {
+                let Event::Message(Message::Binary(data)) = event else {
+                    panic!("{event:?}");
+                };
+                owned.push(data.to_vec());
+            }
+        }
+        assert_eq!(
+            owned.len() + borrowed.len(),
+            COUNT,
+            "switch at read {switch}"
+        );
+        for (i, message) in owned.iter().chain(&borrowed).enumerate() {
+            assert!(message.len() == SIZE && message.iter().all(|&b| b == i as u8));
+        }
+        // Messages that started before the switch come owned, the others borrowed.
+        let started_before = (switch * SIZE).div_ceil(SIZE + 14);
+        assert_eq!(owned.len(), started_before, "switch at read {switch}");
     }
 }

@@ -3,7 +3,9 @@
 //! The rules (fragmentation order, UTF-8 across fragments, the limits) are the frame decoder's
 //! (and, for compressed messages, the deflate codec's); this module only decides where the
 //! bytes of a message live until it is handed out as [`Bytes`]: in place in the read buffer
-//! when a message is one frame, gathered in `assembly` when it is fragmented.
+//! (one frame, or several gathered there), or inflated into `assembly` when it is compressed;
+//! and when a read lands in a second buffer rather than moving a large message (see
+//! [`Incoming::should_carry`]).
 
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
@@ -148,11 +150,16 @@ impl Incoming {
         rest: usize,
         frame_len: usize,
     ) -> &mut BytesMut {
+        // As `append_room`: the read buffer is cut to what was received, and any room lent
+        // before is no longer where the next bytes go.
+        self.read_buf.truncate(self.filled);
+        self.lent = false;
         self.assembly.clear();
         if !self.assembly.try_reclaim(min) {
             let frames = min.saturating_mul(2).div_ceil(frame_len.max(1)).max(1);
             let room = frame_len.saturating_mul(frames).max(min);
-            self.assembly = BytesMut::with_capacity(rest.saturating_add(room) + SLACK);
+            self.assembly =
+                BytesMut::with_capacity(rest.saturating_add(room).saturating_add(SLACK));
         }
         &mut self.assembly
     }
@@ -176,11 +183,21 @@ impl Incoming {
     /// buffer): the second buffer, less those `carried` bytes, becomes the read buffer, and
     /// the read buffer the second one (its room reclaimed once the message is dropped).
     /// With nothing after the carried bytes (`carry_in` emptied it), the buffers stay.
+    /// Should anything be left in the read buffer (it cannot: the carried bytes end an
+    /// uncompressed final frame, and a failure stops reading), the rest of the read is
+    /// appended after it instead, so that no byte is ever lost.
     pub(super) fn switch_to_carry(&mut self, carried: usize) {
-        debug_assert!(self.filled == 0 && self.held == 0 && !self.assembling);
-        if !self.assembly.is_empty() {
+        if self.assembly.is_empty() {
+            return;
+        }
+        if self.filled == 0 && self.held == 0 && !self.assembling {
             core::mem::swap(&mut self.read_buf, &mut self.assembly);
             self.read_buf.advance(carried);
+            self.filled = self.read_buf.len();
+        } else {
+            debug_assert!(false, "input left in the read buffer after a carried frame");
+            self.read_buf.truncate(self.filled);
+            self.read_buf.extend_from_slice(&self.assembly[carried..]);
             self.filled = self.read_buf.len();
         }
         self.assembly.clear();
@@ -273,6 +290,10 @@ impl Incoming {
         // right after the message gathered in place, if any.
         let left = self.filled.saturating_sub(pos);
         let base = self.held;
+        if !keep && self.assembly.is_empty() {
+            // Not even the second read buffer stays (it may hold an older buffer's allocation).
+            self.assembly = BytesMut::new();
+        }
         // A message gathered in place keeps the buffer (unless none of its bytes are here
         // yet: it starts again at the front of the next buffer).
         if keep || base > 0 {
@@ -289,9 +310,6 @@ impl Incoming {
             BytesMut::from(&self.read_buf[pos..self.filled])
         };
         self.filled = left;
-        if self.assembly.is_empty() {
-            self.assembly = BytesMut::new();
-        }
     }
 
     /// The connection is over: drop everything.
@@ -422,6 +440,11 @@ impl Incoming {
                 }));
             }
         } else {
+            if start {
+                // A whole message is inflated from an empty buffer (nothing of an earlier
+                // message, even one handed out borrowed, may precede it).
+                self.assembly.clear();
+            }
             codec.inflate(input, start, end, text, &mut self.assembly)?;
             if end {
                 let data = self.assembly.split().freeze();
@@ -430,6 +453,13 @@ impl Incoming {
             }
         }
         Ok(())
+    }
+
+    /// The inflated piece of a borrowed input was handed out: `assembly` is empty again, so
+    /// that no byte of it reaches a later message (an owned one inflates into `assembly`
+    /// too) and an idle connection reports nothing buffered.
+    pub(super) fn drop_inflated(&mut self) {
+        self.assembly.clear();
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into `assembly` (free

@@ -93,8 +93,9 @@ use outgoing::{MaskSource, Outgoing};
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
 /// windows' bytes, as deflate with context takeover must (≈ 20 KiB with the defaults, 0 under
 /// `no_context_takeover`; its engines are dropped when idle, see
-/// [`DeflateConfig::idle_release`](crate::extension::deflate::DeflateConfig::idle_release)). Nothing is ever reserved from a length the
-/// peer declared.
+/// [`DeflateConfig::idle_release`](crate::extension::deflate::DeflateConfig::idle_release)).
+/// Nothing is ever reserved from a length the peer declared alone: a buffer grows with the
+/// bytes that arrived, and the rest of a frame counts only once it is less than a read.
 pub struct Connection {
     /// The rules: role, config, lifecycle, decoder, timers, the fragmented message being sent.
     core: Core,
@@ -420,10 +421,12 @@ impl Connection {
         fill: impl FnOnce(&mut dyn bytes::BufMut) -> R,
         mut sink: Option<Sink<'_>>,
     ) -> R {
-        let header = self.core.decoder.current_header();
-        let frame_len = usize::try_from(header.payload_len)
-            .unwrap_or(usize::MAX)
-            .saturating_add(header.encoded_len());
+        // The frame's length from what arrived of it and its rest (less than `min`: see
+        // `should_carry`), never from the peer's declaration alone.
+        let frame_len = self
+            .frame_received()
+            .saturating_add(rest)
+            .saturating_add(self.core.decoder.current_header().encoded_len());
         let result = fill(self.rx.carry_room(min, rest, frame_len));
         if !self.core.lifecycle.is_reading() {
             self.rx.clear();
@@ -615,12 +618,13 @@ impl Connection {
     /// it can be: the vectored counterpart of [`send_binary`](Self::send_binary), which saves
     /// its copy into the queue.
     ///
-    /// When the frame is unmasked (we are the server) and the message goes out as one frame
-    /// uncompressed, and nothing but whole frames is queued, `write` is called
-    /// once with the chunks to write (what was queued, the frame's header, then `data`
-    /// itself) and returns how many bytes it wrote (0 if the transport would block); whatever
-    /// it did not write is copied into the queue, as `send_binary` would have. Otherwise
-    /// `write` is not called and this is `send_binary`. With nothing queued (the common case
+    /// When the frame is unmasked (we are the server), the message goes out as one frame,
+    /// permessage-deflate is not negotiated (with it, `write` is never called, even for a
+    /// message below its threshold), and nothing but whole frames is queued, `write` is called
+    /// once with the chunks to write (the queued frames and the frame's header in one chunk,
+    /// then `data` itself) and returns how many bytes it wrote (0 if the transport would
+    /// block); whatever it did not write is copied into the queue, as `send_binary` would
+    /// have. Otherwise `write` is not called and this is `send_binary`. With nothing queued (the common case
     /// of a send after a drain), the chunks are the header, built on the stack, and `data`:
     /// no queue is touched unless `write` leaves something. Either way, drain
     /// [`poll_transmit`](Self::poll_transmit) afterwards as after every command (it is O(1)
@@ -1067,6 +1071,8 @@ impl Connection {
                             last: end,
                         });
                     }
+                    // Handed out: nothing of it stays for a later message.
+                    self.rx.drop_inflated();
                     Ok(())
                 }
                 Err(error) => Err(error),

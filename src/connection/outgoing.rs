@@ -591,10 +591,10 @@ impl Outgoing {
         debug_assert!(self.writing.is_none() && !self.mid_data_frame);
         let (head, head_len) = FrameHeader::new(opcode, payload.len() as u64).unmasked_bytes();
         let head = &head[..head_len.min(head.len())];
-        if self.stage.capacity() > STAGE_KEEP {
-            // Traffic flows: a large stage from earlier frames (allocated and zeroed, the
-            // buffer worth keeping) is kept for the next ones, as after any frame. Otherwise
-            // nothing is written here.
+        if self.holds_buffers() {
+            // Traffic flows: buffers from earlier frames (a large stage, allocated and zeroed;
+            // the queues that pings and pongs between messages use) are kept for the next
+            // ones, as after any frame. Otherwise nothing is written here.
             self.flowing = true;
         }
         let written = write(&[head, payload]);

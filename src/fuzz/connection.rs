@@ -253,7 +253,10 @@ impl Side {
             Feed::Append { read } => {
                 for chunk in bytes.chunks(read) {
                     conn.receive_into(read, |buf| {
-                        assert!(buf.remaining_mut() >= chunk.len());
+                        assert!(
+                            buf.chunk_mut().len() >= read,
+                            "room for the read where it lands"
+                        );
                         buf.put_slice(chunk);
                     });
                 }
@@ -263,7 +266,10 @@ impl Side {
                     conn.receive_into_with(
                         read,
                         |buf| {
-                            assert!(buf.remaining_mut() >= chunk.len());
+                            assert!(
+                                buf.chunk_mut().len() >= read,
+                                "room for the read where it lands"
+                            );
                             buf.put_slice(chunk);
                         },
                         &mut borrowed,

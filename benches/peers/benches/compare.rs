@@ -372,7 +372,9 @@ mod ours {
     /// Write everything out as the adapters do: `poll_transmit_vectored` (2 chunks here, 8 in
     /// the adapters), then one `write_vectored` of `IoSlice`s per batch (the same sink work as fastwebsockets' and the
     /// other peers' `poll_write_vectored`: each slice appended to the sink), or a plain
-    /// `write` when there is one chunk.
+    /// `write` when there is one chunk. Inlined, as a user's write loop is: when nothing is
+    /// queued it is one check (a call's setup would cost as much as the check).
+    #[inline(always)]
     fn drain(conn: &mut Connection, mem: &mut Mem) {
         loop {
             // Two chunks: one frame's header and payload (fastwebsockets writes two too).
