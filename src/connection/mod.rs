@@ -87,8 +87,8 @@ use outgoing::{MaskSource, Outgoing};
 /// messages keep flowing, a larger outgoing buffer is kept too (so a stream of sends does not
 /// allocate per message); it is released by the first [`poll_transmit`](Self::poll_transmit)
 /// (or vectored poll) that finds the output drained with nothing queued since the previous
-/// such poll. `size_of::<Connection>()` is 720 bytes (776 with the `deflate` feature) on
-/// x86-64, and an idle connection, struct included, holds at most 946 bytes (1,002):
+/// such poll. `size_of::<Connection>()` is 720 bytes (792 with the `deflate` feature) on
+/// x86-64, and an idle connection, struct included, holds at most 946 bytes (1,018):
 /// under 1 KiB, measured by `tests/idle_memory.rs` with a counting allocator after traffic of
 /// every size. A connection that negotiated permessage-deflate also keeps its compression
 /// windows' bytes, as deflate with context takeover must (≈ 20 KiB with the defaults, 0 under
