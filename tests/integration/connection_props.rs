@@ -106,6 +106,8 @@ fn run(
 /// `borrowed`), each chunk in reads of at most the room lent for a read size from `mins`, a
 /// `commit(0)` (the "read would block" that gives the buffer back) after the chunks `idle`
 /// marks. Borrowed events are normalised (see [`normal`]) and come before the queued ones.
+/// A read size of exactly 7 first appends instead: `receive_into`, or `receive_into_with`
+/// when `borrowed`.
 #[allow(clippy::too_many_arguments)]
 fn run_buf(
     role: Role,
@@ -116,12 +118,34 @@ fn run_buf(
     idle: &[bool],
     borrowed: bool,
 ) -> (Vec<Normal>, Vec<u8>) {
-    // A read size of exactly 7 appends with `receive_into` instead (not borrowed).
-    let append = !borrowed && mins.first() == Some(&7);
+    let append = mins.first() == Some(&7);
     let mut conn = receiver(role, limits);
     let mut out = Vec::new();
     let mut seen = Vec::new();
     let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    let mut on_event = |event: BorrowedEvent<'_>| match event {
+        BorrowedEvent::Data {
+            kind,
+            data,
+            first,
+            last,
+        } => {
+            if first {
+                assert!(partial.is_none(), "a message started inside another");
+                partial = Some((kind, Vec::new()));
+            }
+            let (k, bytes) = partial.as_mut().expect("a piece outside a message");
+            assert_eq!(*k, kind);
+            bytes.extend_from_slice(data);
+            if last {
+                let (kind, bytes) = partial.take().expect("checked above");
+                seen.push(Normal::Message(kind, bytes));
+            }
+        }
+        BorrowedEvent::Ping(p) => seen.push(Normal::Ping(p.to_vec())),
+        BorrowedEvent::Pong(p) => seen.push(Normal::Pong(p.to_vec())),
+        other => panic!("unexpected {other:?}"),
+    };
     let mut last = 0;
     let mut reads = 0usize;
     for (i, &cut) in cuts.iter().chain(std::iter::once(&input.len())).enumerate() {
@@ -136,12 +160,18 @@ fn run_buf(
                 .max(1);
             reads += 1;
             if append {
-                // `receive_into`: appended, like tokio's `read_buf`.
+                // `receive_into` / `receive_into_with`: appended, like tokio's `read_buf`,
+                // into room for the whole read where it lands.
                 let n = chunk.len().min(min);
-                conn.receive_into(min, |buf| {
-                    assert!(buf.remaining_mut() >= min);
+                let fill = |buf: &mut dyn bytes::BufMut| {
+                    assert!(buf.chunk_mut().len() >= min);
                     buf.put_slice(&chunk[..n]);
-                });
+                };
+                if borrowed {
+                    conn.receive_into_with(min, fill, &mut on_event);
+                } else {
+                    conn.receive_into(min, fill);
+                }
                 chunk = &chunk[n..];
                 continue;
             }
@@ -151,29 +181,7 @@ fn run_buf(
             room[..n].copy_from_slice(&chunk[..n]);
             chunk = &chunk[n..];
             if borrowed {
-                conn.commit_with(n, |event| match event {
-                    BorrowedEvent::Data {
-                        kind,
-                        data,
-                        first,
-                        last,
-                    } => {
-                        if first {
-                            assert!(partial.is_none(), "a message started inside another");
-                            partial = Some((kind, Vec::new()));
-                        }
-                        let (k, bytes) = partial.as_mut().expect("a piece outside a message");
-                        assert_eq!(*k, kind);
-                        bytes.extend_from_slice(data);
-                        if last {
-                            let (kind, bytes) = partial.take().expect("checked above");
-                            seen.push(Normal::Message(kind, bytes));
-                        }
-                    }
-                    BorrowedEvent::Ping(p) => seen.push(Normal::Ping(p.to_vec())),
-                    BorrowedEvent::Pong(p) => seen.push(Normal::Pong(p.to_vec())),
-                    other => panic!("unexpected {other:?}"),
-                });
+                conn.commit_with(n, &mut on_event);
             } else {
                 conn.commit(n);
             }
