@@ -881,8 +881,8 @@ impl Connection {
             loop {
                 let fast = match sink.as_mut() {
                     // A whole small message is one borrowed piece, whatever the streaming mode.
-                    Some(f) => self.small_borrowed(pos, f),
-                    None if small_fast_path => self.small_message(pos),
+                    Some(f) => self.small_message(pos, Some(f)),
+                    None if small_fast_path => self.small_message(pos, None),
                     None => Fast::Skipped,
                 };
                 match fast {
@@ -990,11 +990,12 @@ impl Connection {
     }
 
     /// The fast path of `process_input` for a whole single-frame message of at most 125
-    /// bytes at `pos` (see `FrameDecoder::small_message`: the same rules), delivered as an
-    /// owned message without the general dispatch. Returns where decoding resumes, or
-    /// [`Fast::Skipped`] (nothing done) for any other frame.
+    /// bytes at `pos` (see `FrameDecoder::small_message`: the same rules), without the
+    /// general dispatch: handed to `sink` as one borrowed piece (first and last, whatever the
+    /// streaming mode), or, without one, delivered as an owned message. Returns where
+    /// decoding resumes, or [`Fast::Skipped`] (nothing done) for any other frame.
     #[inline(always)]
-    fn small_message(&mut self, pos: usize) -> Fast {
+    fn small_message(&mut self, pos: usize, sink: Option<&mut Sink<'_>>) -> Fast {
         if self.rx.borrowed_message {
             return Fast::Skipped;
         }
@@ -1013,48 +1014,27 @@ impl Connection {
         } else {
             MessageKind::Binary
         };
-        if m.rsv & crate::frame::RSV1 != 0 {
-            self.on_compressed_data(end, m.len, kind, true, true, false);
-            return Fast::Check(end);
-        }
-        Fast::Next(self.rx.whole_message(&mut self.events, end, m.len, kind))
-    }
-
-    /// `small_message` for a borrowed input: a whole single-frame message of at most 125
-    /// bytes at `pos` handed to `f` as one piece (first and last) without the general
-    /// dispatch. Returns where decoding resumes, or [`Fast::Skipped`] (nothing done) for any
-    /// other frame.
-    #[inline(always)]
-    fn small_borrowed(&mut self, pos: usize, f: &mut Sink<'_>) -> Fast {
-        if self.rx.borrowed_message {
-            return Fast::Skipped;
-        }
-        let input = &mut self.rx.read_buf[pos..self.rx.filled];
-        let m = match self.core.decoder.small_message(input) {
-            Ok(Some(m)) => m,
-            Ok(None) => return Fast::Skipped,
-            Err(error) => {
-                self.fail(error);
-                return Fast::Check(pos);
+        let compressed = m.rsv & crate::frame::RSV1 != 0;
+        match sink {
+            Some(f) if compressed => {
+                self.on_compressed_borrowed(f, end, m.len, kind, true, true);
+                Fast::Check(end)
             }
-        };
-        let end = pos + m.header_len + m.len;
-        let kind = if m.opcode == OpCode::TEXT {
-            MessageKind::Text
-        } else {
-            MessageKind::Binary
-        };
-        if m.rsv & crate::frame::RSV1 != 0 {
-            self.on_compressed_borrowed(f, end, m.len, kind, true, true);
-            return Fast::Check(end);
+            Some(f) => {
+                f(BorrowedEvent::Data {
+                    kind,
+                    data: &input[m.header_len..m.header_len + m.len],
+                    first: true,
+                    last: true,
+                });
+                Fast::Next(end)
+            }
+            None if compressed => {
+                self.on_compressed_data(end, m.len, kind, true, true, false);
+                Fast::Check(end)
+            }
+            None => Fast::Next(self.rx.whole_message(&mut self.events, end, m.len, kind)),
         }
-        f(BorrowedEvent::Data {
-            kind,
-            data: &input[m.header_len..m.header_len + m.len],
-            first: true,
-            last: true,
-        });
-        Fast::Next(end)
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
