@@ -757,119 +757,29 @@ fn finish_codec_message(peer: &str, text: bool, msg: &[u8], check: bool, kind: K
 }
 
 fn embedded_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
-    use embedded_websocket::{
-        Error, WebSocketReceiveMessageType as T, WebSocketServer, WebSocketState,
-    };
     let mut mem = Mem::new(stream, sink());
-    let mut ws = WebSocketServer::new_server();
-    ws.state = WebSocketState::Open;
-    let mut read_buf = vec![0u8; READ_CHUNK];
-    let mut have = 0;
-    // The codec unmasks straight from the read buffer into the message buffer.
-    let mut msg = vec![0u8; MAX_MESSAGE];
-    let mut msg_len = 0;
+    let mut rx = rfc6455_peers::EmbeddedReceiver::new(READ_CHUNK, MAX_MESSAGE);
     Box::new(move |check| {
         let mut got = 0;
         while got < n {
-            have += mem.read_into(&mut read_buf[have..]);
-            let mut pos = 0;
-            while pos < have {
-                match ws.read(&read_buf[pos..have], &mut msg[msg_len..]) {
-                    // With input left and room in the message buffer, a read always consumes
-                    // something. 0.9.5 clears its continuation state only at a FIN frame, so
-                    // a non-final frame cut by the end of a read leaves it stuck here.
-                    Ok(r) if r.len_from == 0 => {
-                        panic!("embedded-websocket: decoder stuck after a fragment cut by a read")
-                    }
-                    Ok(r) => {
-                        pos += r.len_from;
-                        msg_len += r.len_to;
-                        if r.end_of_message {
-                            let text = match r.message_type {
-                                T::Text => true,
-                                T::Binary => false,
-                                other => panic!("embedded-websocket: unexpected {other:?}"),
-                            };
-                            finish_codec_message(
-                                EMBEDDED,
-                                text,
-                                &msg[..msg_len],
-                                check,
-                                kind,
-                                &want,
-                            );
-                            msg_len = 0;
-                            got += 1;
-                        }
-                    }
-                    Err(Error::ReadFrameIncomplete) => break,
-                    Err(e) => panic!("embedded-websocket: {e:?}"),
-                }
-            }
-            read_buf.copy_within(pos..have, 0);
-            have -= pos;
+            got += rx.read(
+                |buf| mem.read_into(buf),
+                |text, msg| finish_codec_message(EMBEDDED, text, msg, check, kind, &want),
+            );
         }
     })
 }
 
 fn sansio_receive(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
-    use websocket_sans_io::{Opcode, WebsocketFrameDecoder, WebsocketFrameEvent as E};
     let mut mem = Mem::new(stream, sink());
-    let mut dec = WebsocketFrameDecoder::new();
-    let mut read_buf = vec![0u8; READ_CHUNK];
-    // The codec unmasks in the read buffer. A message whose payload comes in one chunk is
-    // used there, in place (as rfc6455's borrowed contender uses a message that comes whole):
-    // `whole` is that chunk. Any other payload is collected in the message buffer (the chunk
-    // kept in place first, if any, and before the next read overwrites it).
-    let mut msg: Vec<u8> = Vec::with_capacity(MAX_MESSAGE);
-    let mut whole: Option<(usize, usize)> = None;
+    let mut rx = rfc6455_peers::SansioReceiver::new(READ_CHUNK, MAX_MESSAGE);
     Box::new(move |check| {
         let mut got = 0;
         while got < n {
-            let k = mem.read_into(&mut read_buf);
-            let mut pos = 0;
-            loop {
-                let r = dec
-                    .add_data(&mut read_buf[pos..k])
-                    .expect("websocket-sans-io");
-                match r.event {
-                    Some(E::PayloadChunk { .. }) => {
-                        let chunk = (pos, pos + r.consumed_bytes);
-                        if msg.is_empty() && whole.is_none() {
-                            whole = Some(chunk);
-                        } else {
-                            if let Some((a, b)) = whole.take() {
-                                msg.extend_from_slice(&read_buf[a..b]);
-                            }
-                            msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
-                        }
-                    }
-                    Some(E::End {
-                        frame_info,
-                        original_opcode,
-                    }) if frame_info.fin => {
-                        let text = match original_opcode {
-                            Opcode::Text => true,
-                            Opcode::Binary => false,
-                            other => panic!("websocket-sans-io: unexpected {other:?}"),
-                        };
-                        let data = match whole.take() {
-                            Some((a, b)) => &read_buf[a..b],
-                            None => &msg[..],
-                        };
-                        finish_codec_message(SANSIO, text, data, check, kind, &want);
-                        msg.clear();
-                        got += 1;
-                    }
-                    Some(_) => {}
-                    None if r.consumed_bytes == 0 => break,
-                    None => {}
-                }
-                pos += r.consumed_bytes;
-            }
-            if let Some((a, b)) = whole.take() {
-                msg.extend_from_slice(&read_buf[a..b]);
-            }
+            got += rx.read(
+                |buf| mem.read_into(buf),
+                |text, msg| finish_codec_message(SANSIO, text, msg, check, kind, &want),
+            );
         }
     })
 }
@@ -1384,13 +1294,7 @@ fn json_text(total: usize) -> Vec<u8> {
         "na\u{ef}ve",
         "\u{2615}",
     ];
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = rfc6455_peers::xorshift(0x2545_f491_4f6c_dd1d);
     let mut s = String::with_capacity(total + 256);
     let mut id = 1_000_000u64;
     while s.len() < total {
@@ -1493,13 +1397,7 @@ fn log_text(total: usize) -> Vec<u8> {
         "run",
         "at",
     ];
-    let mut x: u64 = 0x853c_49e6_748f_ea9b;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = rfc6455_peers::xorshift(0x853c_49e6_748f_ea9b);
     let mut s = String::with_capacity(total + 512);
     let mut ms = 1_764_594_000_000u64;
     while s.len() < total {
@@ -1516,7 +1414,7 @@ fn log_text(total: usize) -> Vec<u8> {
             parts[(r >> 14) as usize % parts.len()],
             (r >> 18) % 8
         );
-        if (r >> 21) % 3 == 0 {
+        if (r >> 21).is_multiple_of(3) {
             let _ = write!(
                 s,
                 "{} {}/{}?page={} status={} bytes={} in {} ms",
@@ -1550,15 +1448,8 @@ fn log_text(total: usize) -> Vec<u8> {
 
 /// `total` pseudo-random bytes (incompressible).
 fn random_bytes(total: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..total)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut next = rfc6455_peers::xorshift(0x9e37_79b9_7f4a_7c15);
+    (0..total).map(|_| (next() >> 24) as u8).collect()
 }
 
 /// The `deflate` workload's messages: `DEFLATE_CORPUS` bytes cut into distinct messages of

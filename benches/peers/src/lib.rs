@@ -61,6 +61,17 @@ pub fn payload(len: usize, seed: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Xorshift64 from a non-zero `seed`: the benches' cheap, reproducible pseudo-random numbers
+/// (corpora, payloads), the same sequence wherever it is used.
+pub fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 /// A non-zero masking key for connection `i` (the server must really unmask).
 pub fn mask_key(i: usize) -> [u8; 4] {
     let x = (i as u32).wrapping_mul(0x9E37_79B9) | 0x0101_0101;
@@ -360,5 +371,173 @@ impl Args {
             },
             None => default,
         }
+    }
+}
+
+/// embedded-websocket's server receive side, driven as its user drives it: reads appended to
+/// a read buffer, the codec unmasking straight from it into a message buffer, the unread
+/// rest moved to the front after each read. Shared by `benches/compare.rs` and
+/// `src/bin/small_ipm.rs`, so that both measure the same user code.
+pub struct EmbeddedReceiver {
+    ws: embedded_websocket::WebSocketServer,
+    read_buf: Vec<u8>,
+    have: usize,
+    msg: Vec<u8>,
+    msg_len: usize,
+}
+
+impl EmbeddedReceiver {
+    /// A receiver with a read buffer of `read` bytes and room for messages of `max_message`.
+    pub fn new(read: usize, max_message: usize) -> Self {
+        let mut ws = embedded_websocket::WebSocketServer::new_server();
+        ws.state = embedded_websocket::WebSocketState::Open;
+        EmbeddedReceiver {
+            ws,
+            read_buf: vec![0; read],
+            have: 0,
+            msg: vec![0; max_message],
+            msg_len: 0,
+        }
+    }
+
+    /// One read (`read_into` fills a prefix of the slice it gets and returns how much), then
+    /// every message it completes to `on_message(text, payload)`. Returns how many.
+    #[inline]
+    pub fn read(
+        &mut self,
+        read_into: impl FnOnce(&mut [u8]) -> usize,
+        mut on_message: impl FnMut(bool, &[u8]),
+    ) -> usize {
+        use embedded_websocket::{Error, WebSocketReceiveMessageType as T};
+        // Locals while decoding, as a user's loop keeps them (stored back at the end).
+        let EmbeddedReceiver {
+            ws,
+            read_buf,
+            have,
+            msg,
+            msg_len,
+        } = self;
+        let (mut have_now, mut len) = (*have, *msg_len);
+        let mut got = 0;
+        have_now += read_into(&mut read_buf[have_now..]);
+        let mut pos = 0;
+        while pos < have_now {
+            match ws.read(&read_buf[pos..have_now], &mut msg[len..]) {
+                // With input left and room in the message buffer, a read always consumes
+                // something. 0.9.5 clears its continuation state only at a FIN frame, so a
+                // non-final frame cut by the end of a read leaves it stuck here.
+                Ok(r) if r.len_from == 0 => {
+                    panic!("embedded-websocket: decoder stuck after a fragment cut by a read")
+                }
+                Ok(r) => {
+                    pos += r.len_from;
+                    len += r.len_to;
+                    if r.end_of_message {
+                        let text = match r.message_type {
+                            T::Text => true,
+                            T::Binary => false,
+                            other => panic!("embedded-websocket: unexpected {other:?}"),
+                        };
+                        on_message(text, &msg[..len]);
+                        len = 0;
+                        got += 1;
+                    }
+                }
+                Err(Error::ReadFrameIncomplete) => break,
+                Err(e) => panic!("embedded-websocket: {e:?}"),
+            }
+        }
+        read_buf.copy_within(pos..have_now, 0);
+        *have = have_now - pos;
+        *msg_len = len;
+        got
+    }
+}
+
+/// websocket-sans-io's receive side, driven as its user drives it: the codec unmasks in the
+/// read buffer; a message whose payload comes in one chunk is used there, in place (as
+/// rfc6455's borrowed contender uses a message that comes whole); any other payload is
+/// collected in a message buffer (the chunk kept in place first, if any, before the next
+/// read overwrites it). Shared by `benches/compare.rs` and `src/bin/small_ipm.rs`.
+pub struct SansioReceiver {
+    dec: websocket_sans_io::WebsocketFrameDecoder,
+    read_buf: Vec<u8>,
+    msg: Vec<u8>,
+    /// The chunk of the read buffer that holds a message's whole payload so far.
+    whole: Option<(usize, usize)>,
+}
+
+impl SansioReceiver {
+    /// A receiver with a read buffer of `read` bytes and a message buffer of `max_message`.
+    pub fn new(read: usize, max_message: usize) -> Self {
+        SansioReceiver {
+            dec: websocket_sans_io::WebsocketFrameDecoder::new(),
+            read_buf: vec![0; read],
+            msg: Vec::with_capacity(max_message),
+            whole: None,
+        }
+    }
+
+    /// One read (`read_into` fills a prefix of the slice it gets and returns how much), then
+    /// every message it completes to `on_message(text, payload)`. Returns how many.
+    #[inline]
+    pub fn read(
+        &mut self,
+        read_into: impl FnOnce(&mut [u8]) -> usize,
+        mut on_message: impl FnMut(bool, &[u8]),
+    ) -> usize {
+        use websocket_sans_io::{Opcode, WebsocketFrameEvent as E};
+        let SansioReceiver {
+            dec,
+            read_buf,
+            msg,
+            whole,
+        } = self;
+        let mut got = 0;
+        let k = read_into(read_buf);
+        let mut pos = 0;
+        loop {
+            let r = dec
+                .add_data(&mut read_buf[pos..k])
+                .expect("websocket-sans-io");
+            match r.event {
+                Some(E::PayloadChunk { .. }) => {
+                    let chunk = (pos, pos + r.consumed_bytes);
+                    if msg.is_empty() && whole.is_none() {
+                        *whole = Some(chunk);
+                    } else {
+                        if let Some((a, b)) = whole.take() {
+                            msg.extend_from_slice(&read_buf[a..b]);
+                        }
+                        msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
+                    }
+                }
+                Some(E::End {
+                    frame_info,
+                    original_opcode,
+                }) if frame_info.fin => {
+                    let text = match original_opcode {
+                        Opcode::Text => true,
+                        Opcode::Binary => false,
+                        other => panic!("websocket-sans-io: unexpected {other:?}"),
+                    };
+                    let data = match whole.take() {
+                        Some((a, b)) => &read_buf[a..b],
+                        None => &msg[..],
+                    };
+                    on_message(text, data);
+                    msg.clear();
+                    got += 1;
+                }
+                Some(_) => {}
+                None if r.consumed_bytes == 0 => break,
+                None => {}
+            }
+            pos += r.consumed_bytes;
+        }
+        if let Some((a, b)) = whole.take() {
+            msg.extend_from_slice(&read_buf[a..b]);
+        }
+        got
     }
 }

@@ -133,101 +133,21 @@ fn finish(text: bool, msg: &[u8]) {
 
 #[inline(never)]
 fn run_embedded(stream: &[u8], n: usize) {
-    use embedded_websocket::{
-        Error, WebSocketReceiveMessageType as T, WebSocketServer, WebSocketState,
-    };
     let mut reader = Reader { stream, pos: 0 };
-    let mut ws = WebSocketServer::new_server();
-    ws.state = WebSocketState::Open;
-    let mut read_buf = vec![0u8; 64 * 1024];
-    let mut have = 0;
-    let mut msg = vec![0u8; 4096];
-    let mut msg_len = 0;
+    let mut rx = rfc6455_peers::EmbeddedReceiver::new(64 * 1024, 4096);
     let mut got = 0;
     while got < n {
-        have += reader.read_into(&mut read_buf[have..]);
-        let mut pos = 0;
-        while pos < have {
-            match ws.read(&read_buf[pos..have], &mut msg[msg_len..]) {
-                Ok(r) if r.len_from == 0 => panic!("embedded-websocket: stuck"),
-                Ok(r) => {
-                    pos += r.len_from;
-                    msg_len += r.len_to;
-                    if r.end_of_message {
-                        let text = match r.message_type {
-                            T::Text => true,
-                            T::Binary => false,
-                            other => panic!("embedded-websocket: unexpected {other:?}"),
-                        };
-                        finish(text, &msg[..msg_len]);
-                        msg_len = 0;
-                        got += 1;
-                    }
-                }
-                Err(Error::ReadFrameIncomplete) => break,
-                Err(e) => panic!("embedded-websocket: {e:?}"),
-            }
-        }
-        read_buf.copy_within(pos..have, 0);
-        have -= pos;
+        got += rx.read(|buf| reader.read_into(buf), finish);
     }
 }
 
 #[inline(never)]
 fn run_sansio(stream: &[u8], n: usize) {
-    use websocket_sans_io::{Opcode, WebsocketFrameDecoder, WebsocketFrameEvent as E};
     let mut reader = Reader { stream, pos: 0 };
-    let mut dec = WebsocketFrameDecoder::new();
-    let mut read_buf = vec![0u8; 64 * 1024];
-    // A message whose payload comes in one chunk is used in place, as in compare.rs.
-    let mut msg: Vec<u8> = Vec::with_capacity(4096);
-    let mut whole: Option<(usize, usize)> = None;
+    let mut rx = rfc6455_peers::SansioReceiver::new(64 * 1024, 4096);
     let mut got = 0;
     while got < n {
-        let k = reader.read_into(&mut read_buf);
-        let mut pos = 0;
-        loop {
-            let r = dec
-                .add_data(&mut read_buf[pos..k])
-                .expect("websocket-sans-io");
-            match r.event {
-                Some(E::PayloadChunk { .. }) => {
-                    let chunk = (pos, pos + r.consumed_bytes);
-                    if msg.is_empty() && whole.is_none() {
-                        whole = Some(chunk);
-                    } else {
-                        if let Some((a, b)) = whole.take() {
-                            msg.extend_from_slice(&read_buf[a..b]);
-                        }
-                        msg.extend_from_slice(&read_buf[chunk.0..chunk.1]);
-                    }
-                }
-                Some(E::End {
-                    frame_info,
-                    original_opcode,
-                }) if frame_info.fin => {
-                    let text = match original_opcode {
-                        Opcode::Text => true,
-                        Opcode::Binary => false,
-                        other => panic!("websocket-sans-io: unexpected {other:?}"),
-                    };
-                    let data = match whole.take() {
-                        Some((a, b)) => &read_buf[a..b],
-                        None => &msg[..],
-                    };
-                    finish(text, data);
-                    msg.clear();
-                    got += 1;
-                }
-                Some(_) => {}
-                None if r.consumed_bytes == 0 => break,
-                None => {}
-            }
-            pos += r.consumed_bytes;
-        }
-        if let Some((a, b)) = whole.take() {
-            msg.extend_from_slice(&read_buf[a..b]);
-        }
+        got += rx.read(|buf| reader.read_into(buf), finish);
     }
 }
 
@@ -280,14 +200,11 @@ fn run_send(role: Role, owned: bool, len: usize, n: usize) {
 /// `total` bytes of JSON-like event records, one per line (ASCII).
 fn json_text(total: usize) -> String {
     use std::fmt::Write as _;
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = rfc6455_peers::xorshift(0x2545_f491_4f6c_dd1d);
     let mut s = String::with_capacity(total + 128);
     let mut id = 1_000_000u64;
     while s.len() < total {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let r = x;
+        let r = next();
         id += 1 + r % 7;
         let _ = writeln!(
             s,
