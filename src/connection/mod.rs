@@ -645,10 +645,11 @@ impl Connection {
         write: impl FnOnce(&[&[u8]]) -> usize,
     ) -> Result<(), SendError> {
         // The common case, checked in one go: a server (first: a client leaves after one
-        // test) with nothing queued, that may send, one uncompressed frame. Header and payload
-        // go to `write` with no queue bookkeeping.
+        // test) with nothing queued, open (a connection that may still send while closed goes
+        // the long way), one uncompressed frame. Header and payload go to `write` with no
+        // queue bookkeeping.
         if self.out.can_write_direct()
-            && self.core.lifecycle.can_send()
+            && self.core.lifecycle.is_open()
             && self.one_frame(data.len())
             && !self.compresses()
         {

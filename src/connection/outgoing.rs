@@ -591,12 +591,10 @@ impl Outgoing {
         debug_assert!(self.writing.is_none() && !self.mid_data_frame);
         let (head, head_len) = FrameHeader::new(opcode, payload.len() as u64).unmasked_bytes();
         let head = &head[..head_len.min(head.len())];
-        if self.holds_buffers() {
-            // Traffic flows: buffers from earlier frames (a large stage, allocated and zeroed;
-            // the queues that pings and pongs between messages use) are kept for the next
-            // ones, as after any frame. Otherwise nothing is written here.
-            self.flowing = true;
-        }
+        // Traffic flows: buffers from earlier frames (a large stage, allocated and zeroed; the
+        // queues that pings and pongs between messages use) are kept for the next ones, as
+        // after any frame. (A store: cheaper than asking whether any are held.)
+        self.flowing = true;
         let written = write(&[head, payload]);
         if written < head.len() + payload.len() {
             self.stage_unwritten(head, payload, written);

@@ -301,6 +301,13 @@ impl Lifecycle {
 
     /// Keepalive pings run only while open.
     pub(crate) fn keepalive_runs(&self) -> bool {
+        self.is_open()
+    }
+
+    /// Messages flow both ways: neither side has closed (one test, where
+    /// [`can_send`](Self::can_send) takes a few: the fast paths ask this first).
+    #[inline]
+    pub(crate) fn is_open(&self) -> bool {
         matches!(self, Lifecycle::Open)
     }
 
