@@ -162,3 +162,37 @@ fn an_idle_connection_fed_by_receive_buf_keeps_under_1_kib() {
     assert!(idle < 1024, "{idle} bytes per idle connection");
     drop(conn);
 }
+
+/// An idle connection's input through `receive` (what the adapters do between bursts: a read
+/// into a scratch buffer, copied in), one whole message per call: one allocation per message,
+/// the buffer the input is copied into, which the message then takes whole (no second
+/// allocation for a shared header, and no reference count).
+#[test]
+fn an_idle_connections_message_through_receive_is_one_allocation() {
+    for (size, text) in [(16, false), (125, true), (1000, false), (5000, true)] {
+        let n = 2000;
+        let input = stream(n, size, 1, text);
+        let frame_len = input.len() / n;
+        let mut conn = server(Config::default());
+        let mut run = |conn: &mut Connection| {
+            for frame in input.chunks(frame_len) {
+                conn.receive(frame);
+                match conn.poll_event() {
+                    Some(Event::Message(m)) => assert_eq!(m.len(), size),
+                    other => panic!("{other:?}"),
+                }
+                assert!(conn.poll_event().is_none());
+                assert_eq!(
+                    conn.receive_capacity(),
+                    0,
+                    "an idle connection holds no buffer"
+                );
+            }
+        };
+        run(&mut conn);
+        let before = allocations();
+        run(&mut conn);
+        let per = (allocations() - before) as f64 / n as f64;
+        assert_eq!(per, 1.0, "{size} B: {per} allocations per message");
+    }
+}

@@ -266,6 +266,15 @@ impl Incoming {
     #[inline]
     pub(super) fn extend(&mut self, bytes: &[u8], want: usize) {
         let n = bytes.len();
+        if self.filled == 0 && self.read_buf.capacity() == 0 && want <= n {
+            // Nothing held and no buffer (an idle connection's input): a buffer of exactly
+            // these bytes. A message that takes all of it is handed out as the whole
+            // allocation, with no reference count (see `split_read`).
+            self.read_buf = BytesMut::from(bytes);
+            self.filled = n;
+            self.lent = false;
+            return;
+        }
         self.make_room(n, want.max(n));
         let end = self.filled + n;
         if self.read_buf.len() >= end {
@@ -491,7 +500,8 @@ impl Incoming {
     ///
     /// Two reference-count operations per message: `split_to` (the buffer was shared once
     /// and stays so while it is reused) and the drop of the `Bytes`; `advance` and `freeze`
-    /// count nothing. Empty messages take none. What comes before the message (its header)
+    /// count nothing. Empty messages take none, and neither does a message that ends an
+    /// unshared buffer (it takes the buffer). What comes before the message (its header)
     /// is split off with it and skipped in the `Bytes` (a pointer addition, inline), rather
     /// than advanced over in `read_buf` first (a second call into `BytesMut`).
     #[inline(always)]
@@ -501,7 +511,15 @@ impl Incoming {
             self.read_buf.advance(pos);
             return Bytes::new();
         }
-        let mut data = self.read_buf.split_to(pos).freeze();
+        let mut data = if pos == self.read_buf.capacity() {
+            // The message ends the buffer, which has no room left to reuse (an idle
+            // connection's input copied in by `extend`, say): the whole buffer goes with it.
+            // Unshared, its `freeze` is a pointer move: no reference count at all, now or
+            // when the message is dropped.
+            core::mem::take(&mut self.read_buf).freeze()
+        } else {
+            self.read_buf.split_to(pos).freeze()
+        };
         data.advance(pos - len);
         data
     }
