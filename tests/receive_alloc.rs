@@ -174,7 +174,7 @@ fn an_idle_connections_message_through_receive_is_one_allocation() {
         let input = stream(n, size, 1, text);
         let frame_len = input.len() / n;
         let mut conn = server(Config::default());
-        let mut run = |conn: &mut Connection| {
+        let run = |conn: &mut Connection| {
             for frame in input.chunks(frame_len) {
                 conn.receive(frame);
                 match conn.poll_event() {
