@@ -401,6 +401,9 @@ impl<S: Read + Write> WebSocket<S> {
     fn read_some(&mut self) -> io::Result<usize> {
         if !self.flowing && self.conn.receive_hint() == 0 {
             let n = self.stream.read(&mut self.buf)?;
+            // The read may have waited long: the input (or the end of the stream) is timed
+            // when it arrived, so that it restarts the keepalive from then.
+            self.conn.handle_timeout(self.now());
             self.conn.receive(&self.buf[..n]);
             self.flowing = n == self.buf.len();
             return Ok(n);

@@ -174,11 +174,12 @@ fn an_idle_connections_message_through_receive_is_one_allocation() {
         let input = stream(n, size, 1, text);
         let frame_len = input.len() / n;
         let mut conn = server(Config::default());
+        let want: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
         let run = |conn: &mut Connection| {
             for frame in input.chunks(frame_len) {
                 conn.receive(frame);
                 match conn.poll_event() {
-                    Some(Event::Message(m)) => assert_eq!(m.len(), size),
+                    Some(Event::Message(m)) => assert_eq!(m.as_bytes(), &want[..]),
                     other => panic!("{other:?}"),
                 }
                 assert!(conn.poll_event().is_none());
@@ -194,5 +195,43 @@ fn an_idle_connections_message_through_receive_is_one_allocation() {
         run(&mut conn);
         let per = (allocations() - before) as f64 / n as f64;
         assert_eq!(per, 1.0, "{size} B: {per} allocations per message");
+    }
+}
+
+/// Inputs through `receive` that hold more than one message, or a message and the start of
+/// the next: every message arrives intact, in order, however the input is cut (the last
+/// message of an input may take the buffer; the others share it), and a message held by the
+/// application is not disturbed by later input.
+#[test]
+fn receive_hands_out_every_message_of_an_input_intact() {
+    let n = 50;
+    let input = stream(n, 40, 1, true);
+    let frame_len = input.len() / n;
+    let want: Vec<u8> = (0..40).map(|i| b'a' + (i % 26) as u8).collect();
+    // Cuts: two whole messages, a message and a partial header, a message and a partial
+    // payload, one byte at a time.
+    for cut in [
+        2 * frame_len,
+        frame_len + 1,
+        frame_len + 7,
+        1,
+        3 * frame_len - 5,
+    ] {
+        let mut conn = server(Config::default());
+        let mut held = Vec::new();
+        for chunk in input.chunks(cut) {
+            conn.receive(chunk);
+            while let Some(event) = conn.poll_event() {
+                match event {
+                    Event::Message(m) => held.push(m),
+                    other => panic!("cut {cut}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(held.len(), n, "cut {cut}");
+        for m in &held {
+            assert!(m.is_text());
+            assert_eq!(m.as_bytes(), &want[..], "cut {cut}");
+        }
     }
 }

@@ -298,39 +298,6 @@ async fn keepalive_pings_and_times_out_without_anyone_calling_a_timer() {
     ));
 }
 
-/// The adapter reads the clock when input arrives (not on every poll): input restarts the
-/// keepalive at the time it arrived, so a peer that talks more often than the interval is
-/// never pinged.
-#[tokio::test]
-async fn input_restarts_the_keepalive_at_the_time_it_arrives() {
-    let keepalive = Keepalive {
-        interval: Duration::from_millis(300),
-        timeout: Duration::from_secs(1),
-    };
-    let options = direct().options(Config::default().with_keepalive(Some(keepalive)));
-    let (mut client, mut server) = pair(4096, Options::default(), options).await;
-    let reader = tokio::spawn(async move {
-        let mut got = 0;
-        while let Some(message) = client.recv().await.unwrap() {
-            assert_eq!(message.as_bytes(), b"tick");
-            got += 1;
-        }
-        got
-    });
-    // 1.2 s of messages 50 ms apart: four keepalive intervals.
-    for _ in 0..24 {
-        server.send(Message::from("tick")).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server.close(CloseCode::NORMAL, "").await.unwrap();
-    let mut pings = 0;
-    while let Some(event) = server.next_event().await.unwrap() {
-        pings += usize::from(matches!(event, Event::Ping(_)));
-    }
-    assert_eq!(reader.await.unwrap(), 24);
-    assert_eq!(pings, 0, "the client pinged a peer that talked every 50 ms");
-}
-
 #[tokio::test]
 async fn split_halves_answer_pings_while_the_writer_is_busy() {
     // A server whose writer task streams 64 KiB messages while its reader task only reads;

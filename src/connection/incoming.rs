@@ -39,6 +39,10 @@ pub(super) struct Incoming {
     lent: bool,
     /// The message in progress started in a borrowed input (`commit_with`): it is streamed.
     pub(super) borrowed_message: bool,
+    /// The input being decoded came through `commit` / `receive_into`: the read buffer is
+    /// kept for the next read. Otherwise (`receive`, `receive_with`) it is given back after
+    /// the input, so a message that ends it may take it whole (see `split_read`).
+    pub(super) reused: bool,
     /// Compressed messages are inflated here (and inflated pieces, for borrowed input).
     /// Otherwise unused (at most it keeps a piece already handed out), it doubles as the
     /// second read buffer for a read that would move a large message gathered in place (an
@@ -269,7 +273,10 @@ impl Incoming {
         if self.filled == 0 && self.read_buf.capacity() == 0 && want <= n {
             // Nothing held and no buffer (an idle connection's input): a buffer of exactly
             // these bytes. A message that takes all of it is handed out as the whole
-            // allocation, with no reference count (see `split_read`).
+            // allocation, with no reference count (see `split_read`). The price: a frame
+            // that only starts here and is gathered in place has no room to grow into, so
+            // the next input moves it once to a larger buffer (the adapters switch to
+            // `receive_into` for the rest of a frame, and never pay it).
             self.read_buf = BytesMut::from(bytes);
             self.filled = n;
             self.lent = false;
@@ -500,8 +507,8 @@ impl Incoming {
     ///
     /// Two reference-count operations per message: `split_to` (the buffer was shared once
     /// and stays so while it is reused) and the drop of the `Bytes`; `advance` and `freeze`
-    /// count nothing. Empty messages take none, and neither does a message that ends an
-    /// unshared buffer (it takes the buffer). What comes before the message (its header)
+    /// count nothing. Empty messages take none, and neither does a message that ends a
+    /// buffer that is not reused (it takes the buffer). What comes before the message (its header)
     /// is split off with it and skipped in the `Bytes` (a pointer addition, inline), rather
     /// than advanced over in `read_buf` first (a second call into `BytesMut`).
     #[inline(always)]
@@ -511,11 +518,12 @@ impl Incoming {
             self.read_buf.advance(pos);
             return Bytes::new();
         }
-        let mut data = if pos == self.read_buf.capacity() {
-            // The message ends the buffer, which has no room left to reuse (an idle
-            // connection's input copied in by `extend`, say): the whole buffer goes with it.
+        let mut data = if !self.reused && pos == self.read_buf.capacity() {
+            // The message ends a buffer that is given back after this input anyway (an idle
+            // connection's input, copied in by `extend`): the whole buffer goes with it.
             // Unshared, its `freeze` is a pointer move: no reference count at all, now or
-            // when the message is dropped.
+            // when the message is dropped. (A buffer that is reused stays, so that it is
+            // reclaimed in place for the next read once the message is dropped.)
             core::mem::take(&mut self.read_buf).freeze()
         } else {
             self.read_buf.split_to(pos).freeze()

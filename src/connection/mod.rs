@@ -747,7 +747,7 @@ impl Connection {
 
     /// Whether permessage-deflate was negotiated (messages may be compressed).
     #[inline(always)]
-    fn compresses(&self) -> bool {
+    pub(crate) fn compresses(&self) -> bool {
         #[cfg(feature = "deflate")]
         if self.deflate.is_some() {
             return true;
@@ -872,6 +872,7 @@ impl Connection {
     /// With a `sink`, data, pings and pongs are handed to it borrowed (see `commit_with`);
     /// `keep` keeps the read buffer for the next input.
     fn process_input(&mut self, keep: bool, mut sink: Option<Sink<'_>>) {
+        self.rx.reused = keep;
         // Held payload was decoded already: decoding resumes after it.
         let mut pos = self.rx.held;
         // Whole small messages go the short way when they are delivered as owned messages.

@@ -399,8 +399,8 @@ impl Outgoing {
     /// The output is drained and a poll found it so. The first time after traffic, buffers
     /// are kept for the next message (traffic is flowing); the next time, with nothing queued
     /// in between, they are given back, except a stage of at most `STAGE_KEEP` bytes.
-    /// Nothing is written to `self` when traffic flows past without queueing (frames written
-    /// straight through) and there is nothing to give back.
+    /// (`write_direct` marks its frame as traffic too, without asking whether buffers are
+    /// held: with none held, the mark only costs the next poll a store.)
     #[inline]
     fn idle(&mut self) {
         if self.flowing {

@@ -190,9 +190,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// is a system call; here it was 2 % of an echo server's CPU when read once per
     /// `poll_event`), so it is read only when the time matters: before input is handed to the
     /// connection (it restarts the keepalive, and a close or an error starts deadlines), when
-    /// a deadline's timer fires, and before commands that start a timer. A `poll_event` that
-    /// only takes a queued event, or finds nothing to read, never reads it; data sends never
-    /// need it.
+    /// a deadline's timer fires, before commands that start a timer, and before a send that
+    /// compresses (permessage-deflate times its engines' last use). A `poll_event` that only
+    /// takes a queued event, or finds nothing to read, never reads it; other sends never need
+    /// it.
     pub(super) fn tick(&mut self) {
         self.conn.handle_timeout(self.origin.elapsed());
     }
@@ -364,6 +365,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     // ------------------------------------------------------------------ commands
 
     pub(super) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        if self.conn.compresses() {
+            // The compressor's engines are given back a while after their last use: that
+            // use is timed (a connection that only sends may not read the clock otherwise).
+            self.tick();
+        }
         // The core decides: replies to messages that arrived before a close or a protocol
         // error still go out (until `Closed` is taken), as RFC 6455 peers expect.
         Ok(self.conn.send(message)?)

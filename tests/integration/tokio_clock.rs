@@ -1,0 +1,74 @@
+//! The tokio adapter's reading of the clock, on tokio's paused clock (`start_paused`: time
+//! jumps to the next timer whenever every task waits), so that the machine's load cannot
+//! stretch the intervals. Here rather than in the root's `tests/tokio.rs`: the paused clock
+//! needs tokio's `test-util` feature, which the root's dev-dependencies would also switch on
+//! for the examples that are benchmarked (`tokio_echo`), and it makes every clock read dearer.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+use std::time::Duration;
+
+use rfc6455::tokio::{Accept, ClientOptions, Options, Proxy, WebSocket, accept_with, client};
+use rfc6455::{CloseCode, Config, Event, Keepalive, Message};
+use tokio::io::DuplexStream;
+
+/// A client with `keepalive` and a plain server over an in-memory pipe.
+async fn pair(keepalive: Keepalive) -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(4096);
+    let server =
+        tokio::spawn(
+            async move { accept_with(b, Options::default(), |_| Ok(Accept::new())).await },
+        );
+    let options = ClientOptions::new()
+        .proxy(Proxy::None)
+        .options(Config::default().with_keepalive(Some(keepalive)));
+    let (client, _) = client(a, "ws://localhost/", &options)
+        .await
+        .expect("client handshake");
+    let server = server.await.unwrap().expect("server handshake");
+    (client, server)
+}
+
+/// The adapter reads the clock when input arrives (not on every poll): input restarts the
+/// keepalive at the time it arrived, so a peer that talks more often than the interval is
+/// never pinged; one that falls silent is pinged one interval after its last message.
+#[tokio::test(start_paused = true)]
+async fn input_restarts_the_keepalive_at_the_time_it_arrives() {
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(300),
+        timeout: Duration::from_secs(10),
+    };
+    let (mut client, mut server) = pair(keepalive).await;
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        while let Some(message) = client.recv().await.unwrap() {
+            assert_eq!(message.as_bytes(), format!("tick {got}").as_bytes());
+            got += 1;
+        }
+        got
+    });
+    // 1.2 s of messages 50 ms apart: four keepalive intervals.
+    let started = tokio::time::Instant::now();
+    for i in 0..24 {
+        server
+            .send(Message::from(format!("tick {i}")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = started + Duration::from_millis(23 * 50);
+    // Then silence: the first ping comes one interval after the last message.
+    match server.next_event().await.unwrap() {
+        Some(Event::Ping(_)) => {}
+        other => panic!("expected the keepalive ping, got {other:?}"),
+    }
+    let pinged = tokio::time::Instant::now() - last;
+    assert!(
+        pinged >= Duration::from_millis(300) && pinged < Duration::from_millis(310),
+        "pinged {pinged:?} after the last message, with an interval of 300 ms"
+    );
+    server.close(CloseCode::NORMAL, "").await.unwrap();
+    while let Some(event) = server.next_event().await.unwrap() {
+        assert!(!matches!(event, Event::Ping(_)), "a second ping: {event:?}");
+    }
+    assert_eq!(reader.await.unwrap(), 24);
+}
