@@ -468,6 +468,7 @@ impl FrameDecoder {
     /// Payload bytes of the current data frame not yet decoded: non-zero only while a data
     /// frame's payload is partly here. A hint for sizing reads (the length is the peer's
     /// declaration, already checked against the limits, so size buffers from it with care).
+    #[inline]
     pub fn frame_remaining(&self) -> u64 {
         match self.state {
             State::Data { .. } => self.remaining,

@@ -193,13 +193,23 @@ impl Connection {
     /// timeout fired: then nothing more is waited for, not even output that a peer that
     /// stopped reading will not take (the timeout's `Closed` is still to be polled). The same
     /// rule as [`fixed::Connection::is_terminated`](crate::fixed::Connection::is_terminated).
+    #[inline]
     pub fn is_terminated(&self) -> bool {
         self.core.is_terminated(self.pending_transmit() == 0)
     }
 
     /// Bytes queued for the transport and not yet written.
+    #[inline]
     pub fn pending_transmit(&self) -> usize {
         self.out.pending()
+    }
+
+    /// Nothing to write, and a [`poll_transmit`](Self::poll_transmit) would change nothing
+    /// (it also gives the output's buffers back once traffic stops): an adapter's write loop
+    /// may skip it.
+    #[inline]
+    pub(crate) fn transmit_settled(&self) -> bool {
+        self.out.settled()
     }
 
     /// Bytes received and held: partial messages and unprocessed input (including the start
@@ -466,6 +476,7 @@ impl Connection {
     /// [`receive_buf`](Self::receive_buf) when it is non-zero, and into a scratch buffer
     /// (then [`receive`](Self::receive)) when the connection is idle. The length is the
     /// peer's declaration, checked against the limits; saturates at `usize::MAX`.
+    #[inline]
     pub fn receive_hint(&self) -> usize {
         usize::try_from(self.core.decoder.frame_remaining()).unwrap_or(usize::MAX)
     }
@@ -506,6 +517,11 @@ impl Connection {
     /// [`DeflateConfig::idle_release`]: crate::extension::deflate::DeflateConfig::idle_release
     pub fn handle_timeout(&mut self, now: Duration) {
         self.core.advance_clock(now);
+        // Nothing is due (the common case: adapters also hand over the time of input): the
+        // earliest deadline has not passed, so none has.
+        if self.poll_timeout().is_none_or(|due| self.core.now < due) {
+            return;
+        }
         #[cfg(feature = "deflate")]
         {
             let now = self.core.now;
@@ -521,6 +537,7 @@ impl Connection {
 
     /// The next time [`handle_timeout`](Self::handle_timeout) should be called, if any.
     #[must_use = "the deadline is for handle_timeout"]
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Duration> {
         let deadline = self.core.poll_timeout();
         #[cfg(feature = "deflate")]
@@ -530,6 +547,7 @@ impl Connection {
 
     /// When permessage-deflate's engines are to be given back, if they are held.
     #[cfg(feature = "deflate")]
+    #[inline]
     fn deflate_release_deadline(&self) -> Option<Duration> {
         self.deflate.as_deref()?.release_deadline()
     }

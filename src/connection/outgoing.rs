@@ -410,6 +410,14 @@ impl Outgoing {
         }
     }
 
+    /// Nothing to write and nothing for a poll to do: no bytes queued, and no buffers to
+    /// mark or give back (a poll would find the output drained, and [`idle`](Self::idle)
+    /// would change nothing).
+    #[inline]
+    pub(super) fn settled(&self) -> bool {
+        self.pending() == 0 && !self.flowing && !self.holds_buffers()
+    }
+
     /// Whether [`release`](Self::release) has anything to give back.
     #[inline]
     fn holds_buffers(&self) -> bool {

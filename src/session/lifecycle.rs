@@ -317,6 +317,7 @@ impl Lifecycle {
     /// after which nothing more is waited for (not even output a peer that stopped reading
     /// will not take), whether or not its `Closed` was polled yet. The one rule for both
     /// connections.
+    #[inline]
     pub(crate) fn is_terminated(&self, drained: bool, server: bool) -> bool {
         match self {
             Lifecycle::Open | Lifecycle::Closing => false,

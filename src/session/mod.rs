@@ -206,6 +206,7 @@ impl Core {
     }
 
     /// Whether the transport can be shut down (see `Connection::is_terminated`).
+    #[inline]
     pub(crate) fn is_terminated(&self, drained: bool) -> bool {
         self.lifecycle
             .is_terminated(drained, self.role == Role::Server)
@@ -247,6 +248,7 @@ impl Core {
     }
 
     /// The next deadline of the close timeout and the keepalive, if any.
+    #[inline]
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {
         let keepalive = match (self.config.keepalive, self.lifecycle.keepalive_runs()) {
             (Some(k), true) => self.keepalive_deadline(k),
@@ -257,6 +259,7 @@ impl Core {
 
     /// When the keepalive acts next: the ping's answer deadline, or the next ping. `None` when
     /// the durations overflow (a huge interval or timeout means "never").
+    #[inline]
     fn keepalive_deadline(&self, keepalive: Keepalive) -> Option<Duration> {
         match self.ping_sent_at {
             Some(sent) => sent.checked_add(keepalive.timeout),

@@ -97,7 +97,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// Write everything queued, then flush. With vectored writes when the stream has them
     /// (`is_write_vectored`): a frame's header and an owned payload leave in one `writev`
     /// without being copied together.
+    #[inline]
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The common case (it is asked every time round `poll_event`): nothing to do.
+        if !self.unflushed && self.conn.transmit_settled() {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queued(cx)
+    }
+
+    /// [`poll_write_out`](Self::poll_write_out) with something to write, flush or give back.
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         /// Chunks per vectored write (frames of 2 chunks each when payloads go by reference).
         const WRITE_SLICES: usize = 8;
         let vectored = self.io.is_write_vectored();
@@ -200,7 +210,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Arm the timer for the connection's next deadline, and run the deadlines whose timer
     /// fired.
+    #[inline]
     fn run_timers(&mut self, cx: &mut Context<'_>) {
+        // The common case (it is asked every time round `poll_event`): no deadline, no timer.
+        if self.timer.is_none() && self.conn.poll_timeout().is_none() {
+            return;
+        }
+        self.run_deadlines(cx);
+    }
+
+    /// [`run_timers`](Self::run_timers) with a deadline or a timer.
+    fn run_deadlines(&mut self, cx: &mut Context<'_>) {
         // Each round either arms a timer that is pending or fires a deadline that passed; a
         // fired deadline moves on, so this ends. The bound is a guard, not a rule.
         for _ in 0..8 {
