@@ -411,6 +411,9 @@ impl<S: Read + Write> WebSocket<S> {
         let room = self.conn.receive_buf(READ_BUF);
         match self.stream.read(room) {
             Ok(n) => {
+                // Timed when it arrived, as above (a deadline that fires here and ends the
+                // connection makes `commit` ignore the bytes).
+                self.conn.handle_timeout(self.now());
                 self.conn.commit(n);
                 self.flowing = n >= READ_BUF;
                 if !self.flowing && self.conn.receive_hint() == 0 {
@@ -440,6 +443,10 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Send a message and write it out.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        if self.conn.compresses() {
+            // permessage-deflate times its engines' last use (the clock only moves).
+            self.conn.advance_clock(self.now());
+        }
         self.conn.send(message)?;
         self.flush()?;
         Ok(())
@@ -454,6 +461,8 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Start the close handshake; keep calling [`read`](Self::read) until it returns `None`.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        // The close timeout counts from now, not from the last read.
+        self.conn.handle_timeout(self.now());
         self.conn.close(code, reason)?;
         self.flush()?;
         Ok(())
@@ -498,8 +507,10 @@ impl<S: Read + Write> WebSocket<S> {
         &self.conn
     }
 
-    /// The sans-IO connection, for commands the adapter has no shortcut for.
+    /// The sans-IO connection, for commands the adapter has no shortcut for (handed the time
+    /// first, so that timers those commands start count from now).
     pub fn connection_mut(&mut self) -> &mut Connection {
+        self.conn.handle_timeout(self.now());
         &mut self.conn
     }
 

@@ -418,3 +418,42 @@ fn unexpected_eof_after_a_clean_close_is_the_end_of_the_stream() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The close timeout counts from the `close` call, not from the last read: a client that
+/// read a message, worked for longer than the close timeout, then closed still waits for the
+/// server's echo and closes cleanly (before, the deadline was already past and the close
+/// ended at once as 1006).
+#[test]
+fn the_close_timeout_counts_from_close_not_from_the_last_read() {
+    let (listener, addr) = listener();
+    let server = echo_once(listener);
+    let stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let options = blocking::ClientOptions::new()
+        .config(Config::default().with_close_timeout(Some(Duration::from_millis(500))));
+    let (mut ws, _) = blocking::connect_with(stream, &format!("ws://{addr}/"), &options).unwrap();
+    ws.send("ping").unwrap();
+    assert!(matches!(ws.read().unwrap(), Some(Event::Message(_))));
+    // Work for longer than the close timeout, then close.
+    thread::sleep(Duration::from_millis(800));
+    ws.close(CloseCode::NORMAL, "done").unwrap();
+    let mut closed = None;
+    while let Some(event) = ws.read().unwrap() {
+        if let Event::Closed(info) = event {
+            closed = Some(info);
+        }
+    }
+    let closed = closed.expect("client saw Closed");
+    assert_eq!(
+        closed.cause,
+        CloseCause::Clean {
+            initiated_locally: true
+        },
+        "{closed:?}"
+    );
+    assert!(server.join().unwrap().last().is_some_and(
+        |e| matches!(e, Event::Closed(info) if info.is_clean() && info.reason == "done")
+    ));
+}

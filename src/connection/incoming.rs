@@ -474,6 +474,7 @@ impl Incoming {
     /// The inflated piece of a borrowed input was handed out: `assembly` is empty again, so
     /// that no byte of it reaches a later message (an owned one inflates into `assembly`
     /// too) and an idle connection reports nothing buffered.
+    #[cfg(feature = "deflate")]
     pub(super) fn drop_inflated(&mut self) {
         self.assembly.clear();
     }

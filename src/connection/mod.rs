@@ -207,6 +207,7 @@ impl Connection {
     /// Nothing to write, and a [`poll_transmit`](Self::poll_transmit) would change nothing
     /// (it also gives the output's buffers back once traffic stops): an adapter's write loop
     /// may skip it.
+    #[cfg(feature = "tokio")]
     #[inline]
     pub(crate) fn transmit_settled(&self) -> bool {
         self.out.settled()
@@ -533,6 +534,15 @@ impl Connection {
         }
         let report = self.core.fire_timers(&mut self.out);
         self.report(report);
+    }
+
+    /// The clock moves on to `now`, and nothing else happens (no deadline fires): for an
+    /// adapter's sends, which time what they do (permessage-deflate's engines' last use)
+    /// but must not end the connection in the middle of a send.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn advance_clock(&mut self, now: Duration) {
+        self.core.advance_clock(now);
     }
 
     /// The next time [`handle_timeout`](Self::handle_timeout) should be called, if any.

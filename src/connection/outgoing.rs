@@ -413,6 +413,7 @@ impl Outgoing {
     /// Nothing to write and nothing for a poll to do: no bytes queued, and no buffers to
     /// mark or give back (a poll would find the output drained, and [`idle`](Self::idle)
     /// would change nothing).
+    #[cfg(feature = "tokio")]
     #[inline]
     pub(super) fn settled(&self) -> bool {
         self.pending() == 0 && !self.flowing && !self.holds_buffers()

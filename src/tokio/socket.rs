@@ -201,9 +201,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// `poll_event`), so it is read only when the time matters: before input is handed to the
     /// connection (it restarts the keepalive, and a close or an error starts deadlines), when
     /// a deadline's timer fires, before commands that start a timer, and before a send that
-    /// compresses (permessage-deflate times its engines' last use). A `poll_event` that only
-    /// takes a queued event, or finds nothing to read, never reads it; other sends never need
-    /// it.
+    /// compresses (permessage-deflate times its engines' last use; the clock only). A
+    /// `poll_event` that only takes a queued event, or finds an idle connection with nothing
+    /// to read, never reads it; other sends never need it.
     pub(super) fn tick(&mut self) {
         self.conn.handle_timeout(self.origin.elapsed());
     }
@@ -388,7 +388,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         if self.conn.compresses() {
             // The compressor's engines are given back a while after their last use: that
             // use is timed (a connection that only sends may not read the clock otherwise).
-            self.tick();
+            // Only the clock moves: deadlines fire in `run_timers`, not inside a send.
+            self.conn.advance_clock(self.origin.elapsed());
         }
         // The core decides: replies to messages that arrived before a close or a protocol
         // error still go out (until `Closed` is taken), as RFC 6455 peers expect.
