@@ -213,6 +213,19 @@ impl Connection {
         self.out.settled()
     }
 
+    /// Whether [`poll_timeout`](Self::poll_timeout) may have a deadline (`false`: it has
+    /// none), without computing it: for an adapter's poll, where the answer is almost always
+    /// `false`.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn may_have_deadline(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return true;
+        }
+        self.core.may_have_deadline()
+    }
+
     /// Bytes received and held: partial messages and unprocessed input (including the start
     /// of a header or of a control frame, at most 139 bytes, kept until the rest arrives).
     pub fn buffered_receive(&self) -> usize {

@@ -247,6 +247,15 @@ impl Core {
         report
     }
 
+    /// Whether [`poll_timeout`](Self::poll_timeout) may have a deadline (`false`: it has
+    /// none), in a few loads.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn may_have_deadline(&self) -> bool {
+        self.close_deadline.is_some()
+            || (self.config.keepalive.is_some() && self.lifecycle.keepalive_runs())
+    }
+
     /// The next deadline of the close timeout and the keepalive, if any.
     #[inline]
     pub(crate) fn poll_timeout(&self) -> Option<Duration> {

@@ -213,7 +213,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     #[inline]
     fn run_timers(&mut self, cx: &mut Context<'_>) {
         // The common case (it is asked every time round `poll_event`): no deadline, no timer.
-        if self.timer.is_none() && self.conn.poll_timeout().is_none() {
+        if self.timer.is_none() && !self.conn.may_have_deadline() {
             return;
         }
         self.run_deadlines(cx);
