@@ -36,14 +36,35 @@ fn echo_once(listener: TcpListener) -> thread::JoinHandle<Vec<Event>> {
     })
 }
 
-#[test]
-fn echo_and_clean_close_over_tcp() {
+/// An `echo_once` server and a TCP stream to it (10 s read timeout), with its address.
+fn echo_server_and_a_stream_to_it() -> (thread::JoinHandle<Vec<Event>>, TcpStream, String) {
     let (listener, addr) = listener();
     let server = echo_once(listener);
     let stream = TcpStream::connect(&addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    (server, stream, addr)
+}
+
+/// Close with 1000 and `reason`, then read until the connection is over: how it closed.
+fn close_and_read_to_the_end<S: Read + Write>(
+    ws: &mut blocking::WebSocket<S>,
+    reason: &str,
+) -> rfc6455::CloseInfo {
+    ws.close(CloseCode::NORMAL, reason).unwrap();
+    let mut closed = None;
+    while let Some(event) = ws.read().unwrap() {
+        if let Event::Closed(info) = event {
+            closed = Some(info);
+        }
+    }
+    closed.expect("the connection reported Closed")
+}
+
+#[test]
+fn echo_and_clean_close_over_tcp() {
+    let (server, stream, addr) = echo_server_and_a_stream_to_it();
     let (mut ws, response) = blocking::connect(stream, &format!("ws://{addr}/chat")).unwrap();
     assert_eq!(response.protocol, None);
     ws.send("κόσμε").unwrap();
@@ -58,14 +79,7 @@ fn echo_and_clean_close_over_tcp() {
     assert_eq!(got[0], Message::from("κόσμε"));
     assert_eq!(got[1].as_bytes(), [0, 255, 7]);
     assert_eq!(got[2].len(), 200_000);
-    ws.close(CloseCode::NORMAL, "bye").unwrap();
-    let mut closed = None;
-    while let Some(event) = ws.read().unwrap() {
-        if let Event::Closed(info) = event {
-            closed = Some(info);
-        }
-    }
-    let closed = closed.expect("client saw Closed");
+    let closed = close_and_read_to_the_end(&mut ws, "bye");
     assert_eq!(
         closed.cause,
         CloseCause::Clean {
@@ -425,12 +439,7 @@ fn unexpected_eof_after_a_clean_close_is_the_end_of_the_stream() {
 /// ended at once as 1006).
 #[test]
 fn the_close_timeout_counts_from_close_not_from_the_last_read() {
-    let (listener, addr) = listener();
-    let server = echo_once(listener);
-    let stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let (server, stream, addr) = echo_server_and_a_stream_to_it();
     let options = blocking::ClientOptions::new()
         .config(Config::default().with_close_timeout(Some(Duration::from_millis(500))));
     let (mut ws, _) = blocking::connect_with(stream, &format!("ws://{addr}/"), &options).unwrap();
@@ -438,14 +447,7 @@ fn the_close_timeout_counts_from_close_not_from_the_last_read() {
     assert!(matches!(ws.read().unwrap(), Some(Event::Message(_))));
     // Work for longer than the close timeout, then close.
     thread::sleep(Duration::from_millis(800));
-    ws.close(CloseCode::NORMAL, "done").unwrap();
-    let mut closed = None;
-    while let Some(event) = ws.read().unwrap() {
-        if let Event::Closed(info) = event {
-            closed = Some(info);
-        }
-    }
-    let closed = closed.expect("client saw Closed");
+    let closed = close_and_read_to_the_end(&mut ws, "done");
     assert_eq!(
         closed.cause,
         CloseCause::Clean {
