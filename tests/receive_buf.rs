@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use rfc6455::raw::{LengthForm, RawFrame};
 use rfc6455::{
-    BorrowedEvent, CloseCause, CloseCode, Config, Connection, Event, Limits, Message, MessageKind,
-    OpCode, State,
+    BorrowedEvent, CloseCause, CloseCode, CloseInfo, Config, Connection, Event, Limits, Message,
+    MessageKind, OpCode, State,
 };
 
 /// A masked client frame.
@@ -205,6 +205,33 @@ fn borrowed_events(conn: &mut Connection, bytes: &[u8], min: usize) -> Vec<Strin
     seen
 }
 
+/// `borrowed_events` through `receive_into_with`: each read of at most `min` bytes appended
+/// to the connection's buffer, every piece described.
+fn borrowed_events_into(conn: &mut Connection, bytes: &[u8], min: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for chunk in bytes.chunks(min) {
+        let got = conn.receive_into_with(
+            min,
+            |buf| {
+                buf.put_slice(chunk);
+                chunk.len()
+            },
+            |event| seen.push(describe(event)),
+        );
+        assert_eq!(got, chunk.len());
+    }
+    seen
+}
+
+/// How the connection closed: the last of its queued events, which must be `Closed`.
+fn closed_info(conn: &mut Connection) -> CloseInfo {
+    let events = drain_events(conn);
+    match events.last() {
+        Some(Event::Closed(info)) => info.clone(),
+        _ => panic!("{events:?}"),
+    }
+}
+
 fn describe(event: BorrowedEvent<'_>) -> String {
     match event {
         BorrowedEvent::Data {
@@ -251,10 +278,7 @@ fn commit_with_applies_utf8_and_limits() {
         seen.is_empty() || !seen.iter().any(|e| e.contains('>')),
         "{seen:?}"
     );
-    let events = drain_events(&mut s);
-    let Some(Event::Closed(info)) = events.last() else {
-        panic!("{events:?}")
-    };
+    let info = closed_info(&mut s);
     assert_eq!(info.code, CloseCode::INVALID_PAYLOAD);
     assert!(matches!(info.cause, CloseCause::Protocol(_)));
     // A message over the limit: 1009, nothing delivered.
@@ -262,11 +286,7 @@ fn commit_with_applies_utf8_and_limits() {
     let mut s = server(config);
     let seen = borrowed_events(&mut s, &frame(OpCode::BINARY, b"12345", true), 1 << 16);
     assert!(seen.is_empty(), "{seen:?}");
-    let events = drain_events(&mut s);
-    assert!(
-        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::MESSAGE_TOO_BIG),
-        "{events:?}"
-    );
+    assert_eq!(closed_info(&mut s).code, CloseCode::MESSAGE_TOO_BIG);
 }
 
 /// `receive_into_with` appends like `receive_into` and delivers like `commit_with`: the same
@@ -283,30 +303,14 @@ fn receive_into_with_delivers_like_commit_with() {
         let mut a = server(Config::default());
         let want = borrowed_events(&mut a, &input, read);
         let mut b = server(Config::default());
-        let mut seen = Vec::new();
-        for chunk in input.chunks(read) {
-            let got = b.receive_into_with(
-                read,
-                |buf| {
-                    buf.put_slice(chunk);
-                    chunk.len()
-                },
-                |event| seen.push(describe(event)),
-            );
-            assert_eq!(got, chunk.len());
-        }
+        let seen = borrowed_events_into(&mut b, &input, read);
         assert_eq!(seen, want, "reads of {read}");
         assert_eq!(drain_output(&mut a), drain_output(&mut b));
         assert!(drain_events(&mut b).is_empty(), "nothing queued");
     }
     // Whole messages in one read: one piece each, first and last.
     let mut b = server(Config::default());
-    let mut seen = Vec::new();
-    b.receive_into_with(
-        1 << 16,
-        |buf| buf.put_slice(&input),
-        |event| seen.push(describe(event)),
-    );
+    let seen = borrowed_events_into(&mut b, &input, 1 << 16);
     assert_eq!(
         seen,
         [
@@ -320,18 +324,9 @@ fn receive_into_with_delivers_like_commit_with() {
     );
     // Invalid UTF-8 in a whole small message: nothing delivered, Closed with 1007.
     let mut b = server(Config::default());
-    let mut seen = Vec::new();
-    b.receive_into_with(
-        1 << 16,
-        |buf| buf.put_slice(&frame(OpCode::TEXT, b"ok\xff", true)),
-        |event| seen.push(describe(event)),
-    );
+    let seen = borrowed_events_into(&mut b, &frame(OpCode::TEXT, b"ok\xff", true), 1 << 16);
     assert!(seen.is_empty(), "{seen:?}");
-    let events = drain_events(&mut b);
-    assert!(
-        matches!(events.last(), Some(Event::Closed(i)) if i.code == CloseCode::INVALID_PAYLOAD),
-        "{events:?}"
-    );
+    assert_eq!(closed_info(&mut b).code, CloseCode::INVALID_PAYLOAD);
 }
 
 /// Whole small messages in one read go the short way in runs; a bad one in the middle of a
@@ -388,12 +383,7 @@ fn a_failure_in_a_run_of_small_messages_stops_reading() {
         };
         assert!(matches!(info.cause, CloseCause::Protocol(_)), "{info:?}");
         let mut b = server(config);
-        let mut seen = Vec::new();
-        b.receive_into_with(
-            1 << 16,
-            |buf| buf.put_slice(&input),
-            |event| seen.push(describe(event)),
-        );
+        let seen = borrowed_events_into(&mut b, &input, 1 << 16);
         assert_eq!(
             seen,
             [
