@@ -58,3 +58,33 @@ pub fn pump(client: &mut Connection, server: &mut Connection) -> (Vec<Event>, Ve
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
+
+/// A message put back together from its pieces (borrowed pieces, or fragments), checking
+/// their order: a first piece only between messages, the rest of the same kind.
+#[derive(Default)]
+pub struct Pieces(Option<(rfc6455::MessageKind, Vec<u8>)>);
+
+impl Pieces {
+    /// One piece; on the last one, the whole message.
+    pub fn push(
+        &mut self,
+        kind: rfc6455::MessageKind,
+        data: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Option<(rfc6455::MessageKind, Vec<u8>)> {
+        if first {
+            assert!(self.0.is_none(), "a message started inside another");
+            self.0 = Some((kind, Vec::new()));
+        }
+        let (k, bytes) = self.0.as_mut().expect("a piece outside a message");
+        assert_eq!(*k, kind);
+        bytes.extend_from_slice(data);
+        if last { self.0.take() } else { None }
+    }
+
+    /// No message is in progress.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}

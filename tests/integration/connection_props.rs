@@ -122,7 +122,7 @@ fn run_buf(
     let mut conn = receiver(role, limits);
     let mut out = Vec::new();
     let mut seen = Vec::new();
-    let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    let mut pieces = Pieces::default();
     let mut on_event = |event: BorrowedEvent<'_>| match event {
         BorrowedEvent::Data {
             kind,
@@ -130,15 +130,7 @@ fn run_buf(
             first,
             last,
         } => {
-            if first {
-                assert!(partial.is_none(), "a message started inside another");
-                partial = Some((kind, Vec::new()));
-            }
-            let (k, bytes) = partial.as_mut().expect("a piece outside a message");
-            assert_eq!(*k, kind);
-            bytes.extend_from_slice(data);
-            if last {
-                let (kind, bytes) = partial.take().expect("checked above");
+            if let Some((kind, bytes)) = pieces.push(kind, data, first, last) {
                 seen.push(Normal::Message(kind, bytes));
             }
         }

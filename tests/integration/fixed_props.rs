@@ -89,13 +89,13 @@ fn through_fixed(
         Role::Server => fixed::Connection::new(role, config, &mut read_buf, &mut write_buf),
     };
     let mut events = Vec::new();
-    let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    let mut pieces = Pieces::default();
     let mut poll =
         |conn: &mut fixed::Connection<'_>, events: &mut Vec<Normal>, out: &mut Vec<u8>| {
             while let Some(event) = conn.poll_event() {
                 match event {
                     fixed::Event::Message { kind, data } => {
-                        assert!(partial.is_none(), "a message inside another");
+                        assert!(pieces.is_empty(), "a message inside another");
                         events.push(Normal::Message(kind, data.to_vec()));
                     }
                     fixed::Event::Fragment {
@@ -104,15 +104,7 @@ fn through_fixed(
                         first,
                         last,
                     } => {
-                        if first {
-                            assert!(partial.is_none(), "a message started inside another");
-                            partial = Some((kind, Vec::new()));
-                        }
-                        let (k, bytes) = partial.as_mut().expect("a piece outside a message");
-                        assert_eq!(*k, kind);
-                        bytes.extend_from_slice(data);
-                        if last {
-                            let (kind, bytes) = partial.take().expect("checked above");
+                        if let Some((kind, bytes)) = pieces.push(kind, data, first, last) {
                             events.push(Normal::Message(kind, bytes));
                         }
                     }
