@@ -7,110 +7,14 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod common;
+// The corpora `compare.rs` measures the levels on (the root cannot depend on the peers crate).
+#[path = "../benches/peers/src/corpus.rs"]
+mod corpus;
 
 use common::*;
 use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 use rfc6455::{Config, Event, Message};
 use std::fmt::Write as _;
-
-/// A deterministic xorshift generator.
-fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
-
-/// JSON-like event records (with a few non-ASCII words).
-fn json(total: usize) -> String {
-    let events = ["click", "view", "purchase", "scroll", "login"];
-    let words = [
-        "alpha",
-        "beta",
-        "caf\u{e9}",
-        "na\u{ef}ve",
-        "\u{2615}",
-        "omega",
-    ];
-    let mut next = rng(0x2545_f491_4f6c_dd1d);
-    let mut s = String::new();
-    let mut id = 1_000_000u64;
-    while s.len() < total {
-        let r = next();
-        id += 1 + r % 7;
-        let _ = writeln!(
-            s,
-            r#"{{"id":{id},"user":"user{}","event":"{}","price":{}.{:02},"tag":"{}","ok":{}}}"#,
-            r % 5000,
-            events[(r >> 16) as usize % events.len()],
-            (r >> 24) % 1000,
-            (r >> 34) % 100,
-            words[(r >> 40) as usize % words.len()],
-            (r >> 50) & 1 == 1
-        );
-    }
-    s
-}
-
-/// Application log lines with English words.
-fn log(total: usize) -> String {
-    let levels = ["INFO", "INFO", "DEBUG", "WARN", "ERROR"];
-    let words = [
-        "the",
-        "request",
-        "was",
-        "retried",
-        "after",
-        "a",
-        "timeout",
-        "while",
-        "waiting",
-        "for",
-        "connection",
-        "pool",
-        "session",
-        "expired",
-        "cache",
-        "miss",
-        "on",
-        "key",
-        "slow",
-        "query",
-        "took",
-        "longer",
-        "than",
-        "expected",
-        "job",
-        "finished",
-        "without",
-        "errors",
-    ];
-    let mut next = rng(0x853c_49e6_748f_ea9b);
-    let mut s = String::new();
-    let mut ms = 1_764_594_000_000u64;
-    while s.len() < total {
-        let r = next();
-        ms += r % 900;
-        let _ = write!(
-            s,
-            "{ms} {:<5} [worker-{}] ",
-            levels[(r >> 10) as usize % levels.len()],
-            (r >> 18) % 8
-        );
-        for i in 0..5 + (r >> 23) % 10 {
-            let w = next();
-            if i > 0 {
-                s.push(' ');
-            }
-            s.push_str(words[(w >> 20) as usize % words.len()]);
-        }
-        s.push('\n');
-    }
-    s
-}
 
 /// `text` cut into messages of about 1 KiB (whole characters).
 fn messages(text: &str) -> Vec<String> {
@@ -164,7 +68,10 @@ fn wire_at(level: u8, corpus: &[String]) -> usize {
 #[test]
 fn a_higher_level_never_compresses_worse_and_every_level_round_trips() {
     let mut report = String::new();
-    for (name, text) in [("json", json(64 << 10)), ("log", log(64 << 10))] {
+    for (name, text) in [
+        ("json", corpus::json_text(64 << 10)),
+        ("log", corpus::log_text(64 << 10)),
+    ] {
         let corpus = messages(&text);
         let plain = text.len();
         let sizes: Vec<usize> = (0..=9).map(|level| wire_at(level, &corpus)).collect();

@@ -7,6 +7,10 @@
 //! checks every echo byte for byte with a small frame parser of its own (written here, not
 //! rfc6455's decoder, so that a bug shared by rfc6455's server and decoder cannot hide).
 
+pub mod corpus;
+
+pub use corpus::xorshift;
+
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -59,17 +63,6 @@ pub fn payload(len: usize, seed: usize) -> Vec<u8> {
     (0..len)
         .map(|i| b'!' + ((i * 7 + seed * 13 + i / 94) % 94) as u8)
         .collect()
-}
-
-/// Xorshift64 from a non-zero `seed`: the benches' cheap, reproducible pseudo-random numbers
-/// (corpora, payloads), the same sequence wherever it is used.
-pub fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
 }
 
 /// A non-zero masking key for connection `i` (the server must really unmask).
