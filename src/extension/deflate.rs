@@ -145,19 +145,19 @@ pub struct DeflateConfig {
     /// Measured at window 15 (256 KiB of JSON-like text and of log text, each in 1 KiB and
     /// 64 KiB messages, context takeover; C zlib 1.2.13, memLevel 8; `cargo bench -p
     /// rfc6455-peers --bench compare deflate-level`, BENCHMARKS.md §6 has the bytes;
-    /// instructions per message: callgrind, `benches/peers/ipm.sh deflate`, distinct JSON
-    /// messages at window 15, the engine kept):
+    /// instructions per message: callgrind, `benches/peers/ipm.sh deflate`, distinct messages
+    /// of the same JSON text at window 15, the engine kept):
     ///
     /// | level | zlib-rs level | our output / zlib's at that level (4 corpora) | our compress speed / zlib's at that level (JSON 1 KiB, 64 KiB; 2 runs) | instructions per JSON message (1 KiB, 64 KiB) |
     /// |---:|---:|---|---|---|
-    /// | 1 | 2 (`deflate_fast`) | 0.934–0.965 | 1.0×, 1.4× | 134 k, 2.37 M |
-    /// | 2 | 2 | 1.001–1.010 | 1.1×, 1.4–1.5× | 134 k, 2.37 M |
-    /// | 3 | 3 (`deflate_medium`) | 0.952–0.969 | 1.1×, 1.4× | 151 k, 3.57 M |
-    /// | 4 | 4 | 0.967–0.979 | 1.1×, 1.2× | 156 k, 3.89 M |
-    /// | 5 | 6 | 0.995–1.016 | 0.86–0.87×, 0.85× | 174 k, 5.10 M |
-    /// | 6 | 7 (`deflate_slow`) | 0.956–0.991 | 0.90–0.92×, 0.93–0.94× | 196 k, 6.42 M |
-    /// | 7 | 7 | 0.979–0.999 | 1.2×, 1.3× | 196 k, 6.42 M |
-    /// | 8, 9 | 8 | 0.986–0.999 | 1.6–1.8×, 1.7–2.0× | 270 k, 11.0 M |
+    /// | 1 | 2 (`deflate_fast`) | 0.934–0.965 | 1.0×, 1.4× | 133 k, 2.26 M |
+    /// | 2 | 2 | 1.001–1.010 | 1.1×, 1.4–1.5× | 133 k, 2.26 M |
+    /// | 3 | 3 (`deflate_medium`) | 0.952–0.969 | 1.1×, 1.4× | 149 k, 3.40 M |
+    /// | 4 | 4 | 0.967–0.979 | 1.1×, 1.2× | 152 k, 3.65 M |
+    /// | 5 | 6 | 0.995–1.016 | 0.86–0.87×, 0.85× | 167 k, 4.61 M |
+    /// | 6 | 7 (`deflate_slow`) | 0.956–0.991 | 0.90–0.92×, 0.93–0.94× | 182 k, 5.43 M |
+    /// | 7 | 7 | 0.979–0.999 | 1.2×, 1.3× | 182 k, 5.43 M |
+    /// | 8, 9 | 8 | 0.986–0.999 | 1.6–1.8×, 1.7–2.0× | 227 k, 8.22 M |
     ///
     /// zlib-rs' own level 1 (`deflate_quick`, fixed Huffman codes) is 14–28 % bigger than
     /// zlib's 1, its 5 and 6 are up to 2.6 % and 3.8 % bigger than zlib's 5 and 6. The cost

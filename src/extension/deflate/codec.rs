@@ -102,9 +102,9 @@ pub(crate) fn deflate_bits(window_bits: u8) -> u8 {
 /// zlib-ng's table (1 `deflate_quick`, 2 `deflate_fast`, 3–6 `deflate_medium`, 7–9
 /// `deflate_slow` with zlib's own parameters for 7–9), not zlib's (1–3 `deflate_fast`, 4–9
 /// `deflate_slow`); a higher zlib-rs level is slower (instructions per 1 KiB / 64 KiB JSON
-/// message through rfc6455 at window 15, `benches/peers/ipm.sh deflate`: zlib-rs 2 134 k /
-/// 2.37 M, 3 151 k / 3.57 M, 4 156 k / 3.89 M, 6 174 k / 5.10 M, 7 196 k / 6.42 M, 8 270 k /
-/// 11.0 M).
+/// message through rfc6455 at window 15, `benches/peers/ipm.sh deflate`: zlib-rs 2 133 k /
+/// 2.26 M, 3 149 k / 3.40 M, 4 152 k / 3.65 M, 6 167 k / 4.61 M, 7 182 k / 5.43 M, 8 227 k /
+/// 8.22 M).
 ///
 /// Measured (`cargo bench -p rfc6455-peers --bench compare deflate-level`: 256 KiB of JSON
 /// and 256 KiB of log text, each in 1 KiB and in 64 KiB messages, context takeover, against

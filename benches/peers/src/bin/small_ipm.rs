@@ -20,8 +20,8 @@
 //!   clone; `send_binary_with` writing header and payload in one vectored write), the output
 //!   drained with `poll_transmit_vectored` (2 chunks) into memory after each;
 //! - `tx16client`, `tx16clientb`: the same as a client (masked, keys from `rand`);
-//! - `dfl1k-L`, `dfl64k-L` (L = 0..=9): server sends of distinct JSON-like text messages of
-//!   1 KiB or 64 KiB with permessage-deflate at rfc6455's level L, window 15, context
+//! - `dfl1k-L`, `dfl64k-L` (L = 0..=9): server sends of distinct text messages of about
+//!   1 KiB or 64 KiB cut from the JSON corpus of compare.rs (`rfc6455_peers::corpus`) with permessage-deflate at rfc6455's level L, window 15, context
 //!   takeover, the engine kept (`idle_release: None`); `ipm.sh deflate` runs them at smaller
 //!   counts (100 and 600, 2 and 6 messages).
 //! - `tx125borrowed`, `tx1kborrowed`: `send_binary_with` of 125 and 1,024 bytes;
@@ -198,30 +198,6 @@ fn run_send(role: Role, owned: bool, len: usize, n: usize) {
     black_box(&sink);
 }
 
-/// `total` bytes of JSON-like event records, one per line (ASCII).
-fn json_text(total: usize) -> String {
-    use std::fmt::Write as _;
-    let mut next = rfc6455_peers::xorshift(0x2545_f491_4f6c_dd1d);
-    let mut s = String::with_capacity(total + 128);
-    let mut id = 1_000_000u64;
-    while s.len() < total {
-        let r = next();
-        id += 1 + r % 7;
-        let _ = writeln!(
-            s,
-            r#"{{"id":{id},"user":"user{}","event":"e{}","ts":{},"price":{}.{:02},"ok":{}}}"#,
-            r % 5000,
-            (r >> 16) % 6,
-            1_700_000_000 + id * 3,
-            (r >> 24) % 1000,
-            (r >> 34) % 100,
-            (r >> 50) & 1 == 1
-        );
-    }
-    s.truncate(total);
-    s
-}
-
 #[inline(never)]
 fn run_deflate(conn: &mut Connection, messages: &[Message]) {
     let mut sink = Vec::with_capacity(1 << 17);
@@ -262,9 +238,20 @@ fn run_sansio_send(len: usize, n: usize) {
 /// `dfl1k-L` / `dfl64k-L`: `n` messages of `size` bytes at rfc6455's level L.
 fn deflate(size: usize, level: &str, n: usize) {
     use rfc6455::extension::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
-    let text = json_text(n * size);
+    // The JSON corpus of compare.rs's deflate rows, cut into `n` messages of `size` bytes
+    // (a few less where a character would be cut).
+    let text = rfc6455_peers::corpus::json_text(n * size + 64);
+    let mut rest = text.as_str();
     let messages: Vec<Message> = (0..n)
-        .map(|i| Message::from(text[i * size..(i + 1) * size].to_string()))
+        .map(|_| {
+            let mut end = size.min(rest.len());
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (message, after) = rest.split_at(end);
+            rest = after;
+            Message::from(message.to_string())
+        })
         .collect();
     let mut config = DeflateConfig::default();
     config.level = level.parse().expect("a level 0..=9");
