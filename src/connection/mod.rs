@@ -219,11 +219,8 @@ impl Connection {
     #[cfg(feature = "tokio")]
     #[inline]
     pub(crate) fn may_have_deadline(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        if self.deflate.is_some() {
-            return true;
-        }
-        self.core.may_have_deadline()
+        // With permessage-deflate, its engines' release may be due.
+        self.compresses() || self.core.may_have_deadline()
     }
 
     /// Bytes received and held: partial messages and unprocessed input (including the start
@@ -354,18 +351,23 @@ impl Connection {
     fn commit_inner(&mut self, n: usize, sink: Option<Sink<'_>>) {
         let reading = self.core.lifecycle.is_reading();
         self.rx.commit(n, reading);
-        if !reading {
+        self.after_read(n, sink);
+    }
+
+    /// `n` bytes were read into the connection's own buffer (`commit`, `receive_into`):
+    /// dropped if the connection no longer reads; with none, the buffer is given back (what
+    /// is received is still needed from `held` on); otherwise they are decoded, the buffer
+    /// kept for the next read.
+    fn after_read(&mut self, n: usize, sink: Option<Sink<'_>>) {
+        if !self.core.lifecycle.is_reading() {
             self.rx.clear();
-            return;
-        }
-        if n == 0 {
-            // Nothing new: what is received is still needed from `held` on.
+        } else if n == 0 {
             let held = self.rx.held;
             self.rx.end_of_input(held, false);
-            return;
+        } else {
+            self.input_arrived();
+            self.process_input(true, sink);
         }
-        self.input_arrived();
-        self.process_input(true, sink);
     }
 
     /// Receive by appending to the connection's read buffer: `fill` gets it as a
@@ -428,17 +430,8 @@ impl Connection {
         self.rx.early_move(rest, min.max(1));
         let (buf, _) = self.rx.append_room(min.max(1));
         let result = fill(buf);
-        let reading = self.core.lifecycle.is_reading();
-        let n = self.rx.appended(reading);
-        if !reading {
-            self.rx.clear();
-        } else if n == 0 {
-            let held = self.rx.held;
-            self.rx.end_of_input(held, false);
-        } else {
-            self.input_arrived();
-            self.process_input(true, sink);
-        }
+        let n = self.rx.appended(self.core.lifecycle.is_reading());
+        self.after_read(n, sink);
         result
     }
 
@@ -709,11 +702,7 @@ impl Connection {
         write: impl FnOnce(&[&[u8]]) -> usize,
     ) -> Result<(), SendError> {
         self.check_open()?;
-        #[cfg(feature = "deflate")]
-        if self.deflate.is_some() {
-            return self.send_slice(OpCode::BINARY, data);
-        }
-        if !self.one_frame(data.len()) {
+        if self.compresses() || !self.one_frame(data.len()) {
             return self.send_slice(OpCode::BINARY, data);
         }
         self.out.push_data_through(OpCode::BINARY, data, write)
