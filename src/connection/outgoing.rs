@@ -615,7 +615,6 @@ impl Outgoing {
     #[cold]
     #[inline(never)]
     fn stage_unwritten(&mut self, head: &[u8], payload: &[u8], written: usize) {
-        self.flowing = true;
         let from_head = &head[written.min(head.len())..];
         let from_payload = &payload[written.saturating_sub(head.len())..];
         let dst = self.stage_extend(from_head.len() + from_payload.len());
