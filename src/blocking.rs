@@ -370,7 +370,7 @@ impl<S: Read + Write> WebSocket<S> {
             if self.conn.is_terminated() || self.transport_gone {
                 return Ok(None);
             }
-            self.conn.handle_timeout(self.now());
+            self.tick();
             if self.conn.is_terminated() || self.conn.pending_transmit() > 0 {
                 continue;
             }
@@ -379,7 +379,7 @@ impl<S: Read + Write> WebSocket<S> {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => {
-                    self.conn.handle_timeout(self.now());
+                    self.tick();
                     if let Err(e) = self.flush() {
                         self.transport_error(e)?;
                     }
@@ -403,7 +403,7 @@ impl<S: Read + Write> WebSocket<S> {
             let n = self.stream.read(&mut self.buf)?;
             // The read may have waited long: the input (or the end of the stream) is timed
             // when it arrived, so that it restarts the keepalive from then.
-            self.conn.handle_timeout(self.now());
+            self.tick();
             self.conn.receive(&self.buf[..n]);
             self.flowing = n == self.buf.len();
             return Ok(n);
@@ -413,7 +413,7 @@ impl<S: Read + Write> WebSocket<S> {
             Ok(n) => {
                 // Timed when it arrived, as above (a deadline that fires here and ends the
                 // connection makes `commit` ignore the bytes).
-                self.conn.handle_timeout(self.now());
+                self.tick();
                 self.conn.commit(n);
                 self.flowing = n >= READ_BUF;
                 if !self.flowing && self.conn.receive_hint() == 0 {
@@ -462,7 +462,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// Start the close handshake; keep calling [`read`](Self::read) until it returns `None`.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         // The close timeout counts from now, not from the last read.
-        self.conn.handle_timeout(self.now());
+        self.tick();
         self.conn.close(code, reason)?;
         self.flush()?;
         Ok(())
@@ -510,7 +510,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// The sans-IO connection, for commands the adapter has no shortcut for (handed the time
     /// first, so that timers those commands start count from now).
     pub fn connection_mut(&mut self) -> &mut Connection {
-        self.conn.handle_timeout(self.now());
+        self.tick();
         &mut self.conn
     }
 
@@ -531,6 +531,11 @@ impl<S: Read + Write> WebSocket<S> {
 
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    /// Hand the connection the time: deadlines that passed fire.
+    fn tick(&mut self) {
+        self.conn.handle_timeout(self.now());
     }
 }
 
