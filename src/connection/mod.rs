@@ -223,6 +223,33 @@ impl Connection {
         self.compresses() || self.core.may_have_deadline()
     }
 
+    /// Input handed over by an adapter that reads a clock, which `input` does (`receive`,
+    /// `receive_into`, …); `clock` is read only if the input needs the time. With nothing
+    /// timed ([`may_have_deadline`](Self::may_have_deadline) is `false`: no close timeout
+    /// pending, no keepalive running, no permessage-deflate), when input arrives changes
+    /// nothing but a close timeout that the input itself starts (a close received, a protocol
+    /// error), counted from the last time seen: the clock is read after the input, and that
+    /// timeout counts from then instead. So a flow of messages reads no clock. Otherwise the
+    /// time is handed over first, as [`handle_timeout`](Self::handle_timeout): input restarts
+    /// the keepalive at the time it arrived, and a deadline that passed fires before it.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn timed_input<R>(
+        &mut self,
+        clock: impl FnOnce() -> Duration,
+        input: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        if self.may_have_deadline() {
+            self.handle_timeout(clock());
+            return input(self);
+        }
+        let result = input(self);
+        if self.core.may_have_deadline() {
+            self.core.timed_after_input(clock());
+        }
+        result
+    }
+
     /// Bytes received and held: partial messages and unprocessed input (including the start
     /// of a header or of a control frame, at most 139 bytes, kept until the rest arrives).
     pub fn buffered_receive(&self) -> usize {

@@ -198,12 +198,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Hand the connection the time. Reading the clock is not free (on some virtual machines it
     /// is a system call; here it was 2 % of an echo server's CPU when read once per
-    /// `poll_event`), so it is read only when the time matters: before input is handed to the
-    /// connection (it restarts the keepalive, and a close or an error starts deadlines), when
-    /// a deadline's timer fires, before commands that start a timer, and before a send that
-    /// compresses (permessage-deflate times its engines' last use; the clock only). A
-    /// `poll_event` that only takes a queued event, or finds an idle connection with nothing
-    /// to read, never reads it; other sends never need it.
+    /// `poll_event`, and still 0.7 % when read once per input), so it is read only when the
+    /// time matters: when a deadline's timer fires, before commands that start a timer,
+    /// before a send that compresses (permessage-deflate times its engines' last use; the
+    /// clock only), and for input only when something is timed (a keepalive that input
+    /// restarts, a pending deadline) or the input starts a close timeout
+    /// (`Connection::timed_input`). A flow of messages without a keepalive, a `poll_event`
+    /// that only takes a queued event, or an idle connection with nothing to read never
+    /// reads it; other sends never need it.
     pub(super) fn tick(&mut self) {
         self.conn.handle_timeout(self.origin.elapsed());
     }
@@ -256,9 +258,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             let mut buf = ReadBuf::uninit(&mut stack);
             ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
             let n = buf.filled().len();
-            // The time of the input (or of the end of the stream).
-            self.tick();
-            self.conn.receive(buf.filled());
+            // Timed when it arrived, if the time matters (or the end of the stream).
+            let origin = self.origin;
+            self.conn
+                .timed_input(|| origin.elapsed(), |conn| conn.receive(buf.filled()));
             if n == SMALL_READ {
                 // More is coming: read it in larger pieces, straight into the connection.
                 self.read_size = (2 * SMALL_READ).min(self.max_read);
@@ -266,16 +269,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             return Poll::Ready(Ok(n));
         }
         let size = self.read_size.max(SMALL_READ);
-        // Traffic flows (a frame is partly here, or reads fill what they get): the time is read
-        // before the read, as the input is handed over inside `receive_into`.
-        self.tick();
-        let io = &mut self.io;
+        let (io, origin) = (&mut self.io, self.origin);
         // Appended to the connection's buffer (its spare capacity, no zeroing); a read that
         // would wait or fails appends nothing, which gives the buffer back between frames.
-        let polled = self.conn.receive_into(size, |buf| {
-            let mut read = core::pin::pin!(io.read_buf(buf));
-            read.as_mut().poll(cx)
-        });
+        // Traffic flows (a frame is partly here, or reads fill what they get): if the time
+        // matters, it is read before the read, as the input is handed over inside
+        // `receive_into`.
+        let polled = self.conn.timed_input(
+            || origin.elapsed(),
+            |conn| {
+                conn.receive_into(size, |buf| {
+                    let mut read = core::pin::pin!(io.read_buf(buf));
+                    read.as_mut().poll(cx)
+                })
+            },
+        );
         match polled {
             Poll::Ready(Ok(n)) => {
                 if n >= size {

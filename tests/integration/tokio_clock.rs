@@ -72,3 +72,48 @@ async fn input_restarts_the_keepalive_at_the_time_it_arrives() {
     }
     assert_eq!(reader.await.unwrap(), 24);
 }
+
+/// A flow of messages without a keepalive reads no clock (`Connection::timed_input`), so
+/// the connection's time can be far behind when a close arrives after a long silence: the
+/// close timeout that the close starts must still count from its arrival, not from the last
+/// time the connection saw. Here a client waits 100 s (twenty times the default 5 s close
+/// timeout), then gets the server's close; the server holds the transport open for another
+/// second before it ends it. The client answers and waits for that end (RFC 6455 §7.1.1: the
+/// server ends the TCP connection first) rather than giving up at once on a deadline that
+/// was computed from a stale time.
+#[tokio::test(start_paused = true)]
+async fn a_close_after_a_silence_times_from_its_arrival() {
+    let (a, b) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        let mut server = accept_with(b, Options::default(), |_| Ok(Accept::new()))
+            .await
+            .expect("server handshake");
+        server
+            .send(Message::from("before the silence"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        server.close(CloseCode::NORMAL, "bye").await.unwrap();
+        let closed_at = tokio::time::Instant::now();
+        // The client's answer is left unread for a second, then the transport ends.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(server);
+        closed_at
+    });
+    let options = ClientOptions::new().proxy(Proxy::None);
+    let (mut client, _) = client(a, "ws://localhost/", &options)
+        .await
+        .expect("client handshake");
+    let first = client.recv().await.unwrap().expect("the first message");
+    assert_eq!(first.as_bytes(), b"before the silence");
+    assert_eq!(client.recv().await.unwrap(), None, "a clean close");
+    let ended = tokio::time::Instant::now();
+    let closed_at = server.await.unwrap();
+    let waited = ended - closed_at;
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
+        "the client waited {waited:?} for the server to end the transport (1 s, within the 5 s close timeout)"
+    );
+    let info = client.close_info().expect("closed");
+    assert!(info.is_clean(), "{info:?}");
+}
