@@ -370,7 +370,11 @@ impl<S: Read + Write> WebSocket<S> {
             if self.conn.is_terminated() || self.transport_gone {
                 return Ok(None);
             }
-            self.tick();
+            // A deadline that passed fires before the read blocks (none can have passed when
+            // nothing is timed: the clock is not read then).
+            if self.conn.may_have_deadline() {
+                self.tick();
+            }
             if self.conn.is_terminated() || self.conn.pending_transmit() > 0 {
                 continue;
             }
@@ -401,10 +405,12 @@ impl<S: Read + Write> WebSocket<S> {
     fn read_some(&mut self) -> io::Result<usize> {
         if !self.flowing && self.conn.receive_hint() == 0 {
             let n = self.stream.read(&mut self.buf)?;
-            // The read may have waited long: the input (or the end of the stream) is timed
-            // when it arrived, so that it restarts the keepalive from then.
-            self.tick();
-            self.conn.receive(&self.buf[..n]);
+            // The read may have waited long: the input is timed when it arrived, so that it
+            // restarts the keepalive from then (the clock is read only if the time matters:
+            // `Connection::timed_input`).
+            let (origin, buf) = (self.origin, &self.buf[..n]);
+            self.conn
+                .timed_input(|| origin.elapsed(), |conn| conn.receive(buf));
             self.flowing = n == self.buf.len();
             return Ok(n);
         }
@@ -413,8 +419,9 @@ impl<S: Read + Write> WebSocket<S> {
             Ok(n) => {
                 // Timed when it arrived, as above (a deadline that fires here and ends the
                 // connection makes `commit` ignore the bytes).
-                self.tick();
-                self.conn.commit(n);
+                let origin = self.origin;
+                self.conn
+                    .timed_input(|| origin.elapsed(), |conn| conn.commit(n));
                 self.flowing = n >= READ_BUF;
                 if !self.flowing && self.conn.receive_hint() == 0 {
                     self.conn.commit(0);

@@ -216,7 +216,7 @@ impl Connection {
     /// Whether [`poll_timeout`](Self::poll_timeout) may have a deadline (`false`: it has
     /// none), without computing it: for an adapter's poll, where the answer is almost always
     /// `false`.
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn may_have_deadline(&self) -> bool {
         // With permessage-deflate, its engines' release may be due.
@@ -232,7 +232,7 @@ impl Connection {
     /// timeout counts from then instead. So a flow of messages reads no clock. Otherwise the
     /// time is handed over first, as [`handle_timeout`](Self::handle_timeout): input restarts
     /// the keepalive at the time it arrived, and a deadline that passed fires before it.
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn timed_input<R>(
         &mut self,

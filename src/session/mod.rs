@@ -250,7 +250,7 @@ impl Core {
     /// Input was handled without the time, with nothing timed before it (see
     /// `Connection::timed_input`), and `now` was read after it: a close timeout that the
     /// input started, counted from the last time seen, counts from `now`.
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "std")]
     pub(crate) fn timed_after_input(&mut self, now: Duration) {
         if let (Some(deadline), Some(late)) = (self.close_deadline, now.checked_sub(self.now)) {
             // An overflow means "wait forever", as when the timer is armed.
@@ -261,7 +261,7 @@ impl Core {
 
     /// Whether [`poll_timeout`](Self::poll_timeout) may have a deadline (`false`: it has
     /// none), in a few loads.
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn may_have_deadline(&self) -> bool {
         self.close_deadline.is_some()
