@@ -73,16 +73,33 @@ async fn input_restarts_the_keepalive_at_the_time_it_arrives() {
     assert_eq!(reader.await.unwrap(), 24);
 }
 
+/// How the server ends the silence in [`a_close_after_a_silence_times_from_its_arrival`].
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// Its close frame: the client answers it and waits for the server to end the transport.
+    Close,
+    /// A frame with a reserved opcode (RFC 6455 §5.2): the client fails the connection with
+    /// 1002 and waits for the server's close or the end of the transport.
+    ProtocolError,
+}
+
 /// A flow of messages without a keepalive reads no clock (`Connection::timed_input`), so
-/// the connection's time can be far behind when a close arrives after a long silence: the
-/// close timeout that the close starts must still count from its arrival, not from the last
+/// the connection's time can be far behind when input that starts a close timeout arrives
+/// after a long silence: that timeout must still count from its arrival, not from the last
 /// time the connection saw. Here a client waits 100 s (twenty times the default 5 s close
-/// timeout), then gets the server's close; the server holds the transport open for another
-/// second before it ends it. The client answers and waits for that end (RFC 6455 §7.1.1: the
-/// server ends the TCP connection first) rather than giving up at once on a deadline that
-/// was computed from a stale time.
+/// timeout), then gets the server's close (or a protocol error); the server holds the
+/// transport open for another second, then ends it. The client answers and waits for that
+/// end (RFC 6455 §7.1.1: the server ends the TCP connection first) rather than giving up at
+/// once on a deadline computed from a stale time.
 #[tokio::test(start_paused = true)]
 async fn a_close_after_a_silence_times_from_its_arrival() {
+    for ending in [Ending::Close, Ending::ProtocolError] {
+        close_after_a_silence(ending).await;
+    }
+}
+
+async fn close_after_a_silence(ending: Ending) {
+    use tokio::io::AsyncWriteExt;
     let (a, b) = tokio::io::duplex(4096);
     let server = tokio::spawn(async move {
         let mut server = accept_with(b, Options::default(), |_| Ok(Accept::new()))
@@ -93,12 +110,21 @@ async fn a_close_after_a_silence_times_from_its_arrival() {
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_secs(100)).await;
-        server.close(CloseCode::NORMAL, "bye").await.unwrap();
-        let closed_at = tokio::time::Instant::now();
+        let ended_silence = tokio::time::Instant::now();
         // The client's answer is left unread for a second, then the transport ends.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        drop(server);
-        closed_at
+        match ending {
+            Ending::Close => {
+                server.close(CloseCode::NORMAL, "bye").await.unwrap();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Ending::ProtocolError => {
+                let (mut stream, _) = server.into_parts();
+                // FIN, reserved opcode 0x3, no payload.
+                stream.write_all(&[0x83, 0x00]).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        ended_silence
     });
     let options = ClientOptions::new().proxy(Proxy::None);
     let (mut client, _) = client(a, "ws://localhost/", &options)
@@ -106,14 +132,24 @@ async fn a_close_after_a_silence_times_from_its_arrival() {
         .expect("client handshake");
     let first = client.recv().await.unwrap().expect("the first message");
     assert_eq!(first.as_bytes(), b"before the silence");
-    assert_eq!(client.recv().await.unwrap(), None, "a clean close");
+    let last = client.recv().await;
     let ended = tokio::time::Instant::now();
-    let closed_at = server.await.unwrap();
-    let waited = ended - closed_at;
+    let ended_silence = server.await.unwrap();
+    let info = client.close_info().expect("closed").clone();
+    match ending {
+        Ending::Close => {
+            assert!(matches!(last, Ok(None)), "{ending:?}: {last:?}");
+            assert!(info.is_clean(), "{info:?}");
+        }
+        Ending::ProtocolError => {
+            assert!(last.is_err(), "{ending:?}: {last:?}");
+            assert_eq!(info.code, CloseCode::PROTOCOL_ERROR, "{info:?}");
+        }
+    }
+    let waited = ended - ended_silence;
     assert!(
         waited >= Duration::from_secs(1) && waited < Duration::from_secs(5),
-        "the client waited {waited:?} for the server to end the transport (1 s, within the 5 s close timeout)"
+        "{ending:?}: the client waited {waited:?} for the server to end the transport \
+         (1 s, within the 5 s close timeout)"
     );
-    let info = client.close_info().expect("closed");
-    assert!(info.is_clean(), "{info:?}");
 }
