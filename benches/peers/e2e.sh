@@ -17,11 +17,13 @@
 # the servers taking turns (the order rotates each round) so that all contenders of a row run
 # back to back under the same machine load; a cell is the best of its rounds (a shared machine
 # only ever slows a run down). Prints two markdown tables: messages/s (round trips: one
-# message and its echo) with the ratio rfc6455 / best peer, and the server's CPU time per
+# message and its echo) with the ratio rfc6455 / best peer, of the best runs and of the means
+# of all runs (the rounds spread by a few percent on a shared machine: the two ratios show how
+# far a result is from a tie), and the server's CPU time per
 # message (utime+stime from /proc over the measured window, 10 ms ticks) with the ratio
 # best peer / rfc6455 (above 1: rfc6455 uses less CPU). Raw result lines go to $LOG.
 #
-# Environment: SECS (3), WARMUP (0.5), ROUNDS (3), KIND (binary | text), ROWS ("1:16 1:16384
+# Environment: SECS (3), WARMUP (0.5), ROUNDS (5), KIND (binary | text), ROWS ("1:16 1:16384
 # 64:16 64:16384"), BASE_PORT (19300), THREADS (load client runtime threads, 1), LOG
 # (target/peers-e2e.log). Bounded: every load run is under `timeout`, servers are killed on exit.
 set -euo pipefail
@@ -31,7 +33,7 @@ cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 SECS=${SECS:-3}
 WARMUP=${WARMUP:-0.5}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 KIND=${KIND:-binary}
 ROWS=${ROWS:-"1:16 1:16384 64:16 64:16384"}
 BASE_PORT=${BASE_PORT:-19300}
@@ -90,7 +92,7 @@ done
 
 mkdir -p "$(dirname "$LOG")"
 : >"$LOG"
-declare -A RATE CPU
+declare -A RATE CPU SUM RUNS
 LIMIT=$(awk -v w="$WARMUP" -v s="$SECS" 'BEGIN { printf "%d", w + s + 20 }')
 T1=$SECONDS
 for row in $ROWS; do
@@ -111,7 +113,11 @@ for row in $ROWS; do
       cpu=$(sed -n 's/.*server_cpu_us_per_msg=\([0-9.]*\).*/\1/p' <<<"$line")
       log "$name C=$c size=$size round $((r + 1))/$ROUNDS: ${rate:--} msg/s, server ${cpu:--} us CPU/msg"
       key="$row/$name"
-      if [[ -n $rate ]] && ((rate > ${RATE[$key]:-0})); then RATE[$key]=$rate; fi
+      if [[ -n $rate ]]; then
+        ((rate > ${RATE[$key]:-0})) && RATE[$key]=$rate
+        SUM[$key]=$((${SUM[$key]:-0} + rate))
+        RUNS[$key]=$((${RUNS[$key]:-0} + 1))
+      fi
       if [[ -n $cpu ]] && awk -v a="$cpu" -v b="${CPU[$key]:-}" 'BEGIN { exit !(b == "" || a < b) }'; then
         CPU[$key]=$cpu
       fi
@@ -123,10 +129,10 @@ RUN_SECS=$((SECONDS - T1))
 human_size() { if (($1 >= 1024)); then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
 
 echo
-echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster)"
+echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster; the last column compares the means of the $ROUNDS runs instead)"
 echo
-echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer |"
-echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|"
+echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer | same, means |"
+echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|---:|"
 for row in $ROWS; do
   c=${row%%:*}
   size=${row##*:}
@@ -139,7 +145,18 @@ for row in $ROWS; do
   done
   rfc=${RATE[$row/rfc6455]:-}
   ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || b == 0) print "-"; else printf "%.2fx", a / b }')
-  echo "| $c | $(human_size "$size") |$cells $ratio |"
+  # The same with each server's mean over its rounds.
+  mean_best=0
+  for name in "${NAMES[@]}"; do
+    [[ $name == rfc6455 || -z ${RUNS[$row/$name]:-} ]] && continue
+    m=$((SUM[$row/$name] / RUNS[$row/$name]))
+    ((m > mean_best)) && mean_best=$m
+  done
+  mean_ratio=-
+  if [[ -n ${RUNS[$row/rfc6455]:-} ]] && ((mean_best > 0)); then
+    mean_ratio=$(awk -v a="$((SUM[$row/rfc6455] / RUNS[$row/rfc6455]))" -v b="$mean_best" 'BEGIN { printf "%.2fx", a / b }')
+  fi
+  echo "| $c | $(human_size "$size") |$cells $ratio | $mean_ratio |"
 done
 
 echo
