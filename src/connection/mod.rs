@@ -1280,4 +1280,157 @@ mod tests {
         assert_eq!(s.poll_timeout(), None);
         assert_eq!(s.state(), State::Closing);
     }
+
+    /// `timed_input` (the adapters' input, which reads the clock only when the time matters)
+    /// against the plain rule it replaces (the time handed over before every input), on the
+    /// same random sequences of inputs (whole and split frames, pings, closes, a protocol
+    /// error, the end of the stream, through `receive` and `receive_buf`/`commit`), clock
+    /// steps, fired timers and commands, in both roles, with and without a close timeout and a
+    /// keepalive: the events, the deadline, the state and the bytes written are the same after
+    /// every step.
+    #[cfg(feature = "std")]
+    #[test]
+    fn timed_input_is_timing_every_input() {
+        use crate::frame::{FrameHeader, encode_frame};
+        use std::format;
+        use std::string::String;
+        use std::vec;
+
+        struct Rng(u64);
+        impl Rng {
+            fn below(&mut self, n: u64) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0 % n
+            }
+        }
+        fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+            let header = FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: OpCode::from_low_bits(opcode),
+                mask: masked.then_some([1, 2, 3, 4]),
+                payload_len: 0,
+            };
+            let mut out = vec![0; 14 + payload.len()];
+            let n = encode_frame(header, payload, &mut out).unwrap();
+            out.truncate(n);
+            out
+        }
+        fn seen(c: &mut Connection) -> String {
+            let mut log = String::new();
+            while let Some(event) = c.poll_event() {
+                log += &format!("{event:?};");
+            }
+            log + &format!(
+                "{:?} {:?} {} {:?}",
+                c.poll_timeout(),
+                c.state(),
+                c.is_terminated(),
+                drain(c)
+            )
+        }
+        let secs = Duration::from_secs;
+        for seed in 1..=3000u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let role = if rng.below(2) == 0 {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            let close_timeout = [
+                None,
+                Some(secs(2)),
+                Some(Duration::ZERO),
+                Some(Duration::MAX),
+            ][rng.below(4) as usize];
+            let keepalive = (rng.below(3) == 0).then_some(Keepalive {
+                interval: secs(1),
+                timeout: secs(2),
+            });
+            let config = Config::default()
+                .with_close_timeout(close_timeout)
+                .with_keepalive(keepalive);
+            let keys = || MaskSource::Custom(Box::new(|| [9, 8, 7, 6]));
+            // `every`: the time before every input; `lazy`: `timed_input`.
+            let mut every = Connection::build(role, config, keys());
+            let mut lazy = Connection::build(role, config, keys());
+            let masked = role == Role::Server;
+            let mut now = Duration::ZERO;
+            let mut pending: Vec<u8> = Vec::new();
+            for step in 0..40 {
+                match rng.below(10) {
+                    0 => {
+                        now += [Duration::ZERO, secs(1) / 10, secs(1), secs(3), secs(30)]
+                            [rng.below(5) as usize]
+                    }
+                    1 => {
+                        // A timer fires at its deadline (the same for both, checked below),
+                        // unless it means "never".
+                        if let Some(due) = every.poll_timeout().filter(|d| *d < now + secs(60)) {
+                            now = now.max(due);
+                            every.handle_timeout(now);
+                            lazy.handle_timeout(now);
+                        }
+                    }
+                    2 => {
+                        every.handle_timeout(now);
+                        let _ = every.close(CloseCode::NORMAL, "");
+                        lazy.handle_timeout(now);
+                        let _ = lazy.close(CloseCode::NORMAL, "");
+                    }
+                    3 => {
+                        let _ = every.send_text("x");
+                        let _ = lazy.send_text("x");
+                    }
+                    4 => {
+                        every.handle_timeout(now);
+                        every.receive_eof();
+                        lazy.timed_input(|| now, |c| c.receive(&[]));
+                        lazy.receive_eof();
+                    }
+                    k => {
+                        if pending.is_empty() {
+                            pending = match rng.below(6) {
+                                0 => frame(0x9, b"ka", masked),
+                                1 => frame(0xA, b"", masked),
+                                2 => frame(0x8, &[0x03, 0xE8], masked),
+                                3 => frame(0x3, b"", masked), // reserved opcode: 1002
+                                _ => frame(0x1, b"hello", masked),
+                            };
+                        }
+                        // All of what is pending, or a part of it.
+                        let n = if rng.below(3) == 0 {
+                            1 + rng.below(pending.len() as u64) as usize
+                        } else {
+                            pending.len()
+                        };
+                        let input: Vec<u8> = pending.drain(..n).collect();
+                        every.handle_timeout(now);
+                        if k % 2 == 0 {
+                            every.receive(&input);
+                            lazy.timed_input(|| now, |c| c.receive(&input));
+                        } else {
+                            every.receive_buf(n)[..n].copy_from_slice(&input);
+                            every.commit(n);
+                            lazy.timed_input(
+                                || now,
+                                |c| {
+                                    c.receive_buf(n)[..n].copy_from_slice(&input);
+                                    c.commit(n);
+                                },
+                            );
+                        }
+                    }
+                }
+                assert_eq!(
+                    seen(&mut every),
+                    seen(&mut lazy),
+                    "seed {seed}, step {step}, {role:?}, close timeout {close_timeout:?}, \
+                     keepalive {keepalive:?}"
+                );
+            }
+        }
+    }
 }
