@@ -227,11 +227,12 @@ impl Connection {
     /// `receive_into`, …); `clock` is read only if the input needs the time. With nothing
     /// timed ([`may_have_deadline`](Self::may_have_deadline) is `false`: no close timeout
     /// pending, no keepalive running, no permessage-deflate), when input arrives changes
-    /// nothing but a close timeout that the input itself starts (a close received by a client,
-    /// a protocol error), counted from the last time seen: the clock is read after the input, and that
-    /// timeout counts from then instead. So a flow of messages reads no clock. Otherwise the
-    /// time is handed over first, as [`handle_timeout`](Self::handle_timeout): input restarts
-    /// the keepalive at the time it arrived, and a deadline that passed fires before it.
+    /// nothing but a close timeout that the input itself starts (a close received by a
+    /// client, a protocol error), counted from the last time seen: the clock is read after
+    /// the input, and that timeout counts from then instead. So a flow of messages reads no
+    /// clock. Otherwise the time is handed over first, as
+    /// [`handle_timeout`](Self::handle_timeout): input restarts the keepalive at the time it
+    /// arrived, and a deadline that passed fires before it.
     #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn timed_input<R>(
