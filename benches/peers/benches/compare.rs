@@ -223,14 +223,7 @@ fn payload(len: usize, kind: Kind) -> Vec<u8> {
             while s.len() < len {
                 s.push_str(pattern);
             }
-            let mut cut = len;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            s.truncate(cut);
-            while s.len() < len {
-                s.push(' ');
-            }
+            rfc6455_peers::corpus::fit(&mut s, len);
             s.into_bytes()
         }
     }

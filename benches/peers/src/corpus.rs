@@ -51,15 +51,21 @@ pub fn json_text(total: usize) -> String {
         );
         s.push('\n');
     }
-    let mut cut = total;
+    fit(&mut s, total);
+    s
+}
+
+/// Make `s` exactly `len` bytes: cut at the last character boundary at or before `len`, then
+/// padded with spaces (so text stays valid UTF-8 at any size).
+pub fn fit(s: &mut String, len: usize) {
+    let mut cut = len.min(s.len());
     while !s.is_char_boundary(cut) {
         cut -= 1;
     }
     s.truncate(cut);
-    while s.len() < total {
+    while s.len() < len {
         s.push(' ');
     }
-    s
 }
 
 /// `total` bytes of application log text (ASCII): timestamped lines of a few levels and
