@@ -266,6 +266,18 @@ impl Incoming {
         self.filled += n;
     }
 
+    /// New input given away (`Connection::receive_bytes`): it becomes the read buffer when
+    /// nothing is held (no copy), and is copied after what is held otherwise.
+    pub(super) fn take_input(&mut self, input: BytesMut, want: usize) {
+        if self.filled == 0 && self.read_buf.capacity() == 0 && want <= input.capacity() {
+            self.filled = input.len();
+            self.read_buf = input;
+            self.lent = false;
+            return;
+        }
+        self.extend(&input, want);
+    }
+
     /// New input (a copy), after what is held.
     #[inline]
     pub(super) fn extend(&mut self, bytes: &[u8], want: usize) {
@@ -306,8 +318,9 @@ impl Incoming {
         // right after the message gathered in place, if any.
         let left = self.filled.saturating_sub(pos);
         let base = self.held;
-        if !keep && self.assembly.is_empty() {
+        if !keep && self.assembly.is_empty() && self.assembly.capacity() > 0 {
             // Not even the second read buffer stays (it may hold an older buffer's allocation).
+            // (Asked first: dropping even an empty `BytesMut` is a call.)
             self.assembly = BytesMut::new();
         }
         // A message gathered in place keeps the buffer (unless none of its bytes are here
@@ -319,12 +332,13 @@ impl Incoming {
             self.filled = base + left;
             return;
         }
-        self.read_buf = if left == 0 {
-            BytesMut::new()
-        } else {
+        if left > 0 {
             // Copied out, so that a large buffer is not kept for them.
-            BytesMut::from(&self.read_buf[pos..self.filled])
-        };
+            self.read_buf = BytesMut::from(&self.read_buf[pos..self.filled]);
+        } else if self.read_buf.capacity() > 0 {
+            // (A message that took the whole buffer left none to drop.)
+            self.read_buf = BytesMut::new();
+        }
         self.filled = left;
     }
 
@@ -519,13 +533,19 @@ impl Incoming {
             self.read_buf.advance(pos);
             return Bytes::new();
         }
-        let mut data = if !self.reused && pos == self.read_buf.capacity() {
-            // The message ends a buffer that is given back after this input anyway (an idle
-            // connection's input, copied in by `extend`): the whole buffer goes with it.
-            // Unshared, its `freeze` is a pointer move: no reference count at all, now or
-            // when the message is dropped. (A buffer that is reused stays, so that it is
-            // reclaimed in place for the next read once the message is dropped.)
-            core::mem::take(&mut self.read_buf).freeze()
+        let mut data = if !self.reused && self.filled == 0 {
+            // The message ends the input, and the buffer is given back after this input
+            // anyway (an idle connection's input: copied in by `extend`, or given away to
+            // `take_input`): the whole buffer goes with it, cut to the message (room lent
+            // once may lie beyond). Unshared, it is frozen with no reference count when it
+            // is exactly the message's size (a copied input), and otherwise with a shared
+            // header and one atomic decrement when dropped, where a split would take two.
+            // Its spare capacity would stay allocated with a split just the same. (A buffer that is reused
+            // stays, so that it is reclaimed in place for the next read once the message is
+            // dropped.)
+            let mut whole = core::mem::take(&mut self.read_buf);
+            whole.truncate(pos);
+            whole.freeze()
         } else {
             self.read_buf.split_to(pos).freeze()
         };

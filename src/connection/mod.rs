@@ -17,7 +17,7 @@ mod outgoing;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use core::fmt;
 use core::time::Duration;
 
@@ -281,6 +281,27 @@ impl Connection {
     /// [`Config::streaming`] says; see [`commit_with`](Self::commit_with)).
     pub fn receive_with(&mut self, bytes: &[u8], mut on_event: impl FnMut(BorrowedEvent<'_>)) {
         self.receive_copy(bytes, Some(&mut on_event));
+    }
+
+    /// [`receive`](Self::receive) for input in a buffer that is given away: when the
+    /// connection holds no received bytes (nothing partly received, as between messages), it
+    /// keeps `input` as its read buffer instead of copying it, so a message that ends the
+    /// input is handed out as that buffer, with no copy (it keeps the buffer's allocation,
+    /// spare capacity included, until dropped). Otherwise `input` is copied in, as `receive`
+    /// does. The events and bytes out are `receive(&input)`'s either way.
+    ///
+    /// For a driver that reads an idle connection into a buffer of its own: the tokio
+    /// adapter hands over its read buffer after a read of at least half its size (a message
+    /// then keeps at most twice its size) and copies shorter reads, so that a small
+    /// message keeps an allocation of its own size.
+    pub fn receive_bytes(&mut self, input: BytesMut) {
+        if !self.core.lifecycle.is_reading() || input.is_empty() {
+            return;
+        }
+        self.input_arrived();
+        let want = self.frame_reserve().max(input.len());
+        self.rx.take_input(input, want);
+        self.process_input(false, None);
     }
 
     fn receive_copy(&mut self, bytes: &[u8], sink: Option<Sink<'_>>) {

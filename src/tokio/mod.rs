@@ -53,7 +53,9 @@
 //! writes until the queue is empty. So what the adapter holds for a peer that does not read is
 //! at most the limit plus one message, plus the few pongs the core bounds itself.
 //!
-//! **Reading** uses a 32 KiB buffer on the stack while idle (no allocation per read), and
+//! **Reading** uses a 32 KiB buffer while idle: on the stack while messages are short (then
+//! copied into a message of their size), or one per thread while they are long (handed over
+//! without a copy: [`Connection::receive_bytes`](crate::Connection::receive_bytes)); and
 //! reads straight into the connection's own buffer ([`Connection::receive_buf`](crate::Connection::receive_buf), no copy;
 //! reads doubling up to [`Options::max_read_buffer`]) while a frame is partly received or
 //! reads fill their buffer; that buffer is given back once a read would wait or comes up

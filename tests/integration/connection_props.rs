@@ -102,12 +102,35 @@ fn run(
     (drain_events(&mut conn), out)
 }
 
+/// Feed `input` split at `cuts` through `receive_bytes`, each chunk in a buffer with
+/// `spare` bytes of spare capacity (the connection may keep it rather than copy it).
+fn run_owned(
+    role: Role,
+    limits: Limits,
+    input: &[u8],
+    cuts: &[usize],
+    spare: usize,
+) -> (Vec<Event>, Vec<u8>) {
+    let mut conn = receiver(role, limits);
+    let mut last = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+        let cut = cut.clamp(last, input.len());
+        let mut chunk = bytes::BytesMut::with_capacity(cut - last + spare);
+        chunk.extend_from_slice(&input[last..cut]);
+        conn.receive_bytes(chunk);
+        last = cut;
+    }
+    let out = drain_output(&mut conn);
+    (drain_events(&mut conn), out)
+}
+
 /// Feed `input` split at `cuts` through `receive_buf` / `commit` (or `commit_with` when
 /// `borrowed`), each chunk in reads of at most the room lent for a read size from `mins`, a
 /// `commit(0)` (the "read would block" that gives the buffer back) after the chunks `idle`
 /// marks. Borrowed events are normalised (see [`normal`]) and come before the queued ones.
 /// A read size of exactly 7 first appends instead: `receive_into`, or `receive_into_with`
-/// when `borrowed`.
+/// when `borrowed`. A read size of 5 or 300 gives the read away: `receive_bytes` (the
+/// tokio adapter's input between frames), in a buffer with room to spare.
 #[allow(clippy::too_many_arguments)]
 fn run_buf(
     role: Role,
@@ -151,6 +174,14 @@ fn run_buf(
                 .unwrap_or(1)
                 .max(1);
             reads += 1;
+            if !borrowed && (min == 5 || min == 300) {
+                let n = chunk.len().min(min);
+                let mut given = bytes::BytesMut::with_capacity(2 * min);
+                given.extend_from_slice(&chunk[..n]);
+                conn.receive_bytes(given);
+                chunk = &chunk[n..];
+                continue;
+            }
             if append {
                 // `receive_into` / `receive_into_with`: appended, like tokio's `read_buf`,
                 // into room for the whole read where it lands.
@@ -229,6 +260,7 @@ proptest! {
         frame_size in prop_oneof![Just(None), (1usize..64).prop_map(Some)],
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..40),
         server_side in any::<bool>(),
+        spare in prop_oneof![Just(0usize), 1usize..300],
     ) {
         let (sender, role) = if server_side { (Role::Client, Role::Server) } else { (Role::Server, Role::Client) };
         let input = wire(sender, &ops, frame_size);
@@ -236,6 +268,8 @@ proptest! {
         let whole = run(role, Limits::DEFAULT, &input, &[], false);
         let chunked = run(role, Limits::DEFAULT, &input, &cuts, false);
         prop_assert_eq!(&whole, &chunked);
+        // Given away (`receive_bytes`), with or without room to spare.
+        prop_assert_eq!(&whole, &run_owned(role, Limits::DEFAULT, &input, &cuts, spare));
         // Byte by byte too.
         let every: Vec<usize> = (0..input.len()).collect();
         prop_assert_eq!(&whole, &run(role, Limits::DEFAULT, &input, &every, false));
@@ -273,7 +307,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..12),
         frame_size in prop_oneof![Just(None), (1usize..64).prop_map(Some)],
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..40),
-        mins in proptest::collection::vec(prop_oneof![1usize..8, 1usize..400, Just(65536), Just(7)], 1..6),
+        mins in proptest::collection::vec(prop_oneof![1usize..8, 1usize..400, Just(65536), Just(7), Just(300)], 1..6),
         idle in proptest::collection::vec(any::<bool>(), 0..40),
         server_side in any::<bool>(),
     ) {
@@ -340,6 +374,7 @@ proptest! {
             let whole = run(role, limits, &input, &[], false);
             let chunked = run(role, limits, &input, &cuts, false);
             prop_assert_eq!(&whole, &chunked);
+            prop_assert_eq!(&whole, &run_owned(role, limits, &input, &cuts, 64));
             // Every byte the connection emits is a valid frame for its role.
             let mut peer = receiver(role.peer(), Limits::UNLIMITED);
             peer.receive(&whole.1);
