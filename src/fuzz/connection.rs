@@ -3,6 +3,7 @@
 
 use super::round_trip::deflate_settings;
 use super::*;
+use bytes::BytesMut;
 
 // ------------------------------------------------------------------------------------------
 // connection
@@ -88,20 +89,23 @@ pub(super) enum Feed {
     Append { read: usize },
     /// `receive_into_with`, appending at most `read` bytes per call (borrowed events).
     AppendWith { read: usize },
+    /// `receive_bytes`, each input given away in a buffer with `spare` bytes of room after it.
+    Given { spare: usize },
 }
 
 impl Feed {
     /// A feed chosen by two bytes of fuzz input.
     pub(super) fn pick(mode: u8, size: u8) -> Feed {
         let read = usize::from(size) * 61 % 1500 + 1;
-        match mode % 7 {
+        match mode % 8 {
             0 => Feed::Copy,
             1 => Feed::Buf { read, idle: false },
             2 => Feed::Buf { read, idle: true },
             3 => Feed::Borrowed { read },
             4 => Feed::Append { read },
             5 => Feed::AppendWith { read },
-            _ => Feed::CopyWith,
+            6 => Feed::CopyWith,
+            _ => Feed::Given { spare: read - 1 },
         }
     }
 }
@@ -250,6 +254,15 @@ impl Side {
         match self.feed {
             Feed::Copy => conn.receive(bytes),
             Feed::CopyWith => conn.receive_with(bytes, &mut borrowed),
+            Feed::Given { spare } => {
+                let mut given = BytesMut::with_capacity(bytes.len() + spare);
+                given.extend_from_slice(bytes);
+                conn.receive_bytes(given);
+                // Given back unless something is partly received.
+                if conn.buffered_receive() == 0 {
+                    assert_eq!(conn.receive_capacity(), 0, "a given buffer kept");
+                }
+            }
             Feed::Append { read } => {
                 for chunk in bytes.chunks(read) {
                     conn.receive_into(read, |buf| {
