@@ -44,3 +44,80 @@ fn an_idle_connection_keeps_under_1_kib() {
     );
     drop((c, s));
 }
+
+/// The inputs that leave the read buffer as an empty view of its allocation (split or
+/// advanced to its end, with no capacity left): a message that ends with an empty frame
+/// after a large one, a fragmented message whose frames all came in one input, an empty
+/// final fragment in streaming mode. Regression (review): the connection kept that view,
+/// and with it the whole allocation, while `receive_capacity` said 0.
+#[test]
+fn an_input_that_ends_in_an_empty_view_of_the_buffer_keeps_nothing() {
+    use rfc6455::OpCode;
+    use rfc6455::raw::RawFrame;
+    let key = Some([1, 2, 3, 4]);
+    let big = vec![9u8; 20_000];
+    let empty_after_big = [
+        RawFrame::new(OpCode::BINARY, &big).mask(key).to_vec(),
+        RawFrame::new(OpCode::BINARY, b"").mask(key).to_vec(),
+    ]
+    .concat();
+    let fragmented = [
+        RawFrame::new(OpCode::BINARY, &big[..10_000])
+            .fin(false)
+            .mask(key)
+            .to_vec(),
+        RawFrame::new(OpCode::CONTINUATION, &big[..10_000])
+            .mask(key)
+            .to_vec(),
+    ]
+    .concat();
+    let streamed = [
+        RawFrame::new(OpCode::BINARY, &big)
+            .fin(false)
+            .mask(key)
+            .to_vec(),
+        RawFrame::new(OpCode::CONTINUATION, b"").mask(key).to_vec(),
+    ]
+    .concat();
+    let cases = [
+        (
+            "an empty message after a large one",
+            &empty_after_big,
+            false,
+        ),
+        ("a fragmented message in one input", &fragmented, false),
+        ("an empty last fragment, streaming", &streamed, true),
+    ];
+    for (name, input, streaming) in cases {
+        for how in ["receive", "receive_bytes", "receive_buf"] {
+            let mut s = Box::new(server(Config::default().with_streaming(streaming)));
+            // Two small messages first: the event queue keeps its (small) capacity.
+            let small = RawFrame::new(OpCode::BINARY, b"hi").mask(key).to_vec();
+            s.receive(&[&small[..], &small[..]].concat());
+            drop(drain_events(&mut s));
+            let idle = live();
+            match how {
+                "receive" => s.receive(input),
+                "receive_bytes" => s.receive_bytes(bytes::BytesMut::from(&input[..])),
+                _ => {
+                    let room = s.receive_buf(input.len());
+                    room[..input.len()].copy_from_slice(input);
+                    s.commit(input.len());
+                    // The read that would wait: the buffer is given back.
+                    s.commit(0);
+                }
+            }
+            let events = drain_events(&mut s);
+            assert!(
+                events
+                    .iter()
+                    .any(|e| matches!(e, Event::Message(_) | Event::Fragment(_))),
+                "{name}, {how}: {events:?}"
+            );
+            drop(events);
+            let kept = live() - idle;
+            assert_eq!(s.receive_capacity(), 0, "{name}, {how}");
+            assert_eq!(kept, 0, "{name}, {how}: bytes kept");
+        }
+    }
+}

@@ -318,9 +318,9 @@ impl Incoming {
         // right after the message gathered in place, if any.
         let left = self.filled.saturating_sub(pos);
         let base = self.held;
-        if !keep && self.assembly.is_empty() && self.assembly.capacity() > 0 {
-            // Not even the second read buffer stays (it may hold an older buffer's allocation).
-            // (Asked first: dropping even an empty `BytesMut` is a call.)
+        if !keep && self.assembly.is_empty() {
+            // Not even the second read buffer stays (it may hold an older buffer's allocation:
+            // an empty view with no capacity can still keep one alive).
             self.assembly = BytesMut::new();
         }
         // A message gathered in place keeps the buffer (unless none of its bytes are here
@@ -332,13 +332,14 @@ impl Incoming {
             self.filled = base + left;
             return;
         }
-        if left > 0 {
+        self.read_buf = if left == 0 {
+            // Dropped even when it has no capacity: a buffer split or advanced to its end is
+            // an empty view that still keeps the allocation alive.
+            BytesMut::new()
+        } else {
             // Copied out, so that a large buffer is not kept for them.
-            self.read_buf = BytesMut::from(&self.read_buf[pos..self.filled]);
-        } else if self.read_buf.capacity() > 0 {
-            // (A message that took the whole buffer left none to drop.)
-            self.read_buf = BytesMut::new();
-        }
+            BytesMut::from(&self.read_buf[pos..self.filled])
+        };
         self.filled = left;
     }
 

@@ -286,14 +286,16 @@ impl Connection {
     /// [`receive`](Self::receive) for input in a buffer that is given away: when the
     /// connection holds no received bytes (nothing partly received, as between messages), it
     /// keeps `input` as its read buffer instead of copying it, so a message that ends the
-    /// input is handed out as that buffer, with no copy (it keeps the buffer's allocation,
-    /// spare capacity included, until dropped). Otherwise `input` is copied in, as `receive`
+    /// input is handed out as that buffer, with no copy. Every message split off it keeps the
+    /// whole allocation (spare capacity included) alive until all are dropped, as messages
+    /// split off the read buffer always do. Otherwise `input` is copied in, as `receive`
     /// does. The events and bytes out are `receive(&input)`'s either way.
     ///
     /// For a driver that reads an idle connection into a buffer of its own: the tokio
-    /// adapter hands over its read buffer after a read of at least half its size (a message
-    /// then keeps at most twice its size) and copies shorter reads, so that a small
-    /// message keeps an allocation of its own size.
+    /// adapter hands over its 32 KiB read buffer after a read of at least half its size (a
+    /// message that is most of the read keeps at most about twice its size) and copies
+    /// shorter reads, so that the messages of a short read keep an allocation of the read's
+    /// size.
     pub fn receive_bytes(&mut self, input: BytesMut) {
         if !self.core.lifecycle.is_reading() || input.is_empty() {
             return;
@@ -334,9 +336,10 @@ impl Connection {
     /// partly received; a partial header or control frame, at most 139 bytes, moves to a
     /// small buffer) by `commit(0)`, which says "nothing was read" (call it when a read
     /// would block, or before waiting on an idle transport), and by any
-    /// [`receive`](Self::receive). So an idle connection holds no read buffer (see
-    /// [`Connection`]'s memory section) as long as the driver does one of these before it
-    /// waits. The adapters read an idle connection into a scratch buffer with `receive`, and
+    /// [`receive`](Self::receive) or [`receive_bytes`](Self::receive_bytes). So an idle
+    /// connection holds no read buffer (see [`Connection`]'s memory section) as long as the
+    /// driver does one of these before it waits. The adapters read an idle connection into
+    /// a buffer of their own (then `receive`, or `receive_bytes` to give it away), and
     /// switch to `receive_buf` while a frame is partly received
     /// ([`receive_hint`](Self::receive_hint)) or reads fill their buffer: a connection that
     /// waits for its next message holds nothing, one in a burst of traffic reuses its buffer.
@@ -529,8 +532,9 @@ impl Connection {
 
     /// How many more payload bytes the frame being received needs (0 between frames, or
     /// while its header is incomplete): an adapter can read straight into
-    /// [`receive_buf`](Self::receive_buf) when it is non-zero, and into a scratch buffer
-    /// (then [`receive`](Self::receive)) when the connection is idle. The length is the
+    /// [`receive_buf`](Self::receive_buf) when it is non-zero, and into a buffer of its own
+    /// (then [`receive`](Self::receive) or [`receive_bytes`](Self::receive_bytes)) when the
+    /// connection is idle. The length is the
     /// peer's declaration, checked against the limits; saturates at `usize::MAX`.
     #[inline]
     pub fn receive_hint(&self) -> usize {

@@ -29,10 +29,10 @@ std::thread_local! {
     /// The read buffer of this thread's connections that wait for their next message while
     /// their messages are long (`Inner::poll_read_spare`); allocated on first use, one per
     /// thread, not per connection. A read of at least half of it hands it over to the
-    /// connection (`Connection::receive_bytes`: no copy, and a message that ends it keeps at
-    /// most twice its size) and the next read allocates a new one; a shorter read is copied
-    /// into the connection (a small message keeps an allocation of its own size) and the
-    /// buffer stays. Short messages are read on the stack instead (`poll_read_stack`),
+    /// connection (`Connection::receive_bytes`: no copy; the messages of that read share its
+    /// allocation, so one that is most of the read keeps at most about twice its size) and
+    /// the next read allocates a new one; a shorter read is copied into the connection (its
+    /// messages keep an allocation of the read's size) and the buffer stays. Short messages are read on the stack instead (`poll_read_stack`),
     /// cheaper than this thread-local for them; but a stack read is copied whatever its
     /// size, and that copy was 1.7 % of a 16 KiB echo server's CPU.
     static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
