@@ -541,9 +541,9 @@ impl Incoming {
             // once may lie beyond). Unshared, it is frozen with no reference count when it
             // is exactly the message's size (a copied input), and otherwise with a shared
             // header and one atomic decrement when dropped, where a split would take two.
-            // Its spare capacity would stay allocated with a split just the same. (A buffer that is reused
-            // stays, so that it is reclaimed in place for the next read once the message is
-            // dropped.)
+            // Its spare capacity would stay allocated with a split just the same. (A buffer
+            // that is reused stays, so that it is reclaimed in place for the next read once
+            // the message is dropped.)
             let mut whole = core::mem::take(&mut self.read_buf);
             whole.truncate(pos);
             whole.freeze()

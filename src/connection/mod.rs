@@ -534,8 +534,8 @@ impl Connection {
     /// while its header is incomplete): an adapter can read straight into
     /// [`receive_buf`](Self::receive_buf) when it is non-zero, and into a buffer of its own
     /// (then [`receive`](Self::receive) or [`receive_bytes`](Self::receive_bytes)) when the
-    /// connection is idle. The length is the
-    /// peer's declaration, checked against the limits; saturates at `usize::MAX`.
+    /// connection is idle. The length is the peer's declaration, checked against the
+    /// limits; saturates at `usize::MAX`.
     #[inline]
     pub fn receive_hint(&self) -> usize {
         usize::try_from(self.core.decoder.frame_remaining()).unwrap_or(usize::MAX)

@@ -32,9 +32,10 @@ std::thread_local! {
     /// connection (`Connection::receive_bytes`: no copy; the messages of that read share its
     /// allocation, so one that is most of the read keeps at most about twice its size) and
     /// the next read allocates a new one; a shorter read is copied into the connection (its
-    /// messages keep an allocation of the read's size) and the buffer stays. Short messages are read on the stack instead (`poll_read_stack`),
-    /// cheaper than this thread-local for them; but a stack read is copied whatever its
-    /// size, and that copy was 1.7 % of a 16 KiB echo server's CPU.
+    /// messages keep an allocation of the read's size) and the buffer stays. Short messages
+    /// are read on the stack instead (`poll_read_stack`), cheaper than this thread-local for
+    /// them; but a stack read is copied whatever its size, and that copy was 1.7 % of a
+    /// 16 KiB echo server's CPU.
     static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
 
@@ -52,7 +53,7 @@ pub(super) struct Inner<S> {
     /// The connection's next deadline, while it has one.
     timer: Option<Pin<Box<Sleep>>>,
     /// The size of the next read into the connection's own buffer (`receive_buf`) while
-    /// traffic flows; 0 when idle (reads go to the thread's buffer, `SPARE`).
+    /// traffic flows; 0 when idle (reads go to the stack or the thread's buffer, `SPARE`).
     read_size: usize,
     max_read: usize,
     /// The last read with no frame partly received was long: the next one goes to the
@@ -270,12 +271,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     // ------------------------------------------------------------------ input
 
-    /// Read once into the connection: into the thread's buffer while idle (then copied in or
-    /// handed over), straight
-    /// into the connection's buffer (`receive_into`: appended, no copy, the buffer reused)
-    /// while a frame is partly received or reads fill what they are given. A read that
-    /// would wait, or a short one with no frame partly here, gives the connection's buffer
-    /// back: an idle connection holds no read buffer.
+    /// Read once into the connection: while idle, on the stack or into the thread's buffer
+    /// (then copied in, or handed over); straight into the connection's buffer
+    /// (`receive_into`: appended, no copy, the buffer reused) while a frame is partly
+    /// received or reads fill what they are given. A read that would wait, or a short one
+    /// with no frame partly here, gives the connection's buffer back: an idle connection
+    /// holds no read buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.read_size == 0 && self.conn.receive_hint() == 0 {
             return if self.large_reads {
@@ -357,39 +358,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             .flatten()
             .unwrap_or_else(|| BytesMut::with_capacity(SMALL_READ));
         // One `poll_read` into the spare capacity, uninitialised (zeroing 32 KiB would cost
-        // more than the copy the hand-over saves).
-        let mut buf = ReadBuf::uninit(spare.spare_capacity_mut());
-        let polled = Pin::new(&mut self.io).poll_read(cx, &mut buf);
-        let filled = buf.filled();
-        let (n, swapped) = (
-            filled.len(),
-            filled.as_ptr() != spare.as_ptr().wrapping_add(spare.len()),
-        );
-        match polled {
-            Poll::Ready(Ok(())) if !swapped => {}
-            // A reader that replaced the `ReadBuf` (its filled bytes are not in `spare`).
-            Poll::Ready(Ok(())) => {
-                give_back(spare);
-                return Poll::Ready(Err(io::Error::other("poll_read swapped its ReadBuf")));
-            }
+        // more than the copy the hand-over saves), through tokio's `read_buf`, which keeps
+        // that safe (it cannot grow the buffer: the room is at least `SMALL_READ`).
+        let polled = {
+            let mut read = core::pin::pin!(self.io.read_buf(&mut spare));
+            read.as_mut().poll(cx)
+        };
+        let n = match polled {
+            Poll::Ready(Ok(n)) => n,
             // A read that would wait, or an error: the buffer stays with the thread.
-            Poll::Ready(Err(e)) => {
+            other => {
                 give_back(spare);
-                return Poll::Ready(Err(e));
+                return other;
             }
-            Poll::Pending => {
-                give_back(spare);
-                return Poll::Pending;
-            }
-        }
-        // SAFETY: `spare`'s first `n` bytes of spare capacity are initialised: they are the
-        // `ReadBuf`'s filled part (a `ReadBuf` only counts bytes as filled once they are
-        // initialised, and this one was not replaced: its filled part starts at `spare`'s
-        // end, checked above), and `n` is at most the spare capacity it was made from.
-        #[allow(unsafe_code)]
-        unsafe {
-            spare.set_len(n);
-        }
+        };
         // Timed when it arrived, if the time matters (the end of the stream too).
         let origin = self.origin;
         if n >= SMALL_READ / 2 {
