@@ -297,22 +297,30 @@ impl Connection {
     /// shorter reads, so that the messages of a short read keep an allocation of the read's
     /// size.
     pub fn receive_bytes(&mut self, input: BytesMut) {
-        if !self.core.lifecycle.is_reading() || input.is_empty() {
-            return;
-        }
-        self.input_arrived();
-        let want = self.frame_reserve().max(input.len());
-        self.rx.take_input(input, want);
-        self.process_input(false, None);
+        let len = input.len();
+        self.receive_input(len, |rx, want| rx.take_input(input, want), None);
     }
 
     fn receive_copy(&mut self, bytes: &[u8], sink: Option<Sink<'_>>) {
-        if !self.core.lifecycle.is_reading() || bytes.is_empty() {
+        self.receive_input(bytes.len(), |rx, want| rx.extend(bytes, want), sink);
+    }
+
+    /// An input of `len` bytes that `store` puts in the read buffer (room for `want` bytes:
+    /// the frame in progress, if larger), processed as input that is not read into the
+    /// buffer again (the buffer is given back after it).
+    #[inline(always)]
+    fn receive_input(
+        &mut self,
+        len: usize,
+        store: impl FnOnce(&mut Incoming, usize),
+        sink: Option<Sink<'_>>,
+    ) {
+        if !self.core.lifecycle.is_reading() || len == 0 {
             return;
         }
         self.input_arrived();
-        let want = self.frame_reserve().max(bytes.len());
-        self.rx.extend(bytes, want);
+        let want = self.frame_reserve().max(len);
+        store(&mut self.rx, want);
         self.process_input(false, sink);
     }
 

@@ -87,19 +87,9 @@ fn run(
     cuts: &[usize],
     drain_each: bool,
 ) -> (Vec<Event>, Vec<u8>) {
-    let mut conn = receiver(role, limits);
-    let mut out = Vec::new();
-    let mut last = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
-        let cut = cut.clamp(last, input.len());
-        conn.receive(&input[last..cut]);
-        last = cut;
-        if drain_each {
-            out.extend(drain_output(&mut conn));
-        }
-    }
-    out.extend(drain_output(&mut conn));
-    (drain_events(&mut conn), out)
+    run_with(role, limits, input, cuts, drain_each, |conn, chunk| {
+        conn.receive(chunk)
+    })
 }
 
 /// Feed `input` split at `cuts` through `receive_bytes`, each chunk in a buffer with
@@ -111,16 +101,35 @@ fn run_owned(
     cuts: &[usize],
     spare: usize,
 ) -> (Vec<Event>, Vec<u8>) {
+    run_with(role, limits, input, cuts, false, |conn, chunk| {
+        let mut given = bytes::BytesMut::with_capacity(chunk.len() + spare);
+        given.extend_from_slice(chunk);
+        conn.receive_bytes(given);
+    })
+}
+
+/// Feed `input` split at `cuts` through `feed`, draining output after every chunk when
+/// `drain_each`.
+fn run_with(
+    role: Role,
+    limits: Limits,
+    input: &[u8],
+    cuts: &[usize],
+    drain_each: bool,
+    mut feed: impl FnMut(&mut Connection, &[u8]),
+) -> (Vec<Event>, Vec<u8>) {
     let mut conn = receiver(role, limits);
+    let mut out = Vec::new();
     let mut last = 0;
     for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
         let cut = cut.clamp(last, input.len());
-        let mut chunk = bytes::BytesMut::with_capacity(cut - last + spare);
-        chunk.extend_from_slice(&input[last..cut]);
-        conn.receive_bytes(chunk);
+        feed(&mut conn, &input[last..cut]);
         last = cut;
+        if drain_each {
+            out.extend(drain_output(&mut conn));
+        }
     }
-    let out = drain_output(&mut conn);
+    out.extend(drain_output(&mut conn));
     (drain_events(&mut conn), out)
 }
 
