@@ -269,29 +269,39 @@ impl Incoming {
     /// New input given away (`Connection::receive_bytes`): it becomes the read buffer when
     /// nothing is held (no copy), and is copied after what is held otherwise.
     pub(super) fn take_input(&mut self, input: BytesMut, want: usize) {
-        if self.filled == 0 && self.read_buf.capacity() == 0 && want <= input.capacity() {
-            self.filled = input.len();
-            self.read_buf = input;
-            self.lent = false;
+        if self.holds_no_buffer() && want <= input.capacity() {
+            self.adopt(input);
             return;
         }
         self.extend(&input, want);
+    }
+
+    /// Nothing held and no buffer: an idle connection's input may become the read buffer.
+    #[inline]
+    fn holds_no_buffer(&self) -> bool {
+        self.filled == 0 && self.read_buf.capacity() == 0
+    }
+
+    /// `input` becomes the read buffer, all of it received (see `holds_no_buffer`).
+    #[inline]
+    fn adopt(&mut self, input: BytesMut) {
+        self.filled = input.len();
+        self.read_buf = input;
+        self.lent = false;
     }
 
     /// New input (a copy), after what is held.
     #[inline]
     pub(super) fn extend(&mut self, bytes: &[u8], want: usize) {
         let n = bytes.len();
-        if self.filled == 0 && self.read_buf.capacity() == 0 && want <= n {
+        if self.holds_no_buffer() && want <= n {
             // Nothing held and no buffer (an idle connection's input): a buffer of exactly
             // these bytes. A message that takes all of it is handed out as the whole
             // allocation, with no reference count (see `split_read`). The price: a frame
             // that only starts here and is gathered in place has no room to grow into, so
             // the next input moves it once to a larger buffer (the adapters switch to
             // `receive_into` for the rest of a frame, and never pay it).
-            self.read_buf = BytesMut::from(bytes);
-            self.filled = n;
-            self.lent = false;
+            self.adopt(BytesMut::from(bytes));
             return;
         }
         self.make_room(n, want.max(n));

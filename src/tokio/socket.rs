@@ -25,6 +25,10 @@ use crate::role::Role;
 /// that fills it switches to the connection's own buffer for the rest of the traffic.
 pub(super) const SMALL_READ: usize = 32 * 1024;
 
+/// An idle read at least this long hands the thread's buffer over to the connection
+/// (`poll_read_spare`), and makes the next idle read go to that buffer.
+const HAND_OVER: usize = SMALL_READ / 2;
+
 std::thread_local! {
     /// The read buffer of this thread's connections that wait for their next message while
     /// their messages are long (`Inner::poll_read_spare`); allocated on first use, one per
@@ -37,6 +41,16 @@ std::thread_local! {
     /// them; but a stack read is copied whatever its size, and that copy was 1.7 % of a
     /// 16 KiB echo server's CPU.
     static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
+}
+
+/// One `poll_read` appended to `buf`'s spare capacity, without zeroing it (tokio's
+/// `read_buf`, polled once).
+fn poll_read_buf<S: AsyncRead + Unpin, B: bytes::BufMut + ?Sized>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut B,
+) -> Poll<io::Result<usize>> {
+    core::pin::pin!(io.read_buf(buf)).poll(cx)
 }
 
 /// Put the thread's read buffer back (after the thread's end, drop it).
@@ -294,12 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         // `receive_into`.
         let polled = self.conn.timed_input(
             || origin.elapsed(),
-            |conn| {
-                conn.receive_into(size, |buf| {
-                    let mut read = core::pin::pin!(io.read_buf(buf));
-                    read.as_mut().poll(cx)
-                })
-            },
+            |conn| conn.receive_into(size, |buf| poll_read_buf(io, cx, buf)),
         );
         match polled {
             Poll::Ready(Ok(n)) => {
@@ -336,12 +345,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Poll::Ready(Ok(n))
     }
 
-    /// After a read of `n` bytes with no frame partly received: a read of at least half
-    /// the buffer switches to [`poll_read_spare`](Self::poll_read_spare), a shorter one back
+    /// After a read of `n` bytes with no frame partly received: a read of at least
+    /// [`HAND_OVER`] switches to [`poll_read_spare`](Self::poll_read_spare), a shorter one back
     /// to [`poll_read_stack`](Self::poll_read_stack); one that filled it to reads straight
     /// into the connection.
     fn after_idle_read(&mut self, n: usize) {
-        self.large_reads = n >= SMALL_READ / 2;
+        self.large_reads = n >= HAND_OVER;
         if n >= SMALL_READ {
             // More is coming: read it in larger pieces, straight into the connection.
             self.read_size = (2 * SMALL_READ).min(self.max_read);
@@ -349,7 +358,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     /// [`poll_read`](Self::poll_read) with no frame partly received, while reads are long
-    /// (at least half of [`SMALL_READ`]): into the thread's buffer ([`SPARE`]), handed over
+    /// (at least [`HAND_OVER`]): into the thread's buffer ([`SPARE`]), handed over
     /// to the connection with no copy, or copied like a short read.
     fn poll_read_spare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut spare = SPARE
@@ -360,11 +369,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         // One `poll_read` into the spare capacity, uninitialised (zeroing 32 KiB would cost
         // more than the copy the hand-over saves), through tokio's `read_buf`, which keeps
         // that safe (it cannot grow the buffer: the room is at least `SMALL_READ`).
-        let polled = {
-            let mut read = core::pin::pin!(self.io.read_buf(&mut spare));
-            read.as_mut().poll(cx)
-        };
-        let n = match polled {
+        let n = match poll_read_buf(&mut self.io, cx, &mut spare) {
             Poll::Ready(Ok(n)) => n,
             // A read that would wait, or an error: the buffer stays with the thread.
             other => {
@@ -374,7 +379,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         };
         // Timed when it arrived, if the time matters (the end of the stream too).
         let origin = self.origin;
-        if n >= SMALL_READ / 2 {
+        if n >= HAND_OVER {
             self.conn
                 .timed_input(|| origin.elapsed(), |conn| conn.receive_bytes(spare));
         } else {
