@@ -359,10 +359,10 @@ impl<S: Read + Write> WebSocket<S> {
     /// `read` again when ready.
     pub fn read(&mut self) -> Result<Option<Event>, Error> {
         loop {
-            if !self.transport_gone {
-                if let Err(e) = self.flush() {
-                    self.transport_error(e)?;
-                }
+            if !self.transport_gone
+                && let Err(e) = self.flush()
+            {
+                self.transport_error(e)?;
             }
             if let Some(event) = self.conn.poll_event() {
                 return Ok(Some(event));

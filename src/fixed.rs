@@ -410,10 +410,10 @@ impl Output for Tx<'_> {
     fn drop_unsent_control(&mut self) {
         self.pending_pong = None;
         self.pending_ping = false;
-        if let Some(start) = self.control_run.take() {
-            if start >= self.head {
-                self.tail = start;
-            }
+        if let Some(start) = self.control_run.take()
+            && start >= self.head
+        {
+            self.tail = start;
         }
     }
 }

@@ -644,10 +644,8 @@ impl FrameDecoder {
             && len as u64 <= limits.max_frame_size
             && len as u64 <= limits.max_message_size
             && limits.max_fragments > 0;
-        if !ok {
-            if let Err(e) = self.small_message_error(b0, b1, opcode, len) {
-                return Err(self.fail(e));
-            }
+        if !ok && let Err(e) = self.small_message_error(b0, b1, opcode, len) {
+            return Err(self.fail(e));
         }
         let (head, rest) = input.split_at_mut(header_len);
         let data = &mut rest[..len];
@@ -718,10 +716,10 @@ impl FrameDecoder {
                 State::Failed(e) => return Err(e),
                 State::Header => {
                     let rest = &input[pos..];
-                    if let [b0, b1, ..] = *rest {
-                        if let Err(e) = self.check_first_two(b0, b1) {
-                            return Err(self.fail(e));
-                        }
+                    if let [b0, b1, ..] = *rest
+                        && let Err(e) = self.check_first_two(b0, b1)
+                    {
+                        return Err(self.fail(e));
                     }
                     let header = match FrameHeader::decode(rest) {
                         Err(e) => return Err(self.fail(e)),

@@ -279,10 +279,10 @@ impl<'a> H2Request<'a> {
         protocol: Option<&'a str>,
         extensions: Option<&'a str>,
     ) -> Result<H2Response<'a>, WriteError> {
-        if let Some(p) = protocol {
-            if !self.offers_protocol(p) {
-                return Err(WriteError::UnofferedProtocol);
-            }
+        if let Some(p) = protocol
+            && !self.offers_protocol(p)
+        {
+            return Err(WriteError::UnofferedProtocol);
         }
         if let Some(e) = extensions {
             for accepted in ExtensionIter::new(core::iter::once(e.as_bytes())) {

@@ -593,10 +593,10 @@ impl Connection {
         #[cfg(feature = "deflate")]
         {
             let now = self.core.now;
-            if self.deflate_release_deadline().is_some_and(|d| now >= d) {
-                if let Some(codec) = self.deflate.as_deref_mut() {
-                    codec.release_engines();
-                }
+            if self.deflate_release_deadline().is_some_and(|d| now >= d)
+                && let Some(codec) = self.deflate.as_deref_mut()
+            {
+                codec.release_engines();
             }
         }
         let report = self.core.fire_timers(&mut self.out);
@@ -860,10 +860,10 @@ impl Connection {
     fn send_slice(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if self.deflate.is_some() {
-            if let Some(compressed) = self.compress(data) {
-                return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
-            }
+        if self.deflate.is_some()
+            && let Some(compressed) = self.compress(data)
+        {
+            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
         }
         if self.one_frame(data.len()) {
             return self.out.push_message(opcode, 0, data, None);
@@ -876,10 +876,10 @@ impl Connection {
     fn send_owned(&mut self, opcode: OpCode, data: Bytes) -> Result<(), SendError> {
         self.check_open()?;
         #[cfg(feature = "deflate")]
-        if self.deflate.is_some() {
-            if let Some(compressed) = self.compress(&data) {
-                return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
-            }
+        if self.deflate.is_some()
+            && let Some(compressed) = self.compress(&data)
+        {
+            return self.send_owned_rsv(opcode, compressed, crate::frame::RSV1);
         }
         if self.one_frame(data.len()) {
             return self.out.push_message(opcode, 0, &data, Some(&data));

@@ -74,10 +74,10 @@ pub fn fixed_connection(data: &[u8]) {
             assert_eq!(piece.first, streamed.is_none(), "fragments out of order");
             let (_, bytes) = streamed.get_or_insert_with(|| (piece.kind, Vec::new()));
             bytes.extend_from_slice(&piece.data);
-            if piece.last {
-                if let Some((kind, bytes)) = streamed.take() {
-                    expected.push(Seen::Message(kind, bytes));
-                }
+            if piece.last
+                && let Some((kind, bytes)) = streamed.take()
+            {
+                expected.push(Seen::Message(kind, bytes));
             }
             continue;
         }
@@ -134,10 +134,8 @@ pub fn fixed_connection(data: &[u8]) {
                     let (k, bytes) = partial.get_or_insert_with(|| (kind, Vec::new()));
                     assert_eq!(*k, kind);
                     bytes.extend_from_slice(data);
-                    if last {
-                        if let Some((kind, bytes)) = partial.take() {
-                            seen.push(Seen::Message(kind, bytes));
-                        }
+                    if last && let Some((kind, bytes)) = partial.take() {
+                        seen.push(Seen::Message(kind, bytes));
                     }
                 }
                 fixed::Event::Ping(p) => seen.push(Seen::Ping(p.to_vec())),

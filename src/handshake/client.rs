@@ -317,20 +317,20 @@ impl<'a> ClientRequest<'a> {
         if self.path.contains('#') || !self.path.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return Err(WriteError::InvalidPath);
         }
-        if let Some(origin) = self.origin {
-            if !is_visible_ascii(origin.as_bytes()) {
-                return Err(WriteError::InvalidOrigin);
-            }
+        if let Some(origin) = self.origin
+            && !is_visible_ascii(origin.as_bytes())
+        {
+            return Err(WriteError::InvalidOrigin);
         }
         for (i, p) in self.protocols.iter().enumerate() {
             if !is_token(p.as_bytes()) || self.protocols[..i].contains(p) {
                 return Err(WriteError::InvalidProtocol);
             }
         }
-        if let Some(e) = self.extensions {
-            if !valid_extension_list(e.as_bytes()) || trim_ows(e.as_bytes()).is_empty() {
-                return Err(WriteError::InvalidExtensions);
-            }
+        if let Some(e) = self.extensions
+            && (!valid_extension_list(e.as_bytes()) || trim_ows(e.as_bytes()).is_empty())
+        {
+            return Err(WriteError::InvalidExtensions);
         }
         for (name, value) in self.headers {
             check_extra_header(name, value, RESERVED_REQUEST)?;

@@ -87,10 +87,10 @@ impl HeadScanner {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if let Some(len) = self.head_len {
-            if buf.len() >= len {
-                return Ok(Status::Complete(len));
-            }
+        if let Some(len) = self.head_len
+            && buf.len() >= len
+        {
+            return Ok(Status::Complete(len));
         }
         if buf.len() < self.scanned {
             // Contract broken (the buffer shrank): start over rather than trust stale state.

@@ -246,10 +246,10 @@ impl<'a> ConnectRequest<'a> {
         if self.port == 0 {
             return Err(RequestError::InvalidPort);
         }
-        if let Some(c) = self.credentials {
-            if !c.is_valid() {
-                return Err(RequestError::InvalidCredentials);
-            }
+        if let Some(c) = self.credentials
+            && !c.is_valid()
+        {
+            return Err(RequestError::InvalidCredentials);
         }
         let reserved: &[&str] = if self.credentials.is_some() {
             &[

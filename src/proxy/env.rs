@@ -74,10 +74,10 @@ pub fn proxy_for_with(
                 .map(|v| (upper, v)),
         }
     };
-    if let Some((_, no_proxy)) = var("no_proxy", "NO_PROXY") {
-        if no_proxy_matches(&no_proxy, host, port) {
-            return Ok(None);
-        }
+    if let Some((_, no_proxy)) = var("no_proxy", "NO_PROXY")
+        && no_proxy_matches(&no_proxy, host, port)
+    {
+        return Ok(None);
     }
     let chosen = if secure {
         var("wss_proxy", "WSS_PROXY").or_else(|| var("https_proxy", "HTTPS_PROXY"))

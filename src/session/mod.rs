@@ -225,11 +225,11 @@ impl Core {
     pub(crate) fn fire_timers(&mut self, out: &mut impl Output) -> Option<Report<'static>> {
         let now = self.now;
         let mut report = None;
-        if let Some(deadline) = self.close_deadline {
-            if now >= deadline {
-                self.close_deadline = None;
-                report = self.step(Trigger::CloseTimeout, out);
-            }
+        if let Some(deadline) = self.close_deadline
+            && now >= deadline
+        {
+            self.close_deadline = None;
+            report = self.step(Trigger::CloseTimeout, out);
         }
         if let (Some(keepalive), true) = (self.config.keepalive, self.lifecycle.keepalive_runs()) {
             let deadline = self.keepalive_deadline(keepalive);

@@ -80,10 +80,10 @@ fn start_echo_server(port: u16) {
                         return;
                     };
                     while let Ok(Some(event)) = ws.read() {
-                        if let Event::Message(m) = event {
-                            if ws.send(m).is_err() {
-                                return;
-                            }
+                        if let Event::Message(m) = event
+                            && ws.send(m).is_err()
+                        {
+                            return;
                         }
                     }
                 });

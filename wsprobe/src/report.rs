@@ -180,11 +180,11 @@ pub fn sort(results: &mut [CaseResult]) {
 /// `strict`, is anything but OK), else 0.
 pub fn finish(report: &Report, json: Option<&str>, strict: bool) -> i32 {
     print!("{}", report.summary());
-    if let Some(path) = json {
-        if let Err(e) = std::fs::write(path, report.to_json()) {
-            eprintln!("wsprobe: writing {path}: {e}");
-            return 2;
-        }
+    if let Some(path) = json
+        && let Err(e) = std::fs::write(path, report.to_json())
+    {
+        eprintln!("wsprobe: writing {path}: {e}");
+        return 2;
     }
     let failed = report.count(Verdict::Failed);
     let not_ok = report.results.len() - report.count(Verdict::Ok);

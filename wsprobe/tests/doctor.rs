@@ -34,10 +34,10 @@ where
 /// Echoes until the peer closes.
 fn echo<S: Read + Write>(ws: &mut blocking::WebSocket<S>) {
     while let Ok(Some(ev)) = ws.read() {
-        if let Event::Message(m) = ev {
-            if ws.send(m).is_err() {
-                return;
-            }
+        if let Event::Message(m) = ev
+            && ws.send(m).is_err()
+        {
+            return;
         }
     }
 }

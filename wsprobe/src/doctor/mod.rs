@@ -193,11 +193,11 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let report = run(&opts);
-    if let Some(path) = &out.json_file {
-        if let Err(e) = std::fs::write(path, report.json() + "\n") {
-            eprintln!("--json-file {path}: {e}");
-            return 2;
-        }
+    if let Some(path) = &out.json_file
+        && let Err(e) = std::fs::write(path, report.json() + "\n")
+    {
+        eprintln!("--json-file {path}: {e}");
+        return 2;
     }
     if out.json {
         println!("{}", report.json());

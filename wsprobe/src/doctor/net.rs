@@ -90,10 +90,9 @@ impl ServerCertVerifier for Insecure {
             server_name,
             ocsp_response,
             now,
-        ) {
-            if let Ok(mut seen) = self.seen.lock() {
-                *seen = Some(e);
-            }
+        ) && let Ok(mut seen) = self.seen.lock()
+        {
+            *seen = Some(e);
         }
         Ok(ServerCertVerified::assertion())
     }
