@@ -3,18 +3,19 @@
 //! `octet i of the transformed data = octet i of the original data XOR octet (i mod 4) of the
 //! masking key`. Masking is its own inverse, so the same function masks and unmasks.
 
-/// Bytes per block in the fast path. A fixed-size array XOR compiles to vector instructions
-/// (SSE2 on baseline x86-64, NEON on aarch64) without any `unsafe`.
+/// Bytes per block in the portable path, and of the blocks that finish every path's tail. A
+/// fixed-size array XOR compiles to vector instructions (SSE2 on baseline x86-64, NEON on
+/// aarch64) without any `unsafe`.
 const BLOCK: usize = 32;
 
-/// Buffers at least this long first mask the bytes before the next 32-byte boundary, so that
-/// the block loop's 32-byte loads and stores never straddle a cache line (an unaligned 1 KiB
-/// buffer otherwise masks at about half the speed of an aligned one). Below this length the
-/// prologue costs more than it saves (measured: 256 bytes lose, 1 KiB gains).
+/// Buffers at least this long first mask the bytes before the next aligned boundary, so that
+/// the block loop's loads and stores never straddle a cache line (an unaligned 1 KiB buffer
+/// otherwise masks at about half the speed of an aligned one). Below this length the prologue
+/// costs more than it saves (measured: 256 bytes lose, 1 KiB gains).
 const ALIGN_FROM: usize = 512;
 
-/// The boundary the prologue aligns to: one AVX2 register, so that no 32-byte (or 16-byte)
-/// access crosses a 64-byte cache line.
+/// The boundary the portable and AVX2 paths align to: one AVX2 register, so that no 32-byte
+/// (or 16-byte) access crosses a 64-byte cache line.
 const ALIGN: usize = 32;
 
 /// XOR `buf` with `key`, where `buf[0]` lines up with key byte `offset % 4`.
@@ -24,10 +25,8 @@ const ALIGN: usize = 32;
 /// mod 4). Returns the offset for the next chunk, `(offset + buf.len()) % 4`.
 ///
 /// Short buffers are masked 8 bytes at a time (then 4, then at most 3 single bytes). From
-/// 512 bytes up, the bytes before the next 32-byte boundary are masked that way first, then
-/// the aligned rest in blocks: with the `std` feature on x86/x86-64, AVX2 when the CPU has it
-/// (detected at run time, cached by std); otherwise the portable block loop, which compiles to
-/// SSE2 on baseline x86-64 and NEON on aarch64.
+/// 32 bytes up, blocks of vector registers, the widest the CPU has (see `run_large`); from
+/// 512 bytes, after masking the bytes before the next aligned boundary the short way.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     // 2^BITS is a multiple of 4, so the wrapping sum is still right mod 4.
@@ -37,17 +36,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
         mask_words(buf, key);
         return next;
     }
-    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: `mask_large_avx2` requires only that the CPU supports AVX2, which was just
-        // detected. Its body is safe code.
-        #[allow(unsafe_code)]
-        unsafe {
-            mask_large_avx2(buf, key)
-        };
-        return next;
-    }
-    mask_large_portable(buf, key);
+    run_large::<false>(buf, &[], key);
     next
 }
 
@@ -65,83 +54,13 @@ pub(crate) fn apply_mask_small(buf: &mut [u8], key: [u8; 4]) -> usize {
     apply_mask(buf, key, 0)
 }
 
-/// Buffers of `BLOCK` bytes and more: from `ALIGN_FROM` bytes the alignment prologue, then
-/// `B`-byte blocks, then the tail.
-#[inline(always)]
-fn mask_large<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
-    if buf.len() >= ALIGN_FROM {
-        // Only the address is used (no pointer is made from it), so this is safe code.
-        let head = (ALIGN - buf.as_ptr() as usize % ALIGN) % ALIGN;
-        let (head, body) = buf.split_at_mut(head);
-        mask_words(head, key);
-        mask_blocks::<B>(body, rotate_key(key, head.len()));
-    } else {
-        mask_blocks::<B>(buf, key);
-    }
-}
-
-/// The portable large-buffer path, out of line so that `apply_mask` stays small where it is
-/// inlined.
-#[inline(never)]
-fn mask_large_portable(buf: &mut [u8], key: [u8; 4]) {
-    mask_large::<BLOCK>(buf, key);
-}
-
-/// Bytes per block in the AVX2 path: two 256-bit registers.
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-const AVX2_BLOCK: usize = 64;
-
-/// The large-buffer path compiled with AVX2 enabled.
-///
-/// # Safety
-///
-/// The CPU must support AVX2. (An `unsafe fn` rather than a safe `#[target_feature]` fn to
-/// keep the crate's minimum Rust version at 1.85.)
-#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
-#[allow(unsafe_code)]
-#[target_feature(enable = "avx2")]
-unsafe fn mask_large_avx2(buf: &mut [u8], key: [u8; 4]) {
-    mask_large::<AVX2_BLOCK>(buf, key);
-}
-
-/// XOR `buf` with `key` repeated, `B` bytes at a time (`B` a multiple of 8), then the tail.
-#[inline(always)]
-fn mask_blocks<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
-    let mut pattern = [0u8; B];
-    // Copying whole words (rather than `key[i % 4]` per byte) compiles to a vector splat.
-    for word in pattern.chunks_exact_mut(4) {
-        word.copy_from_slice(&key);
-    }
-    let mut blocks = buf.chunks_exact_mut(B);
-    for block in &mut blocks {
-        // A fixed-size array keeps the bounds checks out of the loop body.
-        let block: &mut [u8; B] = block.try_into().expect("chunks_exact yields B bytes");
-        for (b, m) in block.iter_mut().zip(pattern) {
-            *b ^= m;
-        }
-    }
-    // B is a multiple of 4, so the remainder starts at key byte 0 again.
-    let rest = blocks.into_remainder();
-    // At most one block of `BLOCK` bytes (one or two vector registers) before the words.
-    let rest = match rest.split_first_chunk_mut::<BLOCK>() {
-        Some((half, tail)) if B > BLOCK => {
-            for (b, m) in half.iter_mut().zip(pattern) {
-                *b ^= m;
-            }
-            tail
-        }
-        _ => rest,
-    };
-    mask_words(rest, key);
-}
-
 /// Copy `src` into `dst` and XOR it with `key` in the same pass, where `src[0]` lines up with
 /// key byte `offset % 4`: the one copy a masked send needs (RFC 6455 §5.3), instead of a copy
 /// followed by [`apply_mask`] over the copy. Returns `(offset + src.len()) % 4`.
 ///
-/// The same structure as [`apply_mask`]: 8 bytes at a time for short buffers, and from 512
-/// bytes an alignment prologue (on `dst`, the side that is stored) and then 32-byte blocks,
-/// which compile to vector instructions without `unsafe`.
+/// The same structure as [`apply_mask`]: 8 bytes at a time for short buffers, and from 32
+/// bytes blocks of the widest vector registers the CPU has, aligned on `dst` (the side that
+/// is stored) from 512 bytes.
 ///
 /// # Panics
 ///
@@ -155,45 +74,165 @@ pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) -> u
         copy_masked_words(dst, src, key);
         return next;
     }
-    copy_masked_large(dst, src, key);
+    run_large::<true>(dst, src, key);
     next
 }
 
-/// Buffers of `BLOCK` bytes and more, out of line so that `copy_masked` stays small where it is
-/// inlined.
-#[inline(never)]
-fn copy_masked_large(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    if dst.len() >= ALIGN_FROM {
-        // Only the address is used (no pointer is made from it), so this is safe code.
-        let head = (ALIGN - dst.as_ptr() as usize % ALIGN) % ALIGN;
-        let (dst_head, dst_body) = dst.split_at_mut(head);
+/// Mask a buffer of at least [`BLOCK`] bytes, with the key already rotated to its first
+/// byte: `dst` in place (`COPY` false, `src` unused), or `src` into `dst` (`COPY` true), in
+/// `B`-byte blocks; from [`ALIGN_FROM`] bytes after a prologue up to the next `A`-byte
+/// boundary of `dst`. (The slices are separate arguments, not fields of one enum: only then
+/// may the compiler assume they do not overlap, which the copy's vector loop needs.)
+#[inline(always)]
+fn run<const B: usize, const A: usize, const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    if dst.len() < ALIGN_FROM {
+        // No prologue: short buffers take the blocks straight away.
+        if COPY {
+            copy_masked_blocks::<B>(dst, src, key);
+        } else {
+            mask_blocks::<B>(dst, key);
+        }
+        return;
+    }
+    // Only the address is used (no pointer is made from it), so this is safe code.
+    let head = (A - dst.as_ptr() as usize % A) % A;
+    let (dst_head, dst_body) = dst.split_at_mut(head);
+    let body_key = rotate_key(key, head);
+    if COPY {
         let (src_head, src_body) = src.split_at(head);
         copy_masked_words(dst_head, src_head, key);
-        copy_masked_blocks(dst_body, src_body, rotate_key(key, head));
+        copy_masked_blocks::<B>(dst_body, src_body, body_key);
     } else {
-        copy_masked_blocks(dst, src, key);
+        mask_words(dst_head, key);
+        mask_blocks::<B>(dst_body, body_key);
     }
 }
 
-/// `dst = src ^ key` repeated, `BLOCK` bytes at a time, then the tail.
+/// Buffers up to this long take the AVX-512 path when the CPU has it. While a buffer (or
+/// source and destination) fits a core's L1 data cache (32-48 KiB on current x86), 64-byte
+/// registers pay: in place, 4-16 KiB masked 1.25-1.35x as fast as with AVX2 (`benches/peers`
+/// `frame` bench, `mask` group, same run). Beyond it the loop waits on the L2 cache either
+/// way, and AVX-512 measured 5-10 % slower there (64 KiB, 1 MiB); below [`ALIGN_FROM`] it
+/// lost to AVX2 too (32-200 bytes).
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+const AVX512_UP_TO: usize = 32 * 1024;
+
+/// [`run`] on the widest vector path: on x86 with the `std` feature, AVX-512 (from
+/// [`ALIGN_FROM`] to [`AVX512_UP_TO`] bytes) or AVX2 when the CPU has them (detected at run
+/// time, cached by std); otherwise the portable block loop. Inlined: the checks are two
+/// loads, while a second call on the way (with the prologue's set-up, now skipped below
+/// `ALIGN_FROM`) cost 125-byte buffers a quarter of their speed; each path itself is out of
+/// line, so that `apply_mask` and `copy_masked` stay small where they are inlined.
 #[inline(always)]
-fn copy_masked_blocks(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    let mut pattern = [0u8; BLOCK];
-    for word in pattern.chunks_exact_mut(4) {
-        word.copy_from_slice(&key);
+fn run_large<const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        if (ALIGN_FROM..=AVX512_UP_TO).contains(&dst.len())
+            && std::is_x86_feature_detected!("avx512f")
+        {
+            // SAFETY: `run_avx512` requires only that the CPU supports AVX-512F, which was
+            // just detected. Its body is safe code.
+            #[allow(unsafe_code)]
+            unsafe {
+                run_avx512::<COPY>(dst, src, key);
+            }
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: `run_avx2` requires only that the CPU supports AVX2, which was just
+            // detected. Its body is safe code.
+            #[allow(unsafe_code)]
+            unsafe {
+                run_avx2::<COPY>(dst, src, key);
+            }
+            return;
+        }
     }
-    let mut dst_blocks = dst.chunks_exact_mut(BLOCK);
-    let mut src_blocks = src.chunks_exact(BLOCK);
+    run_portable::<COPY>(dst, src, key);
+}
+
+/// [`run`] in blocks of [`BLOCK`] bytes, compiled for the target's baseline.
+#[inline(never)]
+fn run_portable<const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    run::<BLOCK, ALIGN, COPY>(dst, src, key);
+}
+
+/// [`run`] compiled for AVX2: blocks of two 256-bit registers.
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx2")]
+fn run_avx2<const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    run::<64, ALIGN, COPY>(dst, src, key);
+}
+
+/// [`run`] compiled for AVX-512F: blocks of two 512-bit registers, aligned to one (a whole
+/// cache line).
+#[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+#[target_feature(enable = "avx512f")]
+fn run_avx512<const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    run::<128, 64, COPY>(dst, src, key);
+}
+
+/// XOR `buf` with `key` repeated, `B` bytes at a time (`B` a multiple of [`BLOCK`]), then
+/// [`BLOCK`] bytes at a time, then the tail.
+#[inline(always)]
+fn mask_blocks<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
+    let pattern = key_pattern::<B>(key);
+    let mut blocks = buf.chunks_exact_mut(B);
+    for block in &mut blocks {
+        // A fixed-size array keeps the bounds checks out of the loop body.
+        let block: &mut [u8; B] = block.try_into().expect("chunks_exact yields B bytes");
+        for (b, m) in block.iter_mut().zip(pattern) {
+            *b ^= m;
+        }
+    }
+    // B is a multiple of BLOCK, and BLOCK of 4: each remainder starts at key byte 0 again.
+    let mut rest = blocks.into_remainder().chunks_exact_mut(BLOCK);
+    for block in &mut rest {
+        let block: &mut [u8; BLOCK] = block.try_into().expect("chunks_exact yields BLOCK bytes");
+        for (b, m) in block.iter_mut().zip(pattern) {
+            *b ^= m;
+        }
+    }
+    mask_words(rest.into_remainder(), key);
+}
+
+/// `dst = src ^ key` repeated, `B` bytes at a time (`B` a multiple of [`BLOCK`]), then
+/// [`BLOCK`] bytes at a time, then the tail.
+#[inline(always)]
+fn copy_masked_blocks<const B: usize>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let pattern = key_pattern::<B>(key);
+    let mut dst_blocks = dst.chunks_exact_mut(B);
+    let mut src_blocks = src.chunks_exact(B);
     for (d, s) in (&mut dst_blocks).zip(&mut src_blocks) {
         // Fixed-size arrays keep the bounds checks out of the loop body.
+        let d: &mut [u8; B] = d.try_into().expect("chunks_exact yields B bytes");
+        let s: &[u8; B] = s.try_into().expect("chunks_exact yields B bytes");
+        for ((d, s), m) in d.iter_mut().zip(s).zip(pattern) {
+            *d = s ^ m;
+        }
+    }
+    // B is a multiple of BLOCK, and BLOCK of 4: each remainder starts at key byte 0 again.
+    let mut dst_rest = dst_blocks.into_remainder().chunks_exact_mut(BLOCK);
+    let mut src_rest = src_blocks.remainder().chunks_exact(BLOCK);
+    for (d, s) in (&mut dst_rest).zip(&mut src_rest) {
         let d: &mut [u8; BLOCK] = d.try_into().expect("chunks_exact yields BLOCK bytes");
         let s: &[u8; BLOCK] = s.try_into().expect("chunks_exact yields BLOCK bytes");
         for ((d, s), m) in d.iter_mut().zip(s).zip(pattern) {
             *d = s ^ m;
         }
     }
-    // BLOCK is a multiple of 4, so the remainders start at key byte 0 again.
-    copy_masked_words(dst_blocks.into_remainder(), src_blocks.remainder(), key);
+    copy_masked_words(dst_rest.into_remainder(), src_rest.remainder(), key);
+}
+
+/// `key` repeated over `B` bytes. Copying whole words (rather than `key[i % 4]` per byte)
+/// compiles to a vector splat.
+#[inline(always)]
+fn key_pattern<const B: usize>(key: [u8; 4]) -> [u8; B] {
+    let mut pattern = [0u8; B];
+    for word in pattern.chunks_exact_mut(4) {
+        word.copy_from_slice(&key);
+    }
+    pattern
 }
 
 /// Short buffers and tails: 8 bytes per step, then 4, then at most 3 single bytes.
@@ -277,6 +316,7 @@ fn mask_words(buf: &mut [u8], key: [u8; 4]) {
 mod tests {
     extern crate std;
     use super::*;
+    use std::vec;
     use std::vec::Vec;
 
     #[test]
@@ -304,28 +344,72 @@ mod tests {
         }
     }
 
-    /// The AVX2 path directly (when the CPU has it), at every length, alignment (of a 32-byte
-    /// boundary, which the prologue aligns to) and offset.
+    /// Each vector path directly (the ones the CPU has, whatever the length: the dispatch in
+    /// `run_large` only picks among them) at every length 32..=600 and a few around the
+    /// AVX-512 bound, every start within a cache line and every key offset, masking in place
+    /// and while copying, against the scalar references.
     #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
     #[test]
-    fn avx2_blocks_match_scalar() {
-        if !std::is_x86_feature_detected!("avx2") {
-            return;
+    fn every_vector_path_matches_scalar() {
+        type Path = fn(&mut [u8], &[u8], [u8; 4]);
+        let mut paths: Vec<(&str, Path, Path)> = vec![(
+            "portable",
+            run::<BLOCK, ALIGN, false>,
+            run::<BLOCK, ALIGN, true>,
+        )];
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was detected just above.
+            #[allow(unsafe_code)]
+            paths.push((
+                "avx2",
+                |d, s, k| unsafe { run_avx2::<false>(d, s, k) },
+                |d, s, k| unsafe { run_avx2::<true>(d, s, k) },
+            ));
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was detected just above.
+            #[allow(unsafe_code)]
+            paths.push((
+                "avx512",
+                |d, s, k| unsafe { run_avx512::<false>(d, s, k) },
+                |d, s, k| unsafe { run_avx512::<true>(d, s, k) },
+            ));
         }
         let key = [0x9a, 0x01, 0xff, 0x42];
-        let source: Vec<u8> = (0..700u32).map(|i| (i * 13 + 5) as u8).collect();
-        for start in 0..32 {
-            for len in 0..=600 {
+        let source: Vec<u8> = (0..AVX512_UP_TO as u32 + 200)
+            .map(|i| (i * 13 + 5) as u8)
+            .collect();
+        let lengths = (BLOCK..=600).chain([
+            1000,
+            4096 + 7,
+            AVX512_UP_TO - 1,
+            AVX512_UP_TO,
+            AVX512_UP_TO + 1,
+        ]);
+        let mut dst = vec![0u8; source.len()];
+        for len in lengths {
+            for start in 0..64 {
                 for offset in 0..=3 {
-                    let mut fast = source[start..start + len].to_vec();
-                    let mut slow = fast.clone();
-                    // SAFETY: AVX2 was detected above.
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        mask_large_avx2(&mut fast, rotate_key(key, offset))
-                    };
-                    apply_mask_scalar(&mut slow, key, offset);
-                    assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
+                    let src = &source[start..start + len];
+                    let mut want = src.to_vec();
+                    apply_mask_scalar(&mut want, key, offset);
+                    for (name, in_place, copy) in &paths {
+                        let mut fast = src.to_vec();
+                        in_place(&mut fast, &[], rotate_key(key, offset));
+                        assert_eq!(
+                            fast, want,
+                            "{name}: start {start} len {len} offset {offset}"
+                        );
+                        // The destination at another start within a cache line.
+                        let d = (start * 5 + 3) % 64;
+                        let out = &mut dst[d..d + len];
+                        copy(out, src, rotate_key(key, offset));
+                        assert_eq!(
+                            &out[..],
+                            &want[..],
+                            "{name} copy: start {start} dst {d} len {len} offset {offset}"
+                        );
+                    }
                 }
             }
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rfc6455::Role;
 use rfc6455::frame::{DecoderConfig, FrameDecoder, FrameEvent, FrameHeader, encode_frame};
-use rfc6455::mask::{apply_mask, apply_mask_scalar};
+use rfc6455::mask::{apply_mask, apply_mask_scalar, copy_masked};
 use rfc6455::utf8::Utf8Validator;
 use rfc6455::{Limits, OpCode};
 
@@ -70,6 +70,8 @@ fn mask(c: &mut Criterion) {
         ("31B", 31),
         ("125B", 125),
         ("1KiB", 1 << 10),
+        ("4KiB", 4 << 10),
+        ("16KiB", 16 << 10),
         ("64KiB", 64 << 10),
         ("1MiB", 1 << 20),
     ];
@@ -91,6 +93,18 @@ fn mask(c: &mut Criterion) {
                 b.iter(|| {
                     apply_mask(
                         black_box(&mut buf[start..start + len]),
+                        black_box(KEY),
+                        black_box(1),
+                    )
+                })
+            });
+            // A masked send's one pass (what a client's send does to the payload).
+            let (mut dst, dst_start) = window(len, misalign);
+            g.bench_function(BenchmarkId::new("copy_masked", &id), |b| {
+                b.iter(|| {
+                    copy_masked(
+                        black_box(&mut dst[dst_start..dst_start + len]),
+                        black_box(&src),
                         black_box(KEY),
                         black_box(1),
                     )
