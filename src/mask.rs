@@ -25,8 +25,11 @@ const ALIGN: usize = 32;
 /// mod 4). Returns the offset for the next chunk, `(offset + buf.len()) % 4`.
 ///
 /// Short buffers are masked 8 bytes at a time (then 4, then at most 3 single bytes). From
-/// 32 bytes up, blocks of vector registers, the widest the CPU has (see `run_large`); from
-/// 512 bytes, after masking the bytes before the next aligned boundary the short way.
+/// 32 bytes up, in blocks of vector registers: with the `std` feature on x86/x86-64,
+/// AVX-512 from 512 bytes to 32 KiB and AVX2 otherwise, when the CPU has them (detected at
+/// run time, cached by std); else 32-byte blocks of portable code, which compile to SSE2 on
+/// baseline x86-64 and NEON on aarch64. From 512 bytes, the bytes before the next 32-byte
+/// (AVX-512: 64-byte) boundary are masked the short way first.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     // 2^BITS is a multiple of 4, so the wrapping sum is still right mod 4.
@@ -58,9 +61,8 @@ pub(crate) fn apply_mask_small(buf: &mut [u8], key: [u8; 4]) -> usize {
 /// key byte `offset % 4`: the one copy a masked send needs (RFC 6455 §5.3), instead of a copy
 /// followed by [`apply_mask`] over the copy. Returns `(offset + src.len()) % 4`.
 ///
-/// The same structure as [`apply_mask`]: 8 bytes at a time for short buffers, and from 32
-/// bytes blocks of the widest vector registers the CPU has, aligned on `dst` (the side that
-/// is stored) from 512 bytes.
+/// The same structure and the same vector paths as [`apply_mask`], aligned on `dst` (the
+/// side that is stored).
 ///
 /// # Panics
 ///
@@ -108,10 +110,11 @@ fn run<const B: usize, const A: usize, const COPY: bool>(dst: &mut [u8], src: &[
     }
 }
 
-/// Buffers up to this long take the AVX-512 path when the CPU has it. While a buffer (or
-/// source and destination) fits a core's L1 data cache (32-48 KiB on current x86), 64-byte
-/// registers pay: in place, 4-16 KiB masked 1.25-1.35x as fast as with AVX2 (`benches/peers`
-/// `frame` bench, `mask` group, same run). Beyond it the loop waits on the L2 cache either
+/// Buffers up to this long take the AVX-512 path when the CPU has it. While a buffer fits a
+/// core's L1 data cache (32-48 KiB on current x86), 64-byte registers pay: in place, 4-16
+/// KiB masked 1.25-1.35x as fast as with AVX2 (`benches/peers` `frame` bench, `mask` group,
+/// same run). The bound is the stored length for `copy_masked` too, whose source doubles
+/// what it touches: at 32 KiB, AVX-512 still copied faster than AVX2 (38 against 33 GB/s). Beyond it the loop waits on the L2 cache either
 /// way, and AVX-512 measured 5-10 % slower there (64 KiB, 1 MiB); below [`ALIGN_FROM`] it
 /// lost to AVX2 too (32-200 bytes).
 #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
@@ -176,6 +179,7 @@ fn run_avx512<const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
 /// [`BLOCK`] bytes at a time, then the tail.
 #[inline(always)]
 fn mask_blocks<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
+    const { assert!(B.is_multiple_of(BLOCK)) };
     let pattern = key_pattern::<B>(key);
     let mut blocks = buf.chunks_exact_mut(B);
     for block in &mut blocks {
@@ -200,6 +204,7 @@ fn mask_blocks<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
 /// [`BLOCK`] bytes at a time, then the tail.
 #[inline(always)]
 fn copy_masked_blocks<const B: usize>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    const { assert!(B.is_multiple_of(BLOCK)) };
     let pattern = key_pattern::<B>(key);
     let mut dst_blocks = dst.chunks_exact_mut(B);
     let mut src_blocks = src.chunks_exact(B);
@@ -316,27 +321,35 @@ fn mask_words(buf: &mut [u8], key: [u8; 4]) {
 mod tests {
     extern crate std;
     use super::*;
-    use std::vec;
     use std::vec::Vec;
 
     #[test]
     fn fast_matches_scalar_at_every_length_offset_and_alignment() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
-        let source: Vec<u8> = (0..400u32).map(|i| (i * 7 + 3) as u8).collect();
-        // Every start within a cache line, so every alignment of the prologue is taken.
+        let source: Vec<u8> = (0..700u32).map(|i| (i * 7 + 3) as u8).collect();
+        // Masked where they lie in one buffer (a copy would get the allocator's alignment):
+        // every start within a cache line, so from 512 bytes every length of the prologue.
+        let mut fast_buf = source.clone();
+        let mut small_buf = source.clone();
         for start in 0..64 {
-            for len in 0..=300 {
+            for len in 0..=600 {
                 for offset in 0..=3 {
-                    let mut fast = source[start..start + len].to_vec();
-                    let mut slow = fast.clone();
-                    let a = apply_mask(&mut fast, key, offset);
+                    let fast = &mut fast_buf[start..start + len];
+                    fast.copy_from_slice(&source[start..start + len]);
+                    let mut slow = fast.to_vec();
+                    let a = apply_mask(fast, key, offset);
                     let b = apply_mask_scalar(&mut slow, key, offset);
-                    assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
+                    assert_eq!(
+                        &fast[..],
+                        &slow[..],
+                        "start {start} len {len} offset {offset}"
+                    );
                     assert_eq!(a, b);
                     if offset == 0 {
-                        let mut small = source[start..start + len].to_vec();
-                        assert_eq!(apply_mask_small(&mut small, key), b);
-                        assert_eq!(small, slow, "small: start {start} len {len}");
+                        let small = &mut small_buf[start..start + len];
+                        small.copy_from_slice(&source[start..start + len]);
+                        assert_eq!(apply_mask_small(small, key), b);
+                        assert_eq!(&small[..], &slow[..], "small: start {start} len {len}");
                     }
                     assert_eq!(a, (offset + len) % 4);
                 }
@@ -345,14 +358,14 @@ mod tests {
     }
 
     /// The dispatch, and each vector path directly (the ones the CPU has, whatever the length:
-    /// the dispatch in `run_large` only picks among them) at every length 32..=600 and a few around the
+    /// the dispatch in `run_large` only picks among them; a path the CPU lacks is skipped) at every length 32..=600 and a few around the
     /// AVX-512 bound, every start within a cache line and every key offset, masking in place
     /// and while copying, against the scalar references.
     #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
     #[test]
     fn every_vector_path_matches_scalar() {
         type Path = fn(&mut [u8], &[u8], [u8; 4]);
-        let mut paths: Vec<(&str, Path, Path)> = vec![
+        let mut paths: Vec<(&str, Path, Path)> = std::vec![
             // The dispatch itself, as `apply_mask` and `copy_masked` take it at each length.
             ("run_large", run_large::<false>, run_large::<true>),
             ("portable", run_portable::<false>, run_portable::<true>),
@@ -387,7 +400,8 @@ mod tests {
             AVX512_UP_TO + 1,
         ]);
         let all_starts: Vec<usize> = (0..64).collect();
-        let mut dst = vec![0u8; source.len()];
+        let mut dst = std::vec![0u8; source.len()];
+        let mut scratch = source.clone();
         for len in lengths {
             // Every start within a cache line up to 600 bytes; a few beyond (debug builds are slow).
             let starts: &[usize] = if len <= 600 {
@@ -401,15 +415,22 @@ mod tests {
                     let mut want = src.to_vec();
                     apply_mask_scalar(&mut want, key, offset);
                     for (name, in_place, copy) in &paths {
-                        let mut fast = src.to_vec();
-                        in_place(&mut fast, &[], rotate_key(key, offset));
+                        // In place where the source lies (its start sets the prologue).
+                        let fast = &mut scratch[start..start + len];
+                        fast.copy_from_slice(src);
+                        in_place(fast, &[], rotate_key(key, offset));
                         assert_eq!(
-                            fast, want,
+                            &fast[..],
+                            &want[..],
                             "{name}: start {start} len {len} offset {offset}"
                         );
                         // The destination at another start within a cache line.
                         let d = (start * 5 + 3) % 64;
                         let out = &mut dst[d..d + len];
+                        // Every byte differs from the expected one until the path writes it.
+                        for (o, w) in out.iter_mut().zip(&want) {
+                            *o = !w;
+                        }
                         copy(out, src, rotate_key(key, offset));
                         assert_eq!(
                             &out[..],

@@ -157,10 +157,7 @@ pub fn log_text(total: usize) -> String {
             parts[(r >> 14) as usize % parts.len()],
             (r >> 18) % 8
         );
-        // `%`, not `is_multiple_of` (Rust 1.87): the root's tests, at its MSRV 1.85, build
-        // this file too.
-        #[allow(clippy::manual_is_multiple_of)]
-        let request_line = (r >> 21) % 3 == 0;
+        let request_line = (r >> 21).is_multiple_of(3);
         if request_line {
             let _ = write!(
                 s,
