@@ -114,9 +114,9 @@ fn run<const B: usize, const A: usize, const COPY: bool>(dst: &mut [u8], src: &[
 /// core's L1 data cache (32-48 KiB on current x86), 64-byte registers pay: in place, 4-16
 /// KiB masked 1.25-1.35x as fast as with AVX2 (`benches/peers` `frame` bench, `mask` group,
 /// same run). The bound is the stored length for `copy_masked` too, whose source doubles
-/// what it touches: at 32 KiB, AVX-512 still copied faster than AVX2 (38 against 33 GB/s). Beyond it the loop waits on the L2 cache either
-/// way, and AVX-512 measured 5-10 % slower there (64 KiB, 1 MiB); below [`ALIGN_FROM`] it
-/// lost to AVX2 too (32-200 bytes).
+/// what it touches: at 32 KiB, AVX-512 still copied faster than AVX2 (38 against 33 GiB/s).
+/// Beyond it the loop waits on the L2 cache either way, and AVX-512 measured 5-10 % slower
+/// there (64 KiB, 1 MiB); below [`ALIGN_FROM`] it lost to AVX2 too (32-200 bytes).
 #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
 const AVX512_UP_TO: usize = 32 * 1024;
 
@@ -358,9 +358,10 @@ mod tests {
     }
 
     /// The dispatch, and each vector path directly (the ones the CPU has, whatever the length:
-    /// the dispatch in `run_large` only picks among them; a path the CPU lacks is skipped) at every length 32..=600 and a few around the
-    /// AVX-512 bound, every start within a cache line and every key offset, masking in place
-    /// and while copying, against the scalar references.
+    /// the dispatch in `run_large` only picks among them; a path the CPU lacks is skipped), at
+    /// every length 32..=600 and a few around the AVX-512 bound, every start within a cache
+    /// line and every key offset, masking in place and while copying, against the scalar
+    /// references.
     #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
     #[test]
     fn every_vector_path_matches_scalar() {
@@ -403,7 +404,7 @@ mod tests {
         let mut dst = std::vec![0u8; source.len()];
         let mut scratch = source.clone();
         for len in lengths {
-            // Every start within a cache line up to 600 bytes; a few beyond (debug builds are slow).
+            // Every start within a cache line up to 600 bytes, a few beyond (debug builds).
             let starts: &[usize] = if len <= 600 {
                 &all_starts
             } else {
