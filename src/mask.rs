@@ -181,23 +181,9 @@ fn run_avx512<const COPY: bool>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
 fn mask_blocks<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
     const { assert!(B.is_multiple_of(BLOCK)) };
     let pattern = key_pattern::<B>(key);
-    let mut blocks = buf.chunks_exact_mut(B);
-    for block in &mut blocks {
-        // A fixed-size array keeps the bounds checks out of the loop body.
-        let block: &mut [u8; B] = block.try_into().expect("chunks_exact yields B bytes");
-        for (b, m) in block.iter_mut().zip(pattern) {
-            *b ^= m;
-        }
-    }
-    // B is a multiple of BLOCK, and BLOCK of 4: each remainder starts at key byte 0 again.
-    let mut rest = blocks.into_remainder().chunks_exact_mut(BLOCK);
-    for block in &mut rest {
-        let block: &mut [u8; BLOCK] = block.try_into().expect("chunks_exact yields BLOCK bytes");
-        for (b, m) in block.iter_mut().zip(pattern) {
-            *b ^= m;
-        }
-    }
-    mask_words(rest.into_remainder(), key);
+    let rest = mask_chunks::<B, B>(buf, pattern);
+    let rest = mask_chunks::<BLOCK, B>(rest, pattern);
+    mask_words(rest, key);
 }
 
 /// `dst = src ^ key` repeated, `B` bytes at a time (`B` a multiple of [`BLOCK`]), then
@@ -206,27 +192,46 @@ fn mask_blocks<const B: usize>(buf: &mut [u8], key: [u8; 4]) {
 fn copy_masked_blocks<const B: usize>(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     const { assert!(B.is_multiple_of(BLOCK)) };
     let pattern = key_pattern::<B>(key);
-    let mut dst_blocks = dst.chunks_exact_mut(B);
-    let mut src_blocks = src.chunks_exact(B);
-    for (d, s) in (&mut dst_blocks).zip(&mut src_blocks) {
+    let (dst, src) = copy_masked_chunks::<B, B>(dst, src, pattern);
+    let (dst, src) = copy_masked_chunks::<BLOCK, B>(dst, src, pattern);
+    copy_masked_words(dst, src, key);
+}
+
+/// XOR `buf` with `pattern` (the key repeated, at least `N` bytes of it) `N` bytes at a time;
+/// returns the rest, shorter than `N`. `N` is a multiple of 4, so the rest starts at key
+/// byte 0 again.
+#[inline(always)]
+fn mask_chunks<const N: usize, const P: usize>(buf: &mut [u8], pattern: [u8; P]) -> &mut [u8] {
+    let mut chunks = buf.chunks_exact_mut(N);
+    for chunk in &mut chunks {
+        // A fixed-size array keeps the bounds checks out of the loop body.
+        let chunk: &mut [u8; N] = chunk.try_into().expect("chunks_exact yields N bytes");
+        for (b, m) in chunk.iter_mut().zip(pattern) {
+            *b ^= m;
+        }
+    }
+    chunks.into_remainder()
+}
+
+/// [`mask_chunks`] while copying: `dst = src ^ pattern`, `N` bytes at a time; returns the
+/// rest of both.
+#[inline(always)]
+fn copy_masked_chunks<'a, const N: usize, const P: usize>(
+    dst: &'a mut [u8],
+    src: &'a [u8],
+    pattern: [u8; P],
+) -> (&'a mut [u8], &'a [u8]) {
+    let mut dst_chunks = dst.chunks_exact_mut(N);
+    let mut src_chunks = src.chunks_exact(N);
+    for (d, s) in (&mut dst_chunks).zip(&mut src_chunks) {
         // Fixed-size arrays keep the bounds checks out of the loop body.
-        let d: &mut [u8; B] = d.try_into().expect("chunks_exact yields B bytes");
-        let s: &[u8; B] = s.try_into().expect("chunks_exact yields B bytes");
+        let d: &mut [u8; N] = d.try_into().expect("chunks_exact yields N bytes");
+        let s: &[u8; N] = s.try_into().expect("chunks_exact yields N bytes");
         for ((d, s), m) in d.iter_mut().zip(s).zip(pattern) {
             *d = s ^ m;
         }
     }
-    // B is a multiple of BLOCK, and BLOCK of 4: each remainder starts at key byte 0 again.
-    let mut dst_rest = dst_blocks.into_remainder().chunks_exact_mut(BLOCK);
-    let mut src_rest = src_blocks.remainder().chunks_exact(BLOCK);
-    for (d, s) in (&mut dst_rest).zip(&mut src_rest) {
-        let d: &mut [u8; BLOCK] = d.try_into().expect("chunks_exact yields BLOCK bytes");
-        let s: &[u8; BLOCK] = s.try_into().expect("chunks_exact yields BLOCK bytes");
-        for ((d, s), m) in d.iter_mut().zip(s).zip(pattern) {
-            *d = s ^ m;
-        }
-    }
-    copy_masked_words(dst_rest.into_remainder(), src_rest.remainder(), key);
+    (dst_chunks.into_remainder(), src_chunks.remainder())
 }
 
 /// `key` repeated over `B` bytes. Copying whole words (rather than `key[i % 4]` per byte)
