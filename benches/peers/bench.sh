@@ -6,8 +6,11 @@
 #   benches/peers/bench.sh           # full: about 11 min plus the builds (4 in memory, 7 e2e)
 #   benches/peers/bench.sh --quick   # short samples: about 2 min plus the builds
 #
-# Environment: OUT (default BENCHMARKS.md in the repository root), and whatever compare.rs
-# (ROUNDS, SAMPLE_MS) and e2e.sh (SECS, WARMUP, ROUNDS, ROWS, ...) read. Intermediate files go
+# Every contender is built with the cargo profile PROFILE: `peers` unless set (the root's
+# release with fat LTO and one codegen unit; `PROFILE=release` for a plain release build).
+#
+# Environment: OUT (default BENCHMARKS.md in the repository root), PROFILE, and whatever
+# compare.rs (ROUNDS, SAMPLE_MS) and e2e.sh (SECS, WARMUP, ROUNDS, ROWS, ...) read. Intermediate files go
 # to $CARGO_TARGET_DIR or target/: peers-compare.jsonl, peers-e2e.md, peers-e2e.log.
 set -euo pipefail
 
@@ -16,6 +19,7 @@ cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${OUT:-$ROOT/BENCHMARKS.md}
 QUICK=0
+export PROFILE=${PROFILE:-peers}
 [[ ${1:-} == --quick ]] && QUICK=1
 COMMAND="benches/peers/bench.sh$(if [[ $QUICK == 1 ]]; then echo ' --quick'; fi)"
 
@@ -23,13 +27,13 @@ log() { echo "bench: $*" >&2; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 T0=$SECONDS
-log "building (release): the peers' servers, the load client, the comparison"
-cargo build --release -p rfc6455-peers --bins
-cargo bench -p rfc6455-peers --bench compare --no-run
+log "building (profile $PROFILE): the peers' servers, the load client, the comparison"
+cargo build --profile "$PROFILE" -p rfc6455-peers --bins
+cargo bench --profile "$PROFILE" -p rfc6455-peers --bench compare --no-run
 LOAD_START=$(load1)
 
 log "in-memory workloads and kernels"
-QUICK=$QUICK OUT=$TARGET/peers-compare.jsonl cargo bench -p rfc6455-peers --bench compare
+QUICK=$QUICK OUT=$TARGET/peers-compare.jsonl cargo bench --profile "$PROFILE" -p rfc6455-peers --bench compare
 LOAD_MID=$(load1)
 
 log "end-to-end echo"
@@ -47,5 +51,5 @@ python3 benches/peers/report.py --compare "$TARGET/peers-compare.jsonl" \
   --e2e "$TARGET/peers-e2e.md" --command "$COMMAND" \
   --mode "$([[ $QUICK == 1 ]] && echo quick || echo full)" \
   --load "$LOAD_START at the start, $LOAD_MID after the in-memory workloads, $LOAD_END at the end" \
-  --versions "$VERSIONS" --out "$OUT"
+  --versions "$VERSIONS" --profile "$PROFILE" --out "$OUT"
 log "wrote $OUT in $((SECONDS - T0)) s"

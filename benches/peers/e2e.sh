@@ -6,11 +6,13 @@
 #
 #   benches/peers/e2e.sh [RFC6455_ECHO_BINARY]
 #
-# Without an argument (or $RFC6455_ECHO) it builds the root's `examples/tokio_echo` in release
+# Without an argument (or $RFC6455_ECHO) it builds the root's `examples/tokio_echo`
 # (`--features $RFC6455_FEATURES`, default tokio,deflate: the example's required features)
-# and uses target/release/examples/tokio_echo; with one it uses that binary as is (any server
+# and uses target/$PROFILE/examples/tokio_echo; with one it uses that binary as is (any server
 # with the examples' CLI contract: `BIN ADDR`, prints `listening on ws://ADDR`). It always
-# builds the peers' servers and the load client (`cargo build --release -p rfc6455-peers`).
+# builds the peers' servers and the load client (`cargo build --profile $PROFILE -p
+# rfc6455-peers`). PROFILE is the cargo profile of every build: `peers` (the root's release
+# with fat LTO and one codegen unit) unless set, `release` for a plain release build.
 #
 # Every server listens on its own 127.0.0.1 port; only one is under load at a time. For each
 # row (connections C, message size) every server gets ROUNDS runs of WARMUP + SECS seconds,
@@ -25,7 +27,7 @@
 #
 # Environment: SECS (3), WARMUP (0.5), ROUNDS (5), KIND (binary | text), ROWS ("1:16 1:16384
 # 64:16 64:16384"), BASE_PORT (19300), THREADS (load client runtime threads, 1), LOG
-# (target/peers-e2e.log). Bounded: every load run is under `timeout`, servers are killed on exit.
+# (target/peers-e2e.log), PROFILE (peers). Bounded: every load run is under `timeout`, servers are killed on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -42,25 +44,31 @@ LOG=${LOG:-$TARGET/peers-e2e.log}
 RFC_BIN=${1:-${RFC6455_ECHO:-}}
 # The features examples/tokio_echo requires (its [[example]] required-features).
 RFC6455_FEATURES=${RFC6455_FEATURES:-tokio,deflate}
+PROFILE=${PROFILE:-peers}
+# Where cargo puts a profile's output: the built-in ones share `release` and `debug`.
+case $PROFILE in
+  release | bench) OUT_DIR=$TARGET/release ;;
+  dev | test) OUT_DIR=$TARGET/debug ;;
+  *) OUT_DIR=$TARGET/$PROFILE ;;
+esac
 
 log() { echo "e2e: $*" >&2; }
 
 T0=$SECONDS
 if [[ -z $RFC_BIN ]]; then
-  log "cargo build --release --features $RFC6455_FEATURES --example tokio_echo"
-  cargo build --release --features "$RFC6455_FEATURES" --example tokio_echo
-  RFC_BIN=$TARGET/release/examples/tokio_echo
+  log "cargo build --profile $PROFILE --features $RFC6455_FEATURES --example tokio_echo"
+  cargo build --profile "$PROFILE" --features "$RFC6455_FEATURES" --example tokio_echo
+  RFC_BIN=$OUT_DIR/examples/tokio_echo
 fi
-log "cargo build --release -p rfc6455-peers --bins"
-cargo build --release -p rfc6455-peers --bins
+log "cargo build --profile $PROFILE -p rfc6455-peers --bins"
+cargo build --profile "$PROFILE" -p rfc6455-peers --bins
 BUILD_SECS=$((SECONDS - T0))
 [[ -x $RFC_BIN ]] || { log "no server binary at $RFC_BIN"; exit 1; }
 
 NAMES=(rfc6455 tokio-tungstenite fastwebsockets tokio-websockets sockudo-ws yawc)
-BINS=("$RFC_BIN" "$TARGET/release/tokio_tungstenite_echo" "$TARGET/release/fastwebsockets_echo"
-  "$TARGET/release/tokio_websockets_echo" "$TARGET/release/sockudo_ws_echo"
-  "$TARGET/release/yawc_echo")
-LOAD=$TARGET/release/echo_load
+BINS=("$RFC_BIN" "$OUT_DIR/tokio_tungstenite_echo" "$OUT_DIR/fastwebsockets_echo"
+  "$OUT_DIR/tokio_websockets_echo" "$OUT_DIR/sockudo_ws_echo" "$OUT_DIR/yawc_echo")
+LOAD=$OUT_DIR/echo_load
 KIND_FLAG=()
 [[ $KIND == text ]] && KIND_FLAG=(--text)
 
@@ -182,5 +190,5 @@ for row in $ROWS; do
 done
 CLIENT_MAX=$(grep -o 'client_cpu_pct=[0-9]*' "$LOG" | cut -d= -f2 | sort -n | tail -n 1)
 echo
-echo "rfc6455 server: $RFC_BIN. Load client (echo_load, $THREADS runtime thread(s)): at most ${CLIENT_MAX:--}% of one core in any run."
+echo "Cargo profile of the peers' servers and the load client: $PROFILE. rfc6455 server: $RFC_BIN. Load client (echo_load, $THREADS runtime thread(s)): at most ${CLIENT_MAX:--}% of one core in any run."
 echo "Builds ${BUILD_SECS} s, load runs ${RUN_SECS} s; raw lines in $LOG."

@@ -370,6 +370,13 @@ def sh(cmd):
         return ""
 
 
+# What the profiles bench.sh builds with mean (the root Cargo.toml defines `peers`).
+PROFILES = {
+    "peers": " (release with fat LTO and one codegen unit)",
+    "release": " (plain release: thin local LTO, 16 codegen units)",
+}
+
+
 def machine():
     model = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
     caches = sh("lscpu | sed -n 's/^L\\([23]\\) cache: *\\(.*\\)/L\\1 \\2/p' | paste -sd ';'")
@@ -392,6 +399,7 @@ def main():
     ap.add_argument("--mode", default="full")
     ap.add_argument("--load", default="")
     ap.add_argument("--versions", default="")
+    ap.add_argument("--profile", default="", help="the cargo profile of every contender")
     ap.add_argument("--out")
     ap.add_argument(
         "--splice",
@@ -426,6 +434,8 @@ def main():
     md.append(f"- Date: {now}; commit `{commit}`; {a.mode} mode")
     md.append(f"- Command: `{a.command}`")
     md.append(f"- Machine: {model}, {cores} cores ({flags}), {mem} GiB, Linux {kernel}; {rustc}")
+    if a.profile:
+        md.append(f"- Build: cargo profile `{a.profile}` for every contender{PROFILES.get(a.profile, '')}")
     if a.load:
         md.append(f"- Load average (1 min) while it ran: {a.load}")
     if a.versions:
