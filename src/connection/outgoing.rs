@@ -177,7 +177,10 @@ impl Outgoing {
     fn client_mask(&mut self) -> Result<[u8; 4], SendError> {
         match &mut self.mask {
             #[cfg(feature = "std")]
-            MaskSource::ThreadRng => Ok(rand::random()),
+            // One 32-bit draw: `random::<[u8; 4]>()` would draw a 32-bit word per byte
+            // and keep 8 bits of each (rand samples arrays element by element), four times
+            // the generator's work for a key just as unpredictable.
+            MaskSource::ThreadRng => Ok(rand::random::<u32>().to_ne_bytes()),
             MaskSource::Custom(source) => Ok(source()),
             MaskSource::None => Err(SendError::NoMaskSource),
         }
