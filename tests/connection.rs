@@ -889,3 +889,48 @@ fn a_header_known_bad_after_two_bytes_fails_at_once() {
         }
     }
 }
+
+/// RFC 6455 §5.3: a client picks a fresh masking key for every frame, "derived from a strong
+/// source of entropy", which with `std` is `rand`'s thread-local CSPRNG. Sending four zero
+/// bytes puts each key on the wire twice (the key field, and the payload XOR the key): every
+/// frame's key must differ from the last, and each of the four bytes must vary, which a key
+/// drawn as one byte (or any byte left constant) would not.
+#[test]
+fn client_mask_keys_are_fresh_in_all_four_bytes() {
+    let mut conn = Connection::new(Role::Client, Config::default());
+    const FRAMES: usize = 64;
+    for _ in 0..FRAMES {
+        conn.send(Message::Binary(Bytes::from_static(&[0; 4])))
+            .expect("send");
+    }
+    let out = drain_output(&mut conn);
+    assert_eq!(
+        out.len(),
+        FRAMES * 10,
+        "2-byte header, key, 4-byte payload per frame"
+    );
+    let keys: Vec<[u8; 4]> = out
+        .chunks_exact(10)
+        .map(|frame| {
+            assert_eq!(frame[..2], [0x82, 0x84], "FIN, binary, masked, 4 bytes");
+            let key: [u8; 4] = frame[2..6].try_into().unwrap();
+            assert_eq!(frame[6..], key, "zeros masked are the key");
+            key
+        })
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] != w[1]),
+        "a fresh key per frame"
+    );
+    for byte in 0..4 {
+        let mut seen = std::collections::BTreeSet::new();
+        seen.extend(keys.iter().map(|k| k[byte]));
+        // 64 uniform draws from 256 values give about 56 distinct ones; 16 or fewer has a
+        // probability far below 1e-20.
+        assert!(
+            seen.len() > 16,
+            "key byte {byte} takes {} values",
+            seen.len()
+        );
+    }
+}
