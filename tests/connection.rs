@@ -893,8 +893,9 @@ fn a_header_known_bad_after_two_bytes_fails_at_once() {
 /// RFC 6455 §5.3: a client picks a fresh masking key for every frame, "derived from a strong
 /// source of entropy", which with `std` is `rand`'s thread-local CSPRNG. Sending four zero
 /// bytes puts each key on the wire twice (the key field, and the payload XOR the key): every
-/// frame's key must differ from the last, and each of the four bytes must vary, which a key
-/// drawn as one byte (or any byte left constant) would not.
+/// frame's key must differ from the last, each of the four bytes must vary, and neighbouring
+/// bytes must vary apart: a key drawn as one byte fails (three bytes constant, or all four the
+/// same byte repeated), as does any byte left constant.
 #[test]
 fn client_mask_keys_are_fresh_in_all_four_bytes() {
     let mut conn = Connection::new(Role::Client, Config::default());
@@ -931,6 +932,16 @@ fn client_mask_keys_are_fresh_in_all_four_bytes() {
             seen.len() > 16,
             "key byte {byte} takes {} values",
             seen.len()
+        );
+    }
+    for pair in 0..3 {
+        let same = keys.iter().filter(|k| k[pair] == k[pair + 1]).count();
+        // Independent bytes are equal with probability 1/256: about 0.25 of 64 keys; 16 or
+        // more has a probability below 1e-20.
+        assert!(
+            same < 16,
+            "key bytes {pair} and {} equal in {same} of 64",
+            pair + 1
         );
     }
 }

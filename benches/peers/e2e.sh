@@ -8,7 +8,8 @@
 #
 # Without an argument (or $RFC6455_ECHO) it builds the root's `examples/tokio_echo`
 # (`--features $RFC6455_FEATURES`, default tokio,deflate: the example's required features)
-# and uses target/$PROFILE/examples/tokio_echo; with one it uses that binary as is (any server
+# and uses its binary in the profile's output directory (target/peers/examples/tokio_echo by
+# default); with one it uses that binary as is (any server
 # with the examples' CLI contract: `BIN ADDR`, prints `listening on ws://ADDR`). It always
 # builds the peers' servers and the load client (`cargo build --profile $PROFILE -p
 # rfc6455-peers`). PROFILE is the cargo profile of every build: `peers` (the root's release

@@ -9,6 +9,8 @@
 # and uses target/release/examples/tokio_echo; with one it uses that binary as is (same CLI
 # contract as the examples: `BIN ADDR`, prints `listening on ws://ADDR`). It always builds the
 # peers' servers and the `idle_clients` probe (`cargo build --release -p rfc6455-peers`).
+# Plain release, unlike bench.sh and e2e.sh (profile `peers`, fat LTO): memory per connection
+# does not depend on LTO.
 #
 # For every server and both variants ("idle": handshake done, then idle; "after one echo":
 # each connection also sends one ECHO_SIZE-byte binary message and gets its echo first) it starts a

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per message of rfc6455's small-message paths, under callgrind (see
 # src/bin/small_ipm.rs): each workload runs at 1,000 and 11,000 messages, and the difference
-# is divided by 10,000, so fixed costs cancel out.
+# is divided by 10,000, so fixed costs cancel out. Plain release (the counts are compared
+# with earlier ipm.sh runs, not with the peers; bench.sh's profile `peers` adds fat LTO).
 #
 #   benches/peers/ipm.sh [WORKLOAD...]     # default: all of them
 #   benches/peers/ipm.sh deflate            # permessage-deflate per level: dfl1k-L, dfl64k-L

@@ -2,15 +2,16 @@
 """Write BENCHMARKS.md from one run of the comparison (stdlib only; bench.sh calls it).
 
     # or only section 6 (permessage-deflate) into an existing BENCHMARKS.md:
-    python3 benches/peers/report.py --compare target/peers-deflate.jsonl --splice BENCHMARKS.md
+    python3 benches/peers/report.py --compare target/peers-deflate.jsonl --splice BENCHMARKS.md \
+        [--profile peers]
 
     python3 benches/peers/report.py --compare target/peers-compare.jsonl \
         [--e2e target/peers-e2e.md] [--command "benches/peers/bench.sh"] \
         [--load "before: …; after: …"] [--out BENCHMARKS.md]
 
---compare: the JSON lines written by `cargo bench -p rfc6455-peers --bench compare` (one
-record per workload, row and peer: bytes of payload per iteration, best ns per iteration,
-GiB/s). --e2e: the markdown that e2e.sh printed (pasted as is). Without --out it prints.
+--compare: the JSON lines written by `cargo bench --profile peers -p rfc6455-peers --bench
+compare` (one record per workload, row and peer: bytes of payload per iteration, best ns per
+iteration, GiB/s). --e2e: the markdown that e2e.sh printed (pasted as is). Without --out it prints.
 
 Every table has one row per workload row, one column per peer (GiB/s of payload), then the
 ratios of rfc6455 to the best full-protocol ("validating") peer and to the best frame codec
@@ -187,7 +188,7 @@ def deflate_section(data, order):
     if not rows and not SIZES and not LEVELS:
         return md + ["(not run)"]
     md.append(
-        "`cargo bench -p rfc6455-peers --bench compare deflate`. MB/s (10^6 bytes) of "
+        "`cargo bench --profile peers -p rfc6455-peers --bench compare deflate`. MB/s (10^6 bytes) of "
         "*uncompressed* data, best batch of the run. **compress**: a server sends 256 KiB of "
         "distinct messages (JSON-like event records, or random bytes) with permessage-deflate, "
         "context takeover, output drained after each; every stream is parsed and inflated "
@@ -290,7 +291,7 @@ def levels_table():
     levels = sorted({r["level"] for r in LEVELS})
     md = [
         "",
-        "Levels at window 15 (`cargo bench -p rfc6455-peers --bench compare deflate-level`): "
+        "Levels at window 15 (`cargo bench --profile peers -p rfc6455-peers --bench compare deflate-level`): "
         "rfc6455's level N (which compresses with the zlib-rs level in the second column) "
         f"against C zlib {zlib} at level N (memLevel 8), bytes on the wire (frame headers "
         "included) of 256 KiB of JSON-like text and of log text, each in 1 KiB and 64 KiB "
@@ -417,6 +418,7 @@ def main():
             "",
             f"Run separately from sections 0–5: {now}, commit `{commit}`, {a.mode} mode, "
             f"`{a.command}`; {model}, {cores} cores, {rustc}."
+            + (f" Cargo profile `{a.profile}`." if a.profile else "")
             + (f" Load average: {a.load}." if a.load else ""),
         ]
         splice(a.splice, section)
@@ -435,7 +437,10 @@ def main():
     md.append(f"- Command: `{a.command}`")
     md.append(f"- Machine: {model}, {cores} cores ({flags}), {mem} GiB, Linux {kernel}; {rustc}")
     if a.profile:
-        md.append(f"- Build: cargo profile `{a.profile}` for every contender{PROFILES.get(a.profile, '')}")
+        md.append(
+            f"- Build: cargo profile `{a.profile}` for every contender the script builds"
+            f"{PROFILES.get(a.profile, '')}; section 5 names the rfc6455 server it ran"
+        )
     if a.load:
         md.append(f"- Load average (1 min) while it ran: {a.load}")
     if a.versions:

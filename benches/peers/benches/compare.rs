@@ -2,8 +2,10 @@
 //! writes `BENCHMARKS.md` from its output).
 //!
 //! ```text
-//! QUICK=1 cargo bench -p rfc6455-peers --bench compare     # about 1 min of measuring
-//! cargo bench -p rfc6455-peers --bench compare             # about 4 min
+//! QUICK=1 cargo bench --profile peers -p rfc6455-peers --bench compare   # about 1 min
+//! cargo bench --profile peers -p rfc6455-peers --bench compare           # about 5 min
+//! # (`--profile peers`: fat LTO, as bench.sh builds every contender; without it, the
+//! # `bench` profile, plain release)
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
 //! #              ROW (only rows whose name contains it), DEFLATE_LEVEL (rfc6455's level in
 //! #              the deflate rows, default its default),
