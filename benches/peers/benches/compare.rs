@@ -1033,7 +1033,9 @@ fn sansio_send(client: bool, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
     Box::new(move |check| {
         out.borrow_mut().clear();
         for _ in 0..n {
-            let mask = client.then(rand08::random::<[u8; 4]>);
+            // One 32-bit draw per key, as rfc6455 draws its own (`random::<[u8; 4]>()` would
+            // draw a 32-bit word per byte).
+            let mask = client.then(|| rand08::random::<u32>().to_ne_bytes());
             let info = FrameInfo {
                 opcode,
                 payload_length: data.len() as _,
