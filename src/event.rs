@@ -234,7 +234,8 @@ mod tests {
 /// [`Connection::commit_with`](crate::Connection::commit_with),
 /// [`Connection::receive_into_with`](crate::Connection::receive_into_with) and
 /// [`Connection::receive_with`](crate::Connection::receive_with): streaming with no reference
-/// count, no allocation and no event queue.
+/// count, no allocation and no event queue (or each message gathered in the read buffer and
+/// lent whole, with [`Config::lend_whole_messages`](crate::Config::lend_whole_messages)).
 ///
 /// The rules are those of every other input (UTF-8, limits, close codes, auto-pong); only
 /// the delivery differs. The close, and any failure, still arrive as [`Event::Closed`] from
@@ -245,7 +246,9 @@ pub enum BorrowedEvent<'a> {
     /// A piece of a message, as [`Fragment`] in streaming mode: text is validated as far as
     /// it goes (a character may be split between two pieces), and the last piece ends a
     /// message that is complete, valid UTF-8 when it is text. Pieces follow the frames and
-    /// the reads: one frame may come in several pieces.
+    /// the reads: one frame may come in several pieces. With
+    /// [`Config::lend_whole_messages`](crate::Config::lend_whole_messages), every message
+    /// comes as one piece, `first` and `last`.
     Data {
         /// Text or binary.
         kind: MessageKind,

@@ -1,6 +1,6 @@
 //! Allocations per received message in the steady state, counted by a global allocator
-//! (DESIGN.md §6): none in streaming mode, at most one per message in whole-message mode,
-//! both through `receive_buf` / `commit`.
+//! (DESIGN.md §6): none in streaming mode and for whole messages lent, at most one per
+//! message in whole-message mode, all through `receive_buf` / `commit`.
 #![cfg(feature = "std")]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -109,6 +109,30 @@ fn streaming_allocates_nothing_per_message() {
         let owned = per_message(Config::default().with_streaming(true), false, &input, n);
         assert_eq!(owned, 0.0, "Fragment events, {size} B in {frames} frames");
     }
+}
+
+/// Whole messages lent (`Config::lend_whole_messages`): gathered in the reused read buffer,
+/// fragmented or not, and lent with no allocation; `commit(0)` still gives the buffer back.
+#[test]
+fn whole_messages_lent_allocate_nothing() {
+    let config = Config::default().with_lend_whole_messages(true);
+    for (size, frames, text) in [
+        (16, 1, false),
+        (125, 1, true),
+        (1000, 4, true),
+        (40_000, 1, true),
+        (40_000, 5, false),
+        (200_000, 3, false),
+    ] {
+        let n = if size > 10_000 { 100 } else { 2000 };
+        let input = stream(n, size, frames, text);
+        let per = per_message(config, true, &input, n);
+        assert_eq!(per, 0.0, "{size} B in {frames} frames");
+    }
+    let mut conn = server(config);
+    assert_eq!(drive(&mut conn, &stream(3, 70_000, 2, true), true), 3);
+    conn.commit(0);
+    assert_eq!(conn.receive_capacity(), 0);
 }
 
 #[test]

@@ -656,3 +656,184 @@ fn a_carried_read_keeps_the_callback() {
         assert_eq!(owned.len(), started_before, "switch at read {switch}");
     }
 }
+
+/// `Config::lend_whole_messages`: the borrowed inputs gather each message in the read buffer
+/// and lend it once, whole (`first` and `last`), in any read size, whatever the input
+/// (`commit_with`, `receive_into_with`, `receive_with`); pings and pongs come as they
+/// arrive, the auto-pong is the same, and the messages are the owned path's.
+#[test]
+fn lend_whole_messages_lends_each_message_once() {
+    let whole = Config::default().with_lend_whole_messages(true);
+    let mut input = frame(OpCode::TEXT, b"ab", false);
+    input.extend(frame(OpCode::PING, b"x", true));
+    input.extend(frame(OpCode::CONTINUATION, b"", false));
+    input.extend(frame(OpCode::CONTINUATION, b"cd", true));
+    input.extend(frame(OpCode::BINARY, b"whole", true));
+    input.extend(frame(OpCode::PONG, b"y", true));
+    input.extend(frame(OpCode::BINARY, &[], true));
+    let text = "caf\u{e9} \u{1d11e}".repeat(500);
+    input.extend(frame(OpCode::TEXT, &text.as_bytes()[..999], false));
+    input.extend(frame(OpCode::CONTINUATION, &text.as_bytes()[999..], true));
+    let want = [
+        "ping:x".to_owned(),
+        "T<>:abcd".to_owned(),
+        "B<>:whole".to_owned(),
+        "pong:y".to_owned(),
+        "B<>:".to_owned(),
+        format!("T<>:{text}"),
+    ];
+    let mut owned = server(Config::default());
+    owned.receive(&input);
+    let owned_output = drain_output(&mut owned);
+    for read in [1, 3, 7, 64, 1000, 1 << 16] {
+        let mut a = server(whole);
+        assert_eq!(
+            borrowed_events(&mut a, &input, read),
+            want,
+            "reads of {read}"
+        );
+        assert_eq!(drain_output(&mut a), owned_output);
+        assert!(drain_events(&mut a).is_empty(), "nothing queued");
+        let mut b = server(whole);
+        assert_eq!(
+            borrowed_events_into(&mut b, &input, read),
+            want,
+            "reads of {read}"
+        );
+        assert_eq!(drain_output(&mut b), owned_output);
+        let mut c = server(whole);
+        let mut seen = Vec::new();
+        for chunk in input.chunks(read) {
+            c.receive_with(chunk, |e| seen.push(describe(e)));
+        }
+        assert_eq!(seen, want, "receive_with, reads of {read}");
+        assert_eq!(c.buffered_receive(), 0);
+    }
+    // `streaming` wins: pieces.
+    let mut s = server(whole.with_streaming(true));
+    let seen = borrowed_events(&mut s, &frame(OpCode::BINARY, b"0123456789", true), 3);
+    assert_eq!(seen, ["B<:012", "B:345", "B:678", "B>:9"]);
+}
+
+/// Lending whole keeps every rule: invalid UTF-8 found in the middle of a gathered message
+/// and a message over the limit lend nothing and close with 1007 and 1009; the messages
+/// before them are lent.
+#[test]
+fn lend_whole_messages_applies_utf8_and_limits() {
+    let whole = Config::default().with_lend_whole_messages(true);
+    let mut input = frame(OpCode::BINARY, b"fine", true);
+    input.extend(frame(OpCode::TEXT, b"ok", false));
+    input.extend(frame(OpCode::CONTINUATION, b"\xff", false));
+    input.extend(frame(OpCode::CONTINUATION, b"never", true));
+    for read in [1, 5, 1 << 16] {
+        let mut s = server(whole);
+        assert_eq!(borrowed_events(&mut s, &input, read), ["B<>:fine"]);
+        assert_eq!(closed_info(&mut s).code, CloseCode::INVALID_PAYLOAD);
+    }
+    let config = whole.with_limits(Limits::DEFAULT.with_max_message_size(4));
+    let mut input = frame(OpCode::BINARY, b"ab", false);
+    input.extend(frame(OpCode::CONTINUATION, b"cde", true));
+    for read in [1, 1 << 16] {
+        let mut s = server(config);
+        assert!(borrowed_events(&mut s, &input, read).is_empty());
+        assert_eq!(closed_info(&mut s).code, CloseCode::MESSAGE_TOO_BIG);
+    }
+}
+
+/// With `lend_whole_messages`, the input that ends a message delivers it whole: lent by a
+/// borrowed input, as an owned message by the others, wherever it started.
+#[test]
+fn lend_whole_messages_mixed_with_owned_inputs() {
+    let whole = Config::default().with_lend_whole_messages(true);
+    // Started borrowed, ended by `commit`: an owned message.
+    let mut s = server(whole);
+    assert!(borrowed_events(&mut s, &frame(OpCode::BINARY, b"ab", false), 64).is_empty());
+    feed(&mut s, &frame(OpCode::CONTINUATION, b"cd", true), 64);
+    let events = drain_events(&mut s);
+    assert!(
+        matches!(&events[..], [Event::Message(m)] if m.as_bytes() == b"abcd"),
+        "{events:?}"
+    );
+    // Started by `commit`, ended by `commit_with`: lent.
+    let mut s = server(whole);
+    feed(&mut s, &frame(OpCode::TEXT, b"ab", false), 64);
+    let seen = borrowed_events(&mut s, &frame(OpCode::CONTINUATION, b"cd", true), 64);
+    assert_eq!(seen, ["T<>:abcd"]);
+    assert!(drain_events(&mut s).is_empty());
+}
+
+/// Steady large messages in fixed reads, lent whole: each message is lent from the same
+/// place in the read buffer as the owned path hands it out (a message dropped as soon as it
+/// comes, as an echo server does): lending adds no copy, and moves exactly what the owned
+/// path moves (the carry of a frame's last bytes, the start of a frame moved to the front
+/// of a reclaimed buffer).
+#[test]
+fn large_messages_lent_whole_are_where_owned_ones_are() {
+    const READ: usize = 64 * 1024;
+    for size in [READ, 5 * READ / 2, 16 * READ] {
+        let payload: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        let one = frame(OpCode::BINARY, &payload, true);
+        let header = one.len() - size;
+        let count = (40 * READ / size).max(6);
+        let stream = one.repeat(count);
+        // For each message, whether its first byte is where it landed.
+        let mut patterns = Vec::new();
+        for lend in [false, true] {
+            let mut s = server(Config::default().with_lend_whole_messages(lend));
+            let mut landed: Vec<(usize, usize)> = Vec::new();
+            let mut at_addr: Vec<usize> = Vec::new();
+            let mut at = 0;
+            while at < stream.len() {
+                let n = READ.min(stream.len() - at);
+                let fill = |buf: &mut dyn bytes::BufMut| {
+                    assert!(buf.chunk_mut().len() >= READ);
+                    landed.push((at, buf.chunk_mut().as_mut_ptr() as usize));
+                    buf.put_slice(&stream[at..at + n]);
+                };
+                if lend {
+                    s.receive_into_with(READ, fill, |event| {
+                        let BorrowedEvent::Data {
+                            data, first, last, ..
+                        } = event
+                        else {
+                            panic!("{event:?}");
+                        };
+                        assert!(first && last);
+                        assert_eq!(data, &payload[..]);
+                        at_addr.push(data.as_ptr() as usize);
+                    });
+                } else {
+                    s.receive_into(READ, fill);
+                }
+                while let Some(event) = s.poll_event() {
+                    let Event::Message(m) = event else {
+                        panic!("{event:?}");
+                    };
+                    assert_eq!(m.as_bytes(), &payload[..]);
+                    at_addr.push(m.as_bytes().as_ptr() as usize);
+                }
+                at += n;
+            }
+            assert_eq!(at_addr.len(), count, "{size} B, lent: {lend}");
+            let pattern: String = at_addr
+                .iter()
+                .enumerate()
+                .map(|(i, addr)| {
+                    let start = i * one.len() + header;
+                    let &(read_at, base) = landed
+                        .iter()
+                        .rev()
+                        .find(|(read_at, _)| *read_at <= start)
+                        .expect("a read");
+                    if *addr == base + (start - read_at) {
+                        '.'
+                    } else {
+                        'M'
+                    }
+                })
+                .collect();
+            patterns.push(pattern);
+        }
+        assert_eq!(patterns[0], patterns[1], "{size} B: owned, then lent");
+    }
+}

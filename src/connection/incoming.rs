@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 #[cfg(feature = "deflate")]
 use crate::error::ProtocolError;
-use crate::event::{Event, Fragment, Message, MessageKind, Text};
+use crate::event::{BorrowedEvent, Event, Fragment, Message, MessageKind, Text};
 #[cfg(feature = "deflate")]
 use crate::extension::deflate::DeflateCodec;
 
@@ -50,6 +50,14 @@ pub(super) struct Incoming {
     /// the read lands here, only the rest of the message's frame is carried over, and the two
     /// buffers trade places.
     assembly: BytesMut,
+}
+
+/// What [`Incoming::gather`] did with a chunk.
+enum Gathered {
+    /// The message goes on; decoding resumes here.
+    More(usize),
+    /// The message is whole at `read_buf[..held]`.
+    Whole,
 }
 
 /// While a frame is partly received, the room lent ahead of its bytes is at most this much
@@ -394,15 +402,78 @@ impl Incoming {
         if start && end {
             return self.whole_message(events, pos, len, kind);
         }
+        match self.gather(pos, len, start, end) {
+            Gathered::More(resume) => resume,
+            Gathered::Whole => {
+                let data = self.split_held(pos);
+                events.push_back(message(kind, data));
+                0
+            }
+        }
+    }
+
+    /// A data chunk of `len` bytes ending at `pos`, for a borrowed input that lends whole
+    /// messages ([`Config::lend_whole_messages`]): gathered in place as [`on_data`] gathers
+    /// it, and lent to `sink` once the message ends, as one piece. Returns where decoding
+    /// resumes.
+    ///
+    /// [`Config::lend_whole_messages`]: crate::Config::lend_whole_messages
+    /// [`on_data`]: Self::on_data
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn on_data_lent(
+        &mut self,
+        sink: &mut dyn FnMut(BorrowedEvent<'_>),
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) -> usize {
+        if start && end {
+            // Whole where it lies: lent in place, decoding goes on after it.
+            sink(BorrowedEvent::Data {
+                kind,
+                data: self.chunk(pos, len),
+                first: true,
+                last: true,
+            });
+            return pos;
+        }
+        match self.gather(pos, len, start, end) {
+            Gathered::More(resume) => resume,
+            Gathered::Whole => {
+                sink(BorrowedEvent::Data {
+                    kind,
+                    data: &self.read_buf[..self.held],
+                    first: true,
+                    last: true,
+                });
+                // Lent and done: dropped with what precedes `pos` (headers, payload moved).
+                self.held = 0;
+                self.assembling = false;
+                self.read_buf.advance(pos);
+                self.filled -= pos;
+                0
+            }
+        }
+    }
+
+    /// Gather a chunk of a message that is not whole in it (`len` bytes ending at `pos`) in
+    /// place: the first chunk stays where it is, a later one moves right after the bytes
+    /// gathered so far. Returns where decoding resumes, or that `read_buf[..held]` is now
+    /// the whole message (`end`), `pos` being where its last chunk ended.
+    #[inline]
+    fn gather(&mut self, pos: usize, len: usize, start: bool, end: bool) -> Gathered {
         if start {
             // The message's first bytes: it is gathered in place from here, so that it is
-            // split off whole without a copy (one frame) or an allocation (several). What
+            // handed out whole without a copy (one frame) or an allocation (several). What
             // was before it (headers, control frames already copied out) is dropped.
             self.read_buf.advance(pos - len);
             self.filled -= pos - len;
             self.held = len;
             self.assembling = true;
-            return len;
+            return Gathered::More(len);
         }
         debug_assert!(self.assembling, "a whole message continues in place");
         // A later chunk: moved right after the bytes gathered so far (nothing moves when it
@@ -413,11 +484,10 @@ impl Incoming {
         }
         self.held += len;
         if end {
-            let data = self.split_held(pos);
-            events.push_back(message(kind, data));
-            return 0;
+            Gathered::Whole
+        } else {
+            Gathered::More(pos)
         }
-        pos
     }
 
     /// A whole message of `len` bytes ending at `pos` (one frame, delivered whole): split off
@@ -480,20 +550,42 @@ impl Incoming {
                     last: end,
                 }));
             }
-        } else {
-            if start {
-                // A whole message is inflated from an empty buffer (nothing of an earlier
-                // message, even one handed out borrowed, may precede it).
-                self.assembly.clear();
-            }
-            codec.inflate(input, start, end, text, &mut self.assembly)?;
-            if end {
-                let data = self.assembly.split().freeze();
-                self.assembly = BytesMut::new();
-                events.push_back(message(kind, data));
-            }
+        } else if self.inflate_whole(codec, pos, len, kind, start, end)? {
+            let data = self.assembly.split().freeze();
+            self.assembly = BytesMut::new();
+            events.push_back(message(kind, data));
         }
         Ok(())
+    }
+
+    /// A chunk of a compressed message delivered whole, `len` bytes ending at `pos`:
+    /// inflated after the message's earlier chunks in `assembly`. Returns whether the
+    /// message is now whole there (`end`).
+    #[cfg(feature = "deflate")]
+    pub(super) fn inflate_whole(
+        &mut self,
+        codec: &mut DeflateCodec,
+        pos: usize,
+        len: usize,
+        kind: MessageKind,
+        start: bool,
+        end: bool,
+    ) -> Result<bool, ProtocolError> {
+        if start {
+            // A whole message is inflated from an empty buffer (nothing of an earlier
+            // message, even one handed out borrowed, may precede it).
+            self.assembly.clear();
+        }
+        let input = &self.read_buf[pos - len..pos];
+        let text = kind == MessageKind::Text;
+        codec.inflate(input, start, end, text, &mut self.assembly)?;
+        Ok(end)
+    }
+
+    /// The compressed message inflated whole in `assembly` (see `inflate_whole`), to lend.
+    #[cfg(feature = "deflate")]
+    pub(super) fn inflated(&self) -> &[u8] {
+        &self.assembly
     }
 
     /// The inflated piece of a borrowed input was handed out: `assembly` is empty again, so

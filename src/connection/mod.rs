@@ -66,7 +66,8 @@ use outgoing::{MaskSource, Outgoing};
 /// message is split off as [`Bytes`] sharing the buffer (two reference-count operations per
 /// message), or handed out borrowed, with no reference count or allocation, by
 /// [`commit_with`](Self::commit_with) / [`receive_into_with`](Self::receive_into_with) /
-/// [`receive_with`](Self::receive_with). The buffer is
+/// [`receive_with`](Self::receive_with): pieces as they arrive, or each message gathered in
+/// place and lent whole with [`Config::lend_whole_messages`]. The buffer is
 /// reused while traffic flows and given back when the connection goes idle (see
 /// `receive_buf`). In the steady state: no allocation per message, streamed or whole
 /// (`tests/receive_alloc.rs`).
@@ -277,8 +278,9 @@ impl Connection {
     }
 
     /// [`receive`](Self::receive), with data, pings and pongs handed to `on_event` as
-    /// [`BorrowedEvent`]s that borrow the read buffer (streaming, whatever
-    /// [`Config::streaming`] says; see [`commit_with`](Self::commit_with)).
+    /// [`BorrowedEvent`]s that borrow the read buffer (pieces, whatever
+    /// [`Config::streaming`] says, or whole messages with [`Config::lend_whole_messages`];
+    /// see [`commit_with`](Self::commit_with)).
     pub fn receive_with(&mut self, bytes: &[u8], mut on_event: impl FnMut(BorrowedEvent<'_>)) {
         self.receive_copy(bytes, Some(&mut on_event));
     }
@@ -394,12 +396,16 @@ impl Connection {
     /// count, allocation or event queue per message.
     ///
     /// Messages that start in such a call are streamed ([`BorrowedEvent::Data`] pieces)
-    /// whatever [`Config::streaming`] says; the same rules apply (UTF-8, limits, close codes,
-    /// auto-pong). The close and any failure come as [`Event::Closed`] from
+    /// whatever [`Config::streaming`] says, unless [`Config::lend_whole_messages`] is set:
+    /// then each message is gathered in place and lent once, whole (one piece with `first`
+    /// and `last`), with no copy and no reference count. The same rules apply (UTF-8,
+    /// limits, close codes, auto-pong). The close and any failure come as [`Event::Closed`] from
     /// [`poll_event`](Self::poll_event), after every piece before them. Mixing with the
     /// other inputs is allowed: a message keeps the delivery of the input it started in
     /// (one that started here and continues through `commit` or `receive` comes as
-    /// [`Event::Fragment`]s; a whole message started there is still assembled).
+    /// [`Event::Fragment`]s; a whole message started there is still assembled). With
+    /// `lend_whole_messages`, every message is gathered whole, and the input that ends it
+    /// delivers it: lent by a borrowed input, as an [`Event::Message`] by the others.
     ///
     /// # Panics
     ///
@@ -1015,11 +1021,19 @@ impl Connection {
                     let (start, end) = (chunk.message_start, chunk.message_end);
                     let compressed = chunk.rsv & crate::frame::RSV1 != 0;
                     let streaming = self.core.config.streaming || self.rx.borrowed_message;
+                    let lend_whole = self.core.config.lend_whole_messages && !streaming;
                     match sink.as_mut() {
+                        Some(f) if lend_whole => {
+                            if compressed {
+                                self.on_compressed_borrowed(f, pos, len, kind, start, end, true);
+                            } else {
+                                pos = self.rx.on_data_lent(&mut **f, pos, len, kind, start, end);
+                            }
+                        }
                         Some(f) if streaming || start => {
                             self.rx.borrowed_message = !end;
                             if compressed {
-                                self.on_compressed_borrowed(f, pos, len, kind, start, end);
+                                self.on_compressed_borrowed(f, pos, len, kind, start, end, false);
                             } else if len > 0 || start || end {
                                 f(BorrowedEvent::Data {
                                     kind,
@@ -1110,7 +1124,7 @@ impl Connection {
         let compressed = m.rsv & crate::frame::RSV1 != 0;
         match sink {
             Some(f) if compressed => {
-                self.on_compressed_borrowed(f, end, m.len, kind, true, true);
+                self.on_compressed_borrowed(f, end, m.len, kind, true, true, false);
                 Fast::Check(end)
             }
             Some(f) => {
@@ -1131,7 +1145,9 @@ impl Connection {
     }
 
     /// A chunk of a compressed message for a borrowed input: inflated into a scratch buffer
-    /// that the piece borrows.
+    /// that the piece borrows, or, with `whole` ([`Config::lend_whole_messages`]), after the
+    /// message's earlier chunks there, lent once the message ends.
+    #[allow(clippy::too_many_arguments)]
     fn on_compressed_borrowed(
         &mut self,
         f: &mut Sink<'_>,
@@ -1140,9 +1156,27 @@ impl Connection {
         kind: MessageKind,
         start: bool,
         end: bool,
+        whole: bool,
     ) {
         #[cfg(feature = "deflate")]
         let result = match self.deflate.as_deref_mut() {
+            Some(codec) if whole => {
+                match self.rx.inflate_whole(codec, pos, len, kind, start, end) {
+                    Ok(done) => {
+                        if done {
+                            f(BorrowedEvent::Data {
+                                kind,
+                                data: self.rx.inflated(),
+                                first: true,
+                                last: true,
+                            });
+                            self.rx.drop_inflated();
+                        }
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
             Some(codec) => match self.rx.inflate_borrowed(codec, pos, len, kind, start, end) {
                 Ok(data) => {
                     if !data.is_empty() || start || end {
@@ -1167,7 +1201,7 @@ impl Connection {
         }
         #[cfg(not(feature = "deflate"))]
         let result: Result<(), ProtocolError> = {
-            let _ = (f, pos, len, kind, start, end);
+            let _ = (f, pos, len, kind, start, end, whole);
             Err(ProtocolError::ReservedBits(crate::frame::RSV1))
         };
         if let Err(error) = result {

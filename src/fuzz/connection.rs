@@ -115,6 +115,9 @@ impl Feed {
 struct Pieces {
     open: Option<MessageKind>,
     data: Vec<u8>,
+    /// Messages are lent whole (`Config::lend_whole_messages` without streaming): every
+    /// piece must be a whole message.
+    whole: bool,
 }
 
 /// Check and account for one borrowed event (the rules of `Side::record`).
@@ -138,6 +141,7 @@ fn record_borrowed(
             last,
         } => {
             assert_eq!(first, pieces.open.is_none(), "pieces out of order");
+            assert!(!pieces.whole || (first && last), "a message lent in pieces");
             if let Some(open) = pieces.open {
                 assert_eq!(open, kind, "a piece of another kind");
             }
@@ -196,7 +200,10 @@ impl Side {
         Side {
             conn,
             feed: Feed::Copy,
-            pieces: Pieces::default(),
+            pieces: Pieces {
+                whole: config.lend_whole_messages && !config.streaming,
+                ..Pieces::default()
+            },
             wire: WireCheck::new(role, config.deflate.is_some()),
             in_flight: Vec::new(),
             closed: None,
@@ -452,7 +459,7 @@ fn fuzz_config(input: &mut Input<'_>) -> Config {
     if flags & 64 != 0 {
         config = config.with_deflate(Some(deflate_settings(size)));
     }
-    config
+    config.with_lend_whole_messages(flags & 128 != 0)
 }
 
 /// A binary message of 16–80 KiB made by repeating `seed` (which starts with 0xFF).

@@ -223,6 +223,7 @@ pub fn round_trip(data: &[u8]) {
     };
     let mut config = Config::DEFAULT
         .with_streaming(flags & 2 != 0)
+        .with_lend_whole_messages(flags & 16 != 0)
         .with_close_timeout(None);
     if flags & 4 != 0 {
         config = config.with_max_send_frame_size(Some(usize::from(frame_size % 64)));

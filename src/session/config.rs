@@ -32,6 +32,19 @@ pub struct Config {
     /// Default `false`. (A [`fixed::Connection`](crate::fixed::Connection) streams the
     /// messages larger than its read buffer in any case.)
     pub streaming: bool,
+    /// Lend whole messages to the borrowed inputs of a [`Connection`]
+    /// ([`commit_with`](Connection::commit_with),
+    /// [`receive_into_with`](Connection::receive_into_with),
+    /// [`receive_with`](Connection::receive_with)): each message is gathered in place in the
+    /// read buffer, as for an owned [`Event::Message`], and lent once as one
+    /// [`BorrowedEvent::Data`](crate::BorrowedEvent::Data) with `first` and `last` set, with
+    /// no copy into a buffer of yours and no reference count. The read buffer then holds a
+    /// whole message (up to [`Limits::max_message_size`](crate::Limits::max_message_size)).
+    /// Default `false`: those inputs lend pieces as they arrive, whatever the message's
+    /// size. Ignored with [`streaming`](Self::streaming) (pieces everywhere), and by a
+    /// [`fixed::Connection`](crate::fixed::Connection), which lends whole the messages that
+    /// fit its buffer in any case.
+    pub lend_whole_messages: bool,
     /// Answer pings automatically. Default `true`.
     pub auto_pong: bool,
     /// Split outgoing messages into frames of at most this many payload bytes. Default: no
@@ -52,6 +65,7 @@ impl Config {
     pub const DEFAULT: Config = Config {
         limits: Limits::DEFAULT,
         streaming: false,
+        lend_whole_messages: false,
         auto_pong: true,
         max_send_frame_size: None,
         close_timeout: Some(Duration::from_secs(5)),
@@ -69,6 +83,12 @@ impl Config {
     /// Set [`streaming`](Self::streaming).
     pub const fn with_streaming(mut self, streaming: bool) -> Self {
         self.streaming = streaming;
+        self
+    }
+
+    /// Set [`lend_whole_messages`](Self::lend_whole_messages).
+    pub const fn with_lend_whole_messages(mut self, whole: bool) -> Self {
+        self.lend_whole_messages = whole;
         self
     }
 

@@ -133,8 +133,20 @@ fn run_with(
     (drain_events(&mut conn), out)
 }
 
+/// How `run_buf` takes the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Owned, from `poll_event`.
+    Owned,
+    /// Borrowed pieces (`commit_with`, `receive_into_with`).
+    Pieces,
+    /// Borrowed whole messages (the same inputs with `Config::lend_whole_messages`): every
+    /// message must come as one piece.
+    Whole,
+}
+
 /// Feed `input` split at `cuts` through `receive_buf` / `commit` (or `commit_with` when
-/// `borrowed`), each chunk in reads of at most the room lent for a read size from `mins`, a
+/// `mode` is borrowed), each chunk in reads of at most the room lent for a read size from `mins`, a
 /// `commit(0)` (the "read would block" that gives the buffer back) after the chunks `idle`
 /// marks. Borrowed events are normalised (see [`normal`]) and come before the queued ones.
 /// A read size of exactly 7 first appends instead: `receive_into`, or `receive_into_with`
@@ -148,10 +160,18 @@ fn run_buf(
     cuts: &[usize],
     mins: &[usize],
     idle: &[bool],
-    borrowed: bool,
+    mode: Delivery,
 ) -> (Vec<Normal>, Vec<u8>) {
     let append = mins.first() == Some(&7);
-    let mut conn = receiver(role, limits);
+    let borrowed = mode != Delivery::Owned;
+    let whole = mode == Delivery::Whole;
+    let config = Config::default()
+        .with_limits(limits)
+        .with_lend_whole_messages(whole);
+    let mut conn = match role {
+        Role::Client => client(config),
+        Role::Server => server(config),
+    };
     let mut out = Vec::new();
     let mut seen = Vec::new();
     let mut pieces = Pieces::default();
@@ -162,6 +182,7 @@ fn run_buf(
             first,
             last,
         } => {
+            assert!(!whole || (first && last), "a message lent in pieces");
             if let Some((kind, bytes)) = pieces.push(kind, data, first, last) {
                 seen.push(Normal::Message(kind, bytes));
             }
@@ -325,10 +346,10 @@ proptest! {
         let cuts = cuts(input.len(), raw_cuts);
         let whole = run(role, Limits::DEFAULT, &input, &[], false);
         let normal_whole = (whole.0.iter().cloned().map(normal).collect::<Vec<_>>(), whole.1.clone());
-        let (events, out) = run_buf(role, Limits::DEFAULT, &input, &cuts, &mins, &idle, false);
-        prop_assert_eq!(&normal_whole, &(events, out));
-        let borrowed = run_buf(role, Limits::DEFAULT, &input, &cuts, &mins, &idle, true);
-        prop_assert_eq!(&normal_whole, &borrowed);
+        for mode in [Delivery::Owned, Delivery::Pieces, Delivery::Whole] {
+            let got = run_buf(role, Limits::DEFAULT, &input, &cuts, &mins, &idle, mode);
+            prop_assert_eq!(&normal_whole, &got, "{:?}", mode);
+        }
     }
 
     /// Hostile input: `receive_buf` / `commit` and `commit_with` end the same way as
@@ -353,11 +374,14 @@ proptest! {
         for role in [Role::Client, Role::Server] {
             let whole = run(role, limits, &input, &[], false);
             let normal_whole = (whole.0.iter().cloned().map(normal).collect::<Vec<_>>(), whole.1.clone());
-            let via_buf = run_buf(role, limits, &input, &cuts, &mins, &idle, false);
+            let via_buf = run_buf(role, limits, &input, &cuts, &mins, &idle, Delivery::Owned);
             prop_assert_eq!(&normal_whole, &via_buf);
-            // Borrowed: the same output and the same close (messages cut short by the
+            // Lent whole: exactly the same, as nothing is lent before its message ends.
+            let lent = run_buf(role, limits, &input, &cuts, &mins, &idle, Delivery::Whole);
+            prop_assert_eq!(&normal_whole, &lent);
+            // Borrowed pieces: the same output and the same close (messages cut short by the
             // failure were partly delivered, so only the close is compared).
-            let borrowed = run_buf(role, limits, &input, &cuts, &mins, &idle, true);
+            let borrowed = run_buf(role, limits, &input, &cuts, &mins, &idle, Delivery::Pieces);
             prop_assert_eq!(&whole.1, &borrowed.1);
             let close = |events: &[Normal]| events.iter().rev().find(|e| matches!(e, Normal::Other(Event::Closed(_)))).cloned();
             prop_assert_eq!(close(&normal_whole.0), close(&borrowed.0));

@@ -346,3 +346,54 @@ fn a_borrowed_compressed_message_leaves_nothing_for_the_next() {
     s.receive_into(third.len(), |buf| buf.put_slice(&third));
     assert_eq!(drain_events(&mut s), [Event::Message(Message::from(text))]);
 }
+
+/// `Config::lend_whole_messages` with compressed messages: each is inflated whole and lent
+/// once (`first` and `last`), fragmented or not, in any read size; the next message, lent or
+/// owned, is exactly its own bytes.
+#[test]
+fn compressed_messages_lent_whole() {
+    let params = DeflateParams::default();
+    let mut c = client(pmd(params).with_max_send_frame_size(Some(7)));
+    let text = "hello, compressed world ".repeat(40);
+    c.send_text(&text).unwrap();
+    c.send_binary(&[0xAB; 3000]).unwrap();
+    c.send_text("tiny").unwrap();
+    let wire = drain_output(&mut c);
+    for read in [1, 5, 64, 1 << 16] {
+        let mut s = server(pmd(params).with_lend_whole_messages(true));
+        let mut lent: Vec<(bool, Vec<u8>)> = Vec::new();
+        for chunk in wire.chunks(read) {
+            s.receive_with(chunk, |event| {
+                let rfc6455::BorrowedEvent::Data {
+                    kind,
+                    data,
+                    first,
+                    last,
+                } = event
+                else {
+                    panic!("{event:?}");
+                };
+                assert!(first && last, "lent in pieces");
+                lent.push((kind == rfc6455::MessageKind::Text, data.to_vec()));
+            });
+        }
+        assert_eq!(
+            lent,
+            [
+                (true, text.as_bytes().to_vec()),
+                (false, vec![0xAB; 3000]),
+                (true, b"tiny".to_vec())
+            ],
+            "reads of {read}"
+        );
+        assert!(drain_events(&mut s).is_empty());
+        assert_eq!(s.buffered_receive(), 0);
+        // Then an owned input: its own bytes only.
+        c.send_text("next").unwrap();
+        s.receive(&drain_output(&mut c));
+        assert_eq!(
+            drain_events(&mut s),
+            [Event::Message(Message::from("next"))]
+        );
+    }
+}

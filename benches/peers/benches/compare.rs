@@ -15,8 +15,9 @@
 //! Peers: five full-protocol crates (tungstenite, fastwebsockets, tokio-websockets, sockudo-ws,
 //! yawc with its UTF-8 check switched on) and two frame codecs (embedded-websocket,
 //! websocket-sans-io), driven the way their users drive them: for the codecs that includes the
-//! reassembly of a message into one buffer (websocket-sans-io's user, like rfc6455's borrowed
-//! contender, uses a payload that comes in one piece in place) and the UTF-8 check of text,
+//! reassembly of a message into one buffer (websocket-sans-io's user uses a payload that comes
+//! in one piece in place; rfc6455's borrowed contender gathers every message in its read
+//! buffer and lends it whole) and the UTF-8 check of text,
 //! written here, and
 //! nothing else (they check no limits, no RSV bits and no mask bit, so they do less work in
 //! every row). Receive rows come in two kinds, like the send rows: `owned` (every message
@@ -412,15 +413,14 @@ mod ours {
         })
     }
 
-    /// `receive` with the borrowed API (`receive_into_with`), as the frame codecs deliver:
-    /// pieces borrowed from the read buffer, no reference count and no event per message. A
-    /// message that comes whole (one piece, `first && last`) is used in place; a fragmented
-    /// one is assembled in a reused `Vec`, as the codecs' users do. The UTF-8 of text is
-    /// checked by the connection (pieces of a valid message only).
+    /// `receive` with the borrowed API (`receive_into_with`) lending whole messages
+    /// (`Config::lend_whole_messages`): each message is gathered in the read buffer, as
+    /// `receive` gathers it, and lent once, with no reference count and no event per message.
+    /// The UTF-8 of text is checked by the connection.
     pub fn receive_borrowed(stream: Arc<[u8]>, kind: Kind, want: Arc<[u8]>, n: usize) -> Job {
         let mut mem = Mem::new(stream, sink());
-        let mut conn = Connection::new(Role::Server, Config::default());
-        let mut assembly: Vec<u8> = Vec::new();
+        let config = Config::default().with_lend_whole_messages(true);
+        let mut conn = Connection::new(Role::Server, config);
         Box::new(move |check| {
             let mut got = 0;
             while got < n {
@@ -434,23 +434,11 @@ mod ours {
                             first,
                             last,
                         } => {
-                            let text = k == MessageKind::Text;
-                            let message = if first && last {
-                                data
-                            } else {
-                                if first {
-                                    assembly.clear();
-                                }
-                                assembly.extend_from_slice(data);
-                                if !last {
-                                    return;
-                                }
-                                &assembly[..]
-                            };
                             if check {
-                                check_message(OURS, text, message, kind, &want);
+                                assert!(first && last, "rfc6455: a message lent in pieces");
+                                check_message(OURS, k == MessageKind::Text, data, kind, &want);
                             }
-                            black_box(message);
+                            black_box(data);
                             got += 1;
                         }
                         other => panic!("rfc6455: unexpected {other:?}"),
@@ -608,8 +596,8 @@ mod ours_deflate {
 /// A receive row's contenders. `Api::Owned`: rfc6455 `poll_event` (a `Bytes` per message)
 /// and the full-protocol peers, which all hand out owned messages (fastwebsockets' payload
 /// is a `BytesMut` split off its read buffer). `Api::Borrowed`: rfc6455 `receive_into_with`
-/// (payloads borrowed from the read buffer) and the frame codecs, which deliver into the
-/// caller's buffers.
+/// with `lend_whole_messages` (each message gathered in the read buffer and lent whole) and
+/// the frame codecs, which deliver into the caller's buffers.
 fn receive_contenders(
     api: Api,
     stream: &Arc<[u8]>,

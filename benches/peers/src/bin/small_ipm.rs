@@ -10,8 +10,8 @@
 //! - `rx16`, `rx125`, `rx16t`, `rx125t`: receive masked binary (`t`: text) messages of 16 or
 //!   125 bytes as a server, 64 KiB reads appended with `receive_into`, owned events polled;
 //! - `rx16b`, `rx125b`, `rx16tb`, `rx125tb`: the same with the borrowed API
-//!   (`receive_into_with`: pieces handed to a closure, a message that comes whole used in
-//!   place, a fragmented one assembled in a reused `Vec`);
+//!   (`receive_into_with` with `Config::lend_whole_messages`: each message lent whole to a
+//!   closure);
 //! - `emb16`, `emb16t`, `sio16`, `sio16t` (and 125): the same stream through the frame codecs
 //!   embedded-websocket and websocket-sans-io, driven as `benches/compare.rs` drives them
 //!   (64 KiB reads copied into a read buffer, the payload collected in a message buffer,
@@ -68,10 +68,9 @@ fn run_receive(stream: &[u8], n: usize) {
 
 #[inline(never)]
 fn run_receive_borrowed(stream: &[u8], n: usize) {
-    let mut conn = Connection::new(Role::Server, Config::default());
+    let config = Config::default().with_lend_whole_messages(true);
+    let mut conn = Connection::new(Role::Server, config);
     let mut got = 0;
-    // A fragmented message's pieces are assembled here (none in these streams).
-    let mut assembly: Vec<u8> = Vec::new();
     for read in stream.chunks(64 * 1024) {
         conn.receive_into_with(
             64 * 1024,
@@ -85,18 +84,6 @@ fn run_receive_borrowed(stream: &[u8], n: usize) {
                 } => {
                     black_box(data);
                     got += 1;
-                }
-                BorrowedEvent::Data {
-                    data, first, last, ..
-                } => {
-                    if first {
-                        assembly.clear();
-                    }
-                    assembly.extend_from_slice(data);
-                    if last {
-                        black_box(&assembly);
-                        got += 1;
-                    }
                 }
                 other => panic!("unexpected {other:?}"),
             },
