@@ -247,8 +247,9 @@ pub enum BorrowedEvent<'a> {
     /// it goes (a character may be split between two pieces), and the last piece ends a
     /// message that is complete, valid UTF-8 when it is text. Pieces follow the frames and
     /// the reads: one frame may come in several pieces. With
-    /// [`Config::lend_whole_messages`](crate::Config::lend_whole_messages), every message
-    /// comes as one piece, `first` and `last`.
+    /// [`Config::lend_whole_messages`](crate::Config::lend_whole_messages) (and not
+    /// [`Config::streaming`](crate::Config::streaming)), every message comes as one piece,
+    /// `first` and `last`.
     Data {
         /// Text or binary.
         kind: MessageKind,

@@ -50,6 +50,7 @@ fn stream(n: usize, size: usize, frames: usize, text: bool) -> Vec<u8> {
 /// Returns the messages seen.
 fn drive(conn: &mut Connection, input: &[u8], borrowed: bool) -> usize {
     let mut messages = 0;
+    let whole = conn.config().lend_whole_messages && !conn.config().streaming;
     let mut rest = input;
     while !rest.is_empty() {
         let room = conn.receive_buf(READ);
@@ -58,8 +59,11 @@ fn drive(conn: &mut Connection, input: &[u8], borrowed: bool) -> usize {
         rest = &rest[n..];
         if borrowed {
             conn.commit_with(n, |event| {
-                if let BorrowedEvent::Data { last: true, .. } = event {
-                    messages += 1;
+                if let BorrowedEvent::Data { first, last, .. } = event {
+                    assert!(!whole || (first && last), "a message lent in pieces");
+                    if last {
+                        messages += 1;
+                    }
                 }
             });
         } else {

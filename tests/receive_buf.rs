@@ -693,7 +693,6 @@ fn lend_whole_messages_lends_each_message_once() {
             "reads of {read}"
         );
         assert_eq!(drain_output(&mut a), owned_output);
-        assert!(drain_events(&mut a).is_empty(), "nothing queued");
         let mut b = server(whole);
         assert_eq!(
             borrowed_events_into(&mut b, &input, read),
@@ -707,7 +706,11 @@ fn lend_whole_messages_lends_each_message_once() {
             c.receive_with(chunk, |e| seen.push(describe(e)));
         }
         assert_eq!(seen, want, "receive_with, reads of {read}");
-        assert_eq!(c.buffered_receive(), 0);
+        assert_eq!(drain_output(&mut c), owned_output);
+        for conn in [&mut a, &mut b, &mut c] {
+            assert!(drain_events(conn).is_empty(), "nothing queued");
+            assert_eq!(conn.buffered_receive(), 0, "nothing held");
+        }
     }
     // `streaming` wins: pieces.
     let mut s = server(whole.with_streaming(true));
@@ -835,5 +838,11 @@ fn large_messages_lent_whole_are_where_owned_ones_are() {
             patterns.push(pattern);
         }
         assert_eq!(patterns[0], patterns[1], "{size} B: owned, then lent");
+        if size == READ {
+            // Most 64 KiB messages are never moved (a read that ends one brings most of the
+            // next, and the rest of its frame is carried to it).
+            let moved = patterns[1].matches('M').count();
+            assert!(moved * 4 <= count, "{size} B: {moved} of {count} moved");
+        }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! The rules (fragmentation order, UTF-8 across fragments, the limits) are the frame decoder's
 //! (and, for compressed messages, the deflate codec's); this module only decides where the
-//! bytes of a message live until it is handed out as [`Bytes`]: in place in the read buffer
-//! (one frame, or several gathered there), or inflated into `assembly` when it is compressed;
+//! bytes of a message live until it is handed out as [`Bytes`] (or lent whole, with
+//! `Config::lend_whole_messages`): in place in the read buffer (one frame, or several
+//! gathered there), or inflated into `assembly` when it is compressed;
 //! and when a read lands in a second buffer rather than moving a large message (see
 //! [`Incoming::should_carry`]).
 
@@ -191,9 +192,10 @@ impl Incoming {
         carried
     }
 
-    /// The bytes carried in completed the message (split off; nothing is left in the read
-    /// buffer): the second buffer, less those `carried` bytes, becomes the read buffer, and
-    /// the read buffer the second one (its room reclaimed once the message is dropped).
+    /// The bytes carried in completed the message (split off, or lent and dropped; nothing is
+    /// left in the read buffer): the second buffer, less those `carried` bytes, becomes the
+    /// read buffer, and the read buffer the second one (its room reclaimed once the message
+    /// is dropped, at once when it was lent).
     /// With nothing after the carried bytes (`carry_in` emptied it), the buffers stay.
     /// Should anything be left in the read buffer (it cannot: the carried bytes end an
     /// uncompressed final frame, and a failure stops reading), the rest of the read is

@@ -38,12 +38,16 @@ pub struct Config {
     /// [`receive_with`](Connection::receive_with)): each message is gathered in place in the
     /// read buffer, as for an owned [`Event::Message`], and lent once as one
     /// [`BorrowedEvent::Data`](crate::BorrowedEvent::Data) with `first` and `last` set, with
-    /// no copy into a buffer of yours and no reference count. The read buffer then holds a
-    /// whole message (up to [`Limits::max_message_size`](crate::Limits::max_message_size)).
-    /// Default `false`: those inputs lend pieces as they arrive, whatever the message's
-    /// size. Ignored with [`streaming`](Self::streaming) (pieces everywhere), and by a
-    /// [`fixed::Connection`](crate::fixed::Connection), which lends whole the messages that
-    /// fit its buffer in any case.
+    /// no copy into a buffer of yours and no reference count (and, through `commit_with` and
+    /// `receive_into_with` while traffic flows, no allocation: the buffer is reused). The
+    /// read buffer then holds a whole message (up to
+    /// [`Limits::max_message_size`](crate::Limits::max_message_size)); a compressed message
+    /// is inflated whole into the inflate buffer, which is kept for the next one until the
+    /// read buffer is given back (see [`Connection::receive_buf`]). Default `false`: those
+    /// inputs lend pieces as they arrive, whatever the message's size. Ignored with
+    /// [`streaming`](Self::streaming) (pieces everywhere), by the adapters (which deliver
+    /// owned messages), and by a [`fixed::Connection`](crate::fixed::Connection), which
+    /// lends whole the messages that fit its buffer in any case.
     pub lend_whole_messages: bool,
     /// Answer pings automatically. Default `true`.
     pub auto_pong: bool,

@@ -397,3 +397,79 @@ fn compressed_messages_lent_whole() {
         );
     }
 }
+
+/// Compressed messages lent whole through the zero-copy inputs (`commit_with`,
+/// `receive_into_with`), in any read size, and mixed with owned input: a message started by
+/// `commit` and ended by `commit_with` is lent whole, one started lent and ended by `commit`
+/// comes as an owned message. `commit(0)` gives every buffer back.
+#[test]
+fn compressed_messages_lent_whole_through_commit_with() {
+    let params = DeflateParams::default();
+    let mut c = client(pmd(params).with_max_send_frame_size(Some(11)));
+    let text = "lent whole, compressed ".repeat(60);
+    c.send_text(&text).unwrap();
+    c.send_binary(&[0x5A; 2000]).unwrap();
+    let wire = drain_output(&mut c);
+    let want = [(true, text.as_bytes().to_vec()), (false, vec![0x5A; 2000])];
+    let lend = |lent: &mut Vec<(bool, Vec<u8>)>, event: rfc6455::BorrowedEvent<'_>| {
+        let rfc6455::BorrowedEvent::Data {
+            kind,
+            data,
+            first,
+            last,
+        } = event
+        else {
+            panic!("{event:?}");
+        };
+        assert!(first && last, "lent in pieces");
+        lent.push((kind == rfc6455::MessageKind::Text, data.to_vec()));
+    };
+    for read in [1, 7, 300, 1 << 16] {
+        for append in [false, true] {
+            let mut s = server(pmd(params).with_lend_whole_messages(true));
+            let mut lent = Vec::new();
+            for chunk in wire.chunks(read) {
+                if append {
+                    s.receive_into_with(read, |buf| buf.put_slice(chunk), |e| lend(&mut lent, e));
+                } else {
+                    let room = s.receive_buf(read);
+                    room[..chunk.len()].copy_from_slice(chunk);
+                    s.commit_with(chunk.len(), |e| lend(&mut lent, e));
+                }
+            }
+            assert_eq!(lent, want, "reads of {read}, appended: {append}");
+            assert!(drain_events(&mut s).is_empty());
+            s.commit(0);
+            assert_eq!(s.buffered_receive(), 0);
+            assert_eq!(s.receive_capacity(), 0, "buffers given back");
+        }
+    }
+    // Mixed: the first half of the stream owned, the rest lent; then the other way round.
+    let half = wire.len() / 3;
+    let mut s = server(pmd(params).with_lend_whole_messages(true));
+    let room = s.receive_buf(half);
+    room[..half].copy_from_slice(&wire[..half]);
+    s.commit(half);
+    assert!(
+        drain_events(&mut s).is_empty(),
+        "the first message straddles the cut"
+    );
+    assert!(s.buffered_receive() > 0);
+    let mut lent = Vec::new();
+    s.receive_with(&wire[half..], |e| lend(&mut lent, e));
+    assert_eq!(lent, want, "started owned, ended lent");
+    assert!(drain_events(&mut s).is_empty());
+    let mut s = server(pmd(params).with_lend_whole_messages(true));
+    let mut lent = Vec::new();
+    s.receive_with(&wire[..half], |e| lend(&mut lent, e));
+    assert!(lent.is_empty());
+    s.receive(&wire[half..]);
+    assert_eq!(
+        drain_events(&mut s),
+        [
+            Event::Message(Message::from(text)),
+            Event::Message(Message::from(vec![0x5A; 2000]))
+        ],
+        "started lent, ended owned"
+    );
+}
