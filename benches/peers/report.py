@@ -448,7 +448,8 @@ def main():
     md.append("")
     md.append(
         "All in-memory workloads run in one process against the same transport (64 KiB reads "
-        "out of a pre-encoded stream, writes into a sink); GiB/s of payload, best batch of "
+        "out of a pre-encoded stream, writes into one sink shared by every contender); GiB/s "
+        "of payload, best batch of "
         "the run. Every contender's output is checked once before it is timed (each received "
         "message's kind and bytes; every sent stream parsed by an independent parser). "
         "**Validating** peers are the full-protocol crates (tungstenite, fastwebsockets, "

@@ -58,8 +58,9 @@ pub(crate) fn live_engines() -> usize {
 /// Inflate `input` into up to `room` bytes of `out`'s spare capacity, appended: returns the
 /// engine's status, the input bytes consumed and the bytes written. The room is not zeroed
 /// first (zlib-rs writes into uninitialised memory); only what the engine wrote is added to
-/// `out`. Exercised by every inflating test, and with a byte-exact comparison of each
-/// inflated message by `tests/integration/deflate.rs` and the `deflate` fuzz target.
+/// `out`. Tested by `inflating_into_unzeroed_room_appends_exactly_the_message` (stale bytes
+/// in the spare capacity, several passes, the limit), and exercised by every inflating test,
+/// `tests/integration/deflate.rs` and the `deflate` fuzz target.
 fn inflate_into(
     engine: &mut zlib_rs::Inflate,
     input: &[u8],
@@ -75,11 +76,12 @@ fn inflate_into(
     let consumed = (engine.total_in() - in0) as usize;
     let written = (engine.total_out() - out0) as usize;
     assert!(written <= room, "inflate wrote past the room it was given");
+    // SAFETY: `decompress_uninit` writes the decompressed bytes at the start of `spare` (the
+    // first `room` bytes of `out`'s spare capacity) and `total_out` grows by exactly how
+    // many it wrote (`next_out - start_out`; its writer only counts bytes it has written,
+    // window and match copies included). So `out[len..len + written]` is initialised, and
+    // it is within the capacity: `written <= room` (asserted above) and `reserve(room)`.
     #[allow(unsafe_code)]
-    // SAFETY: `written` is how far zlib-rs advanced its output pointer over `spare`, the
-    // first `room` bytes of `out`'s spare capacity (it writes every byte it passes; it was
-    // given `room` bytes and the assertion above holds it to them): `out[len..len +
-    // written]` is initialised, within the capacity.
     unsafe {
         out.set_len(len + written);
     }
@@ -446,8 +448,8 @@ impl Decompressor {
         };
         let begin = out.len();
         let tail: &[u8] = if last { &TRAILER } else { &[] };
-        // Room (the spare capacity, written uninitialised: zeroing it first cost up to a
-        // tenth of inflating a 1 KiB message stored raw) starts at what the input inflated
+        // Room (the spare capacity, written uninitialised: zeroing it first cost a tenth of
+        // inflating a 1 KiB message that does not compress, a fifth at 64 KiB) starts at what the input inflated
         // to last time (the expansion of the previous chunk) plus a margin, so that zlib's
         // fast loop, which needs 258 bytes of room, runs to the end, and grows to
         // INFLATE_STEP; the tail (an empty stored block) starts with little. Both are
@@ -693,9 +695,10 @@ mod tests {
 
     /// `inflate_into` writes into spare capacity that is not zeroed: the output is exactly
     /// the inflated bytes, appended after what `out` held, never a stale byte of the spare
-    /// capacity (filled with 0xEE here first), whatever the room per pass: a message that
-    /// compresses (several passes of growing room), one sent raw (stored blocks), empty
-    /// ones, and a message inflated piece by piece, byte by byte.
+    /// capacity (filled with 0xEE here first): a message that compresses over 50-fold (the room
+    /// of its first pass is a few KiB: several passes of doubling room), incompressible
+    /// bytes (stored blocks), empty ones, each message whole and byte by byte; and a message
+    /// over the limit stops at it (the room clamped to the limit), with nothing stale.
     #[test]
     fn inflating_into_unzeroed_room_appends_exactly_the_message() {
         let mut x: u32 = 5;
@@ -733,6 +736,21 @@ mod tests {
                     message.len()
                 );
             }
+        }
+        // Over the limit: an error, and at most the limit plus one byte inflated, all of
+        // them the message's.
+        let mut tx = Compressor::new(15, false, 3, 8, false);
+        let mut wire = BytesMut::new();
+        assert!(tx.compress(&text, &mut wire));
+        assert!(wire.len() * 50 < text.len(), "compresses {}", wire.len());
+        for limit in [0usize, 1, 999, 5000] {
+            let mut out = BytesMut::with_capacity(8192);
+            out.extend_from_slice(&[0xEE; 8192]);
+            out.truncate(0);
+            let mut rx = Decompressor::new(15, false);
+            assert!(rx.decompress(&wire, true, limit, &mut out).is_err());
+            assert!(out.len() <= limit + 1, "limit {limit}: {}", out.len());
+            assert!(out[..] == text[..out.len()], "limit {limit}");
         }
     }
 
