@@ -399,9 +399,9 @@ impl Connection {
     /// whatever [`Config::streaming`] says, unless [`Config::lend_whole_messages`] is set:
     /// then each message is gathered in place and lent once, whole (one piece with `first`
     /// and `last`), with no copy into a buffer of yours and no reference count. The same
-    /// rules apply (UTF-8,
-    /// limits, close codes, auto-pong). The close and any failure come as [`Event::Closed`] from
-    /// [`poll_event`](Self::poll_event), after every piece before them. Mixing with the
+    /// rules apply (UTF-8, limits, close codes, auto-pong). The close and any failure come
+    /// as [`Event::Closed`] from [`poll_event`](Self::poll_event), after every piece before
+    /// them. Mixing with the
     /// other inputs is allowed: a message keeps the delivery of the input it started in
     /// (one that started here and continues through `commit` or `receive` comes as
     /// [`Event::Fragment`]s; a whole message started there is still assembled). With
