@@ -223,6 +223,18 @@ fn borrowed_events_into(conn: &mut Connection, bytes: &[u8], min: usize) -> Vec<
     seen
 }
 
+/// `borrowed_events` through `receive_with`: each read of at most `min` bytes copied in.
+fn borrowed_events_copied(conn: &mut Connection, bytes: &[u8], min: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for chunk in bytes.chunks(min) {
+        conn.receive_with(chunk, |event| seen.push(describe(event)));
+    }
+    seen
+}
+
+/// One of the borrowed feeds above.
+type Feed = fn(&mut Connection, &[u8], usize) -> Vec<String>;
+
 /// How the connection closed: the last of its queued events, which must be `Closed`.
 fn closed_info(conn: &mut Connection) -> CloseInfo {
     let events = drain_events(conn);
@@ -686,30 +698,16 @@ fn lend_whole_messages_lends_each_message_once() {
     owned.receive(&input);
     let owned_output = drain_output(&mut owned);
     for read in [1, 3, 7, 64, 1000, 1 << 16] {
-        let mut a = server(whole);
-        assert_eq!(
-            borrowed_events(&mut a, &input, read),
-            want,
-            "reads of {read}"
-        );
-        assert_eq!(drain_output(&mut a), owned_output);
-        let mut b = server(whole);
-        assert_eq!(
-            borrowed_events_into(&mut b, &input, read),
-            want,
-            "reads of {read}"
-        );
-        assert_eq!(drain_output(&mut b), owned_output);
-        let mut c = server(whole);
-        let mut seen = Vec::new();
-        for chunk in input.chunks(read) {
-            c.receive_with(chunk, |e| seen.push(describe(e)));
-        }
-        assert_eq!(seen, want, "receive_with, reads of {read}");
-        assert_eq!(drain_output(&mut c), owned_output);
-        for conn in [&mut a, &mut b, &mut c] {
-            assert!(drain_events(conn).is_empty(), "nothing queued");
-            assert_eq!(conn.buffered_receive(), 0, "nothing held");
+        for (name, feed) in [
+            ("commit_with", borrowed_events as Feed),
+            ("receive_into_with", borrowed_events_into),
+            ("receive_with", borrowed_events_copied),
+        ] {
+            let mut s = server(whole);
+            assert_eq!(feed(&mut s, &input, read), want, "{name}, reads of {read}");
+            assert_eq!(drain_output(&mut s), owned_output, "{name}");
+            assert!(drain_events(&mut s).is_empty(), "{name}: nothing queued");
+            assert_eq!(s.buffered_receive(), 0, "{name}: nothing held");
         }
     }
     // `streaming` wins: pieces.

@@ -611,15 +611,9 @@ impl Incoming {
         start: bool,
         end: bool,
     ) -> Result<&[u8], ProtocolError> {
-        let input = &self.read_buf[pos - len..pos];
+        // A piece alone: `inflate_whole` on an empty buffer.
         self.assembly.clear();
-        codec.inflate(
-            input,
-            start,
-            end,
-            kind == MessageKind::Text,
-            &mut self.assembly,
-        )?;
+        self.inflate_whole(codec, pos, len, kind, start, end)?;
         Ok(&self.assembly)
     }
 

@@ -347,6 +347,22 @@ fn a_borrowed_compressed_message_leaves_nothing_for_the_next() {
     assert_eq!(drain_events(&mut s), [Event::Message(Message::from(text))]);
 }
 
+/// Record a message lent whole (text or not, its bytes); any other event, or a piece that
+/// is not a whole message, fails the test.
+fn lent_whole(lent: &mut Vec<(bool, Vec<u8>)>, event: rfc6455::BorrowedEvent<'_>) {
+    let rfc6455::BorrowedEvent::Data {
+        kind,
+        data,
+        first,
+        last,
+    } = event
+    else {
+        panic!("{event:?}");
+    };
+    assert!(first && last, "lent in pieces");
+    lent.push((kind == rfc6455::MessageKind::Text, data.to_vec()));
+}
+
 /// `Config::lend_whole_messages` with compressed messages: each is inflated whole and lent
 /// once (`first` and `last`), fragmented or not, in any read size; the next message, lent or
 /// owned, is exactly its own bytes.
@@ -363,19 +379,7 @@ fn compressed_messages_lent_whole() {
         let mut s = server(pmd(params).with_lend_whole_messages(true));
         let mut lent: Vec<(bool, Vec<u8>)> = Vec::new();
         for chunk in wire.chunks(read) {
-            s.receive_with(chunk, |event| {
-                let rfc6455::BorrowedEvent::Data {
-                    kind,
-                    data,
-                    first,
-                    last,
-                } = event
-                else {
-                    panic!("{event:?}");
-                };
-                assert!(first && last, "lent in pieces");
-                lent.push((kind == rfc6455::MessageKind::Text, data.to_vec()));
-            });
+            s.receive_with(chunk, |event| lent_whole(&mut lent, event));
         }
         assert_eq!(
             lent,
@@ -411,30 +415,21 @@ fn compressed_messages_lent_whole_through_commit_with() {
     c.send_binary(&[0x5A; 2000]).unwrap();
     let wire = drain_output(&mut c);
     let want = [(true, text.as_bytes().to_vec()), (false, vec![0x5A; 2000])];
-    let lend = |lent: &mut Vec<(bool, Vec<u8>)>, event: rfc6455::BorrowedEvent<'_>| {
-        let rfc6455::BorrowedEvent::Data {
-            kind,
-            data,
-            first,
-            last,
-        } = event
-        else {
-            panic!("{event:?}");
-        };
-        assert!(first && last, "lent in pieces");
-        lent.push((kind == rfc6455::MessageKind::Text, data.to_vec()));
-    };
     for read in [1, 7, 300, 1 << 16] {
         for append in [false, true] {
             let mut s = server(pmd(params).with_lend_whole_messages(true));
             let mut lent = Vec::new();
             for chunk in wire.chunks(read) {
                 if append {
-                    s.receive_into_with(read, |buf| buf.put_slice(chunk), |e| lend(&mut lent, e));
+                    s.receive_into_with(
+                        read,
+                        |buf| buf.put_slice(chunk),
+                        |e| lent_whole(&mut lent, e),
+                    );
                 } else {
                     let room = s.receive_buf(read);
                     room[..chunk.len()].copy_from_slice(chunk);
-                    s.commit_with(chunk.len(), |e| lend(&mut lent, e));
+                    s.commit_with(chunk.len(), |e| lent_whole(&mut lent, e));
                 }
             }
             assert_eq!(lent, want, "reads of {read}, appended: {append}");
@@ -456,12 +451,12 @@ fn compressed_messages_lent_whole_through_commit_with() {
     );
     assert!(s.buffered_receive() > 0);
     let mut lent = Vec::new();
-    s.receive_with(&wire[half..], |e| lend(&mut lent, e));
+    s.receive_with(&wire[half..], |e| lent_whole(&mut lent, e));
     assert_eq!(lent, want, "started owned, ended lent");
     assert!(drain_events(&mut s).is_empty());
     let mut s = server(pmd(params).with_lend_whole_messages(true));
     let mut lent = Vec::new();
-    s.receive_with(&wire[..half], |e| lend(&mut lent, e));
+    s.receive_with(&wire[..half], |e| lent_whole(&mut lent, e));
     assert!(lent.is_empty());
     s.receive(&wire[half..]);
     assert_eq!(
