@@ -19,12 +19,13 @@
 # row (connections C, message size) every server gets ROUNDS runs of WARMUP + SECS seconds,
 # the servers taking turns (the order rotates each round) so that all contenders of a row run
 # back to back under the same machine load; a cell is the best of its rounds (a shared machine
-# only ever slows a run down). Prints two markdown tables: messages/s (round trips: one
+# only ever slows a run down). Prints three markdown tables: messages/s (round trips: one
 # message and its echo) with the ratio rfc6455 / best peer, of the best runs and of the means
 # of all runs (the rounds spread by a few percent on a shared machine: the two ratios show how
-# far a result is from a tie), and the server's CPU time per
-# message (utime+stime from /proc over the measured window, 10 ms ticks) with the ratio
-# best peer / rfc6455 (above 1: rfc6455 uses less CPU). Raw result lines go to $LOG.
+# far a result is from a tie); the server's CPU time per message (utime+stime from /proc over
+# the measured window, 10 ms ticks) with the ratio best peer / rfc6455 (above 1: rfc6455 uses
+# less CPU); and the user-space part of it (utime: the library, the runtime, the allocator),
+# which for small messages is a fraction of the kernel's share. Raw result lines go to $LOG.
 #
 # Environment: SECS (3), WARMUP (0.5), ROUNDS (5), KIND (binary | text), ROWS ("1:16 1:16384
 # 64:16 64:16384"), BASE_PORT (19300), THREADS (load client runtime threads, 1), LOG
@@ -99,9 +100,12 @@ for i in "${!NAMES[@]}"; do
   log "${NAMES[$i]}: $(head -n 1 "$OUTDIR/$i.out") (pid ${PIDS[$i]}, ${BINS[$i]})"
 done
 
+# Whether $1 is a number below $2 (or $2 is empty).
+lower() { [[ -n $1 ]] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
+
 mkdir -p "$(dirname "$LOG")"
 : >"$LOG"
-declare -A RATE CPU SUM RUNS
+declare -A RATE CPU UCPU SUM RUNS
 LIMIT=$(awk -v w="$WARMUP" -v s="$SECS" 'BEGIN { printf "%d", w + s + 20 }')
 T1=$SECONDS
 for row in $ROWS; do
@@ -120,16 +124,16 @@ for row in $ROWS; do
       echo "$name round=$r $line" >>"$LOG"
       rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$line")
       cpu=$(sed -n 's/.*server_cpu_us_per_msg=\([0-9.]*\).*/\1/p' <<<"$line")
-      log "$name C=$c size=$size round $((r + 1))/$ROUNDS: ${rate:--} msg/s, server ${cpu:--} us CPU/msg"
+      user=$(sed -n 's/.*server_user_us_per_msg=\([0-9.]*\).*/\1/p' <<<"$line")
+      log "$name C=$c size=$size round $((r + 1))/$ROUNDS: ${rate:--} msg/s, server ${cpu:--} us CPU/msg (${user:--} in user space)"
       key="$row/$name"
       if [[ -n $rate ]]; then
         ((rate > ${RATE[$key]:-0})) && RATE[$key]=$rate
         SUM[$key]=$((${SUM[$key]:-0} + rate))
         RUNS[$key]=$((${RUNS[$key]:-0} + 1))
       fi
-      if [[ -n $cpu ]] && awk -v a="$cpu" -v b="${CPU[$key]:-}" 'BEGIN { exit !(b == "" || a < b) }'; then
-        CPU[$key]=$cpu
-      fi
+      lower "$cpu" "${CPU[$key]:-}" && CPU[$key]=$cpu
+      lower "$user" "${UCPU[$key]:-}" && UCPU[$key]=$user
     done
   done
 done
@@ -168,27 +172,32 @@ for row in $ROWS; do
   echo "| $c | $(human_size "$size") |$cells $ratio | $mean_ratio |"
 done
 
-echo
-echo "Server CPU time per message, microseconds (user + system, all threads; lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less CPU)"
-echo
-echo "| C | size |$(printf ' %s |' "${NAMES[@]}") best peer / rfc6455 |"
-echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|"
-for row in $ROWS; do
-  c=${row%%:*}
-  size=${row##*:}
-  cells=""
-  best=""
-  for name in "${NAMES[@]}"; do
-    v=${CPU[$row/$name]:-}
-    cells+=" ${v:--} |"
-    if [[ $name != rfc6455 && -n $v ]] && awk -v a="$v" -v b="$best" 'BEGIN { exit !(b == "" || a < b) }'; then
-      best=$v
-    fi
+# A table of server CPU times per message: $1 the title, $2 the name of the array (row/name ->
+# the lowest of the rounds).
+cpu_table() {
+  local -n times=$2
+  echo
+  echo "$1"
+  echo
+  echo "| C | size |$(printf ' %s |' "${NAMES[@]}") best peer / rfc6455 |"
+  echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|"
+  for row in $ROWS; do
+    c=${row%%:*}
+    size=${row##*:}
+    cells=""
+    best=""
+    for name in "${NAMES[@]}"; do
+      v=${times[$row/$name]:-}
+      cells+=" ${v:--} |"
+      if [[ $name != rfc6455 ]] && lower "$v" "$best"; then best=$v; fi
+    done
+    rfc=${times[$row/rfc6455]:-}
+    ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || a == 0 || b == "") print "-"; else printf "%.2fx", b / a }')
+    echo "| $c | $(human_size "$size") |$cells $ratio |"
   done
-  rfc=${CPU[$row/rfc6455]:-}
-  ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || a == 0 || b == "") print "-"; else printf "%.2fx", b / a }')
-  echo "| $c | $(human_size "$size") |$cells $ratio |"
-done
+}
+cpu_table "Server CPU time per message, microseconds (user + system, all threads; lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less CPU)" CPU
+cpu_table "Of that, in user space (the WebSocket library, its runtime and the allocator: what a library can change; the rest is the kernel's socket reads and writes, epoll and wake-ups), microseconds per message (lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less)" UCPU
 CLIENT_MAX=$(grep -o 'client_cpu_pct=[0-9]*' "$LOG" | cut -d= -f2 | sort -n | tail -n 1)
 echo
 echo "Cargo profile of the peers' servers and the load client: $PROFILE. rfc6455 server: $RFC_BIN. Load client (echo_load, $THREADS runtime thread(s)): at most ${CLIENT_MAX:--}% of one core in any run."

@@ -282,9 +282,9 @@ pub async fn connect(url: &str, capacity: usize) -> io::Result<(TcpStream, Reade
     }
 }
 
-/// CPU time (user + system) of process `pid` so far, from `/proc/PID/stat` (all its threads;
-/// clock ticks of 10 ms, the Linux USER_HZ).
-pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+/// CPU time of process `pid` (all its threads) so far, in user space and in the kernel
+/// (`utime` and `stime` of `/proc/PID/stat`, 10 ms ticks).
+pub fn cpu_times(pid: u32) -> io::Result<CpuTimes> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may contain spaces: fields are counted after its closing parenthesis.
     let rest = stat
@@ -293,13 +293,39 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
         .1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-    let tick = |i: usize| -> io::Result<u64> {
+    let tick = |i: usize| -> io::Result<Duration> {
         fields
             .get(i)
             .and_then(|f| f.parse().ok())
+            .map(|ticks: u64| Duration::from_millis(ticks * 10))
             .ok_or_else(|| invalid("bad /proc stat".into()))
     };
-    Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
+    Ok(CpuTimes {
+        user: tick(11)?,
+        system: tick(12)?,
+    })
+}
+
+/// A process's CPU time, as [`cpu_times`] reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuTimes {
+    /// In user space: the program, its libraries and its runtime.
+    pub user: Duration,
+    /// In the kernel, on the program's behalf: system calls (the socket reads and writes,
+    /// `epoll_wait`, futex wake-ups), page faults.
+    pub system: Duration,
+}
+
+impl CpuTimes {
+    /// User and system time together.
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// Total CPU time (user + system) of process `pid` so far ([`cpu_times`]).
+pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    cpu_times(pid).map(|t| t.total())
 }
 
 /// Resident set size of process `pid` in bytes (`VmRSS` of `/proc/PID/status`).

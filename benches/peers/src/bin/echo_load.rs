@@ -9,10 +9,12 @@
 //! The same client for every server: frames are built once per connection (masked with a
 //! fixed non-zero key, so the server unmasks for real), each echo is parsed and compared with
 //! what was sent. Counting starts after the warm-up; `--server-pid` adds the server's CPU time
-//! per message over the measured window (from `/proc`, 10 ms ticks). The client's own CPU use
-//! is printed too, to show whether it could be the bottleneck. One tokio runtime thread by
-//! default (`--threads N` for a multi-threaded runtime). Bounded: the run ends after
-//! warm-up + secs, and a connection still stuck 5 s later is abandoned with an error.
+//! per message over the measured window (from `/proc`, 10 ms ticks): in all, and the part of
+//! it spent in user space (the WebSocket library and the runtime; the rest is the kernel's).
+//! The client's own CPU use is printed too, to show whether it could be the bottleneck. One
+//! tokio runtime thread by default (`--threads N` for a multi-threaded runtime). Bounded: the
+//! run ends after warm-up + secs, and a connection still stuck 5 s later is abandoned with an
+//! error.
 //!
 //! Output: one line `RESULT key=value ...` (scripts parse it), errors on stderr, exit 1 on any
 //! connection error or mismatched echo.
@@ -22,7 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rfc6455_peers::{Args, BINARY, TEXT, client_frame, connect, cpu_time, mask_key, payload};
+use rfc6455_peers::{
+    Args, BINARY, TEXT, client_frame, connect, cpu_time, cpu_times, mask_key, payload,
+};
 use tokio::io::AsyncWriteExt;
 
 /// One counter per connection, on its own cache line.
@@ -89,7 +93,7 @@ async fn run(args: Args) -> ExitCode {
     }
 
     let count = || -> u64 { counters.iter().map(|c| c.0.load(Ordering::Relaxed)).sum() };
-    let server_cpu = || cpu_time(server_pid).ok().filter(|_| server_pid != 0);
+    let server_cpu = || cpu_times(server_pid).ok().filter(|_| server_pid != 0);
     let own_pid = std::process::id();
 
     tokio::time::sleep(warmup).await;
@@ -123,18 +127,20 @@ async fn run(args: Args) -> ExitCode {
     let msgs = n1 - n0;
     let elapsed = (t1 - t0).as_secs_f64();
     let rate = msgs as f64 / elapsed;
-    let server = match (s0, s1) {
-        (Some(a), Some(b)) if msgs > 0 => {
-            format!("{:.2}", (b - a).as_secs_f64() * 1e6 / msgs as f64)
-        }
-        _ => "-".into(),
+    let per_message = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e6 / msgs as f64);
+    let (server, server_user) = match (s0, s1) {
+        (Some(a), Some(b)) if msgs > 0 => (
+            per_message(b.total() - a.total()),
+            per_message(b.user - a.user),
+        ),
+        _ => ("-".into(), "-".into()),
     };
     let client = match (c0, c1) {
         (Some(a), Some(b)) => format!("{:.0}", (b - a).as_secs_f64() * 100.0 / elapsed),
         _ => "-".into(),
     };
     println!(
-        "RESULT conns={conns} size={size} kind={} msgs={msgs} secs={elapsed:.3} msgs_per_s={rate:.0} server_cpu_us_per_msg={server} client_cpu_pct={client} errors={failed}",
+        "RESULT conns={conns} size={size} kind={} msgs={msgs} secs={elapsed:.3} msgs_per_s={rate:.0} server_cpu_us_per_msg={server} server_user_us_per_msg={server_user} client_cpu_pct={client} errors={failed}",
         if text { "text" } else { "binary" },
     );
     if failed > 0 || msgs == 0 {
