@@ -294,8 +294,9 @@ impl Connection {
     /// does. The events and bytes out are `receive(&input)`'s either way.
     ///
     /// For a driver that reads an idle connection into a buffer of its own: the tokio
-    /// adapter hands over its 32 KiB read buffer after a read of at least half its size (a
-    /// message that is most of the read keeps at most about twice its size) and copies
+    /// adapter splits a read of at least half its 32 KiB read buffer off that buffer and
+    /// hands it over (a message that is most of the read keeps at most about twice its size;
+    /// the adapter reuses the buffer's room once those messages are dropped) and copies
     /// shorter reads, so that the messages of a short read keep an allocation of the read's
     /// size.
     pub fn receive_bytes(&mut self, input: BytesMut) {

@@ -32,14 +32,16 @@ const HAND_OVER: usize = SMALL_READ / 2;
 std::thread_local! {
     /// The read buffer of this thread's connections that wait for their next message while
     /// their messages are long (`Inner::poll_read_spare`); allocated on first use, one per
-    /// thread, not per connection. A read of at least half of it hands it over to the
-    /// connection (`Connection::receive_bytes`: no copy; the messages of that read share its
-    /// allocation, so one that is most of the read keeps at most about twice its size) and
-    /// the next read allocates a new one; a shorter read is copied into the connection (its
-    /// messages keep an allocation of the read's size) and the buffer stays. Short messages
-    /// are read on the stack instead (`poll_read_stack`), cheaper than this thread-local for
-    /// them; but a stack read is copied whatever its size, and that copy was 1.7 % of a
-    /// 16 KiB echo server's CPU.
+    /// thread, not per connection. A read of at least half of it is split off and handed
+    /// over to the connection (`Connection::receive_bytes`: no copy; the messages of that
+    /// read share the allocation, so one that is most of the read keeps at most about twice
+    /// its size); the next read reuses the allocation if those messages are gone by then
+    /// (reclaimed, no allocation: an echo drops its message once written), and allocates a
+    /// new one if not. A shorter read is copied into the connection (its messages keep an
+    /// allocation of the read's size) and the buffer stays. Short messages are read on the
+    /// stack instead (`poll_read_stack`), cheaper than this thread-local for them; but a
+    /// stack read is copied whatever its size, and that copy was 1.7 % of a 16 KiB echo
+    /// server's CPU.
     static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
 }
 
@@ -358,14 +360,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     /// [`poll_read`](Self::poll_read) with no frame partly received, while reads are long
-    /// (at least [`HAND_OVER`]): into the thread's buffer ([`SPARE`]), handed over
-    /// to the connection with no copy, or copied like a short read.
+    /// (at least [`HAND_OVER`]): into the thread's buffer ([`SPARE`]), the bytes read handed
+    /// over to the connection with no copy, or copied like a short read.
     fn poll_read_spare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut spare = SPARE
             .try_with(Cell::take)
             .ok()
             .flatten()
-            .unwrap_or_else(|| BytesMut::with_capacity(SMALL_READ));
+            .unwrap_or_default();
+        // Room for a whole read. A read handed over earlier shares the buffer: once its
+        // messages are all dropped (an echo's, as soon as it is written), the room is
+        // reclaimed in place; while one is alive, this allocates a new buffer and the old one
+        // goes with the last message.
+        spare.reserve(SMALL_READ);
         // One `poll_read` into the spare capacity, uninitialised (zeroing 32 KiB would cost
         // more than the copy the hand-over saves), through tokio's `read_buf`, which keeps
         // that safe (it cannot grow the buffer: the room is at least `SMALL_READ`).
@@ -380,14 +387,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         // Timed when it arrived, if the time matters (the end of the stream too).
         let origin = self.origin;
         if n >= HAND_OVER {
+            // The bytes read, split off: the thread keeps the buffer and its rest.
+            let read = spare.split();
             self.conn
-                .timed_input(|| origin.elapsed(), |conn| conn.receive_bytes(spare));
+                .timed_input(|| origin.elapsed(), |conn| conn.receive_bytes(read));
         } else {
             self.conn
                 .timed_input(|| origin.elapsed(), |conn| conn.receive(&spare));
             spare.clear();
-            give_back(spare);
         }
+        give_back(spare);
         self.after_idle_read(n);
         Poll::Ready(Ok(n))
     }
@@ -654,5 +663,75 @@ impl<S: AsyncRead + AsyncWrite + Unpin, M: Into<Message>> futures_sink::Sink<M> 
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().inner.poll_close_sink(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opcode::OpCode;
+    use crate::raw::RawFrame;
+    use crate::session::Config;
+    use ::tokio::io::AsyncWriteExt;
+
+    /// The address of the thread's read buffer's next room ([`SPARE`]), if it has one.
+    fn spare_room() -> Option<usize> {
+        SPARE.with(|slot| {
+            let spare = slot.take();
+            let at = spare.as_ref().map(|b| b.as_ptr() as usize);
+            slot.set(spare);
+            at
+        })
+    }
+
+    #[test]
+    fn the_threads_read_buffer_is_reused_once_its_messages_are_gone_and_never_while_one_lives() {
+        // Reads of an idle connection of at least `HAND_OVER` bytes go to the thread's buffer
+        // and are split off it. A message keeps its bytes there: the next read must not
+        // reclaim that room while the message lives, and should reclaim it (no allocation)
+        // once the message is dropped, as an echo server drops it after writing it.
+        let rt = ::tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (mut peer, stream) = ::tokio::io::duplex(256 * 1024);
+            let conn = Connection::new(Role::Server, Config::default());
+            let mut ws =
+                super::super::WebSocket::from_connection(stream, conn, &Options::default());
+            let size = HAND_OVER + 4000;
+            let next = |i: u8| {
+                let payload = std::vec![i; size];
+                RawFrame::new(OpCode::BINARY, &payload)
+                    .mask(Some([1, 2, 3, i]))
+                    .to_vec()
+            };
+            // The first long read goes to the stack (copied); the next ones to the thread's
+            // buffer. Each frame is written whole, so that one read takes it.
+            let mut received = std::vec::Vec::new();
+            for i in 0..5u8 {
+                peer.write_all(&next(i)).await.unwrap();
+                let message = ws.recv().await.unwrap().unwrap();
+                assert_eq!(message.as_bytes(), &std::vec![i; size][..], "message {i}");
+                received.push((message.as_bytes().as_ptr() as usize, spare_room()));
+                if i == 2 {
+                    // Kept alive through the next read: it lives in the thread's buffer.
+                    let kept = message;
+                    peer.write_all(&next(9)).await.unwrap();
+                    let other = ws.recv().await.unwrap().unwrap();
+                    assert_eq!(other.as_bytes(), &std::vec![9u8; size][..]);
+                    assert_eq!(kept.as_bytes(), &std::vec![2u8; size][..], "overwritten");
+                    assert_ne!(other.as_bytes().as_ptr(), kept.as_bytes().as_ptr());
+                    received.push((other.as_bytes().as_ptr() as usize, spare_room()));
+                }
+            }
+            let at: std::vec::Vec<usize> = received.iter().map(|r| r.0).collect();
+            // Messages 1 and 2 in one buffer (message 1 dropped before the read of 2),
+            // message 9 in a new one (2 was alive), then 3 and 4 in that new one, reclaimed.
+            assert_eq!(at[1], at[2], "{at:?}");
+            assert_ne!(at[3], at[2], "{at:?}");
+            assert_eq!(at[4], at[3], "{at:?}");
+            assert_eq!(at[5], at[3], "{at:?}");
+            assert!(received[1..].iter().all(|r| r.1.is_some()), "{received:?}");
+        });
     }
 }
