@@ -18,13 +18,19 @@
 #           held to autobahn/expected-no-alloc.json, with the cases of
 #           autobahn/fuzzingclient-no-alloc.json (no 12.* / 13.*: permessage-deflate needs an
 #           allocator, and a server that declines it is not what those cases test)
+#   AUTOBAHN_ADAPTER=hyper: server role only, examples/hyper (hyper 1 serves the HTTP, the
+#           upgrade goes through rfc6455::hyper::upgrade_with at ws://ADDR/ws, then the tokio
+#           adapter; permessage-deflate)                     -> target/autobahn/hyper/server/
+#           held to the server verdicts of autobahn/expected.json, every case
 #
 # Environment (all optional):
 #   AUTOBAHN_SERVER_BIN / AUTOBAHN_CLIENT_BIN  use these binaries instead of building the
 #                         examples (each skips its own `cargo build`); same CLI contract:
-#                         `echo_server ADDR` printing `listening on ws://ADDR` once bound,
+#                         `echo_server ADDR` printing `listening on ws://ADDR[/PATH]` once
+#                         bound (the suite then connects to that URL),
 #                         `autobahn_client URL AGENT` running getCaseCount/runCase/updateReports
-#   AUTOBAHN_ADAPTER      blocking (default) | tokio | no_alloc: which examples to build and run
+#   AUTOBAHN_ADAPTER      blocking (default) | tokio | no_alloc | hyper: which examples to build
+#                         and run
 #   AUTOBAHN_ONLY         server | client: run one role only
 #   AUTOBAHN_SERVER_PORT  echo server port (default: the port in fuzzingclient.json)
 #   AUTOBAHN_CLIENT_PORT  fuzzingserver port (default: the port in fuzzingserver.json; 0 = any)
@@ -47,7 +53,8 @@ case $ADAPTER in
   blocking) REPORTS=$ROOT/target/autobahn; SERVER_EXAMPLE=echo_server; CLIENT_EXAMPLE=autobahn_client; FEATURES=deflate ;;
   tokio) REPORTS=$ROOT/target/autobahn/tokio; SERVER_EXAMPLE=tokio_echo; CLIENT_EXAMPLE=tokio_autobahn_client; FEATURES=tokio,deflate ;;
   no_alloc) REPORTS=$ROOT/target/autobahn/no_alloc; SERVER_EXAMPLE=no_alloc; CLIENT_EXAMPLE=; FEATURES=std ;;
-  *) echo "run.sh: AUTOBAHN_ADAPTER must be blocking, tokio or no_alloc, not $ADAPTER" >&2; exit 2 ;;
+  hyper) REPORTS=$ROOT/target/autobahn/hyper; SERVER_EXAMPLE=hyper; CLIENT_EXAMPLE=; FEATURES=hyper,deflate ;;
+  *) echo "run.sh: AUTOBAHN_ADAPTER must be blocking, tokio, no_alloc or hyper, not $ADAPTER" >&2; exit 2 ;;
 esac
 VENV=$ROOT/target/autobahn/venv
 KOSOKU_VERSION=0.1.0
@@ -70,11 +77,11 @@ for arg in "$@"; do
 done
 
 ONLY=${AUTOBAHN_ONLY:-}
-if [[ $ADAPTER == no_alloc ]]; then
-  # The no_alloc example is a server: there is no client to run.
+if [[ -z $CLIENT_EXAMPLE ]]; then
+  # The no_alloc and hyper examples are servers: there is no client to run.
   case $ONLY in
     ''|server) ONLY=server ;;
-    *) echo "run.sh: AUTOBAHN_ADAPTER=no_alloc runs the server role only" >&2; exit 2 ;;
+    *) echo "run.sh: AUTOBAHN_ADAPTER=$ADAPTER runs the server role only" >&2; exit 2 ;;
   esac
 fi
 SUITE_TIMEOUT=${AUTOBAHN_SUITE_TIMEOUT:-1200}
@@ -220,7 +227,8 @@ run_server_suite() {
   timeout -k 5 $((SUITE_TIMEOUT + 60)) "$SERVER_BIN" "127.0.0.1:$port" >"$srv_log" 2>&1 &
   local srv_pid=$!; PIDS+=("$srv_pid")
   wait_for_line "$srv_log" '^listening on ws://' "$srv_pid" "$START_TIMEOUT" || { SUMMARY+=("server: FAIL (echo_server did not start)"); return 1; }
-  addr=$(grep -Em1 '^listening on ws://' "$srv_log" | sed -E 's#^listening on ws://([^ /]+).*#\1#')
+  # The URL the server printed, its path included (examples/hyper serves the WebSocket at /ws).
+  addr=$(grep -Em1 '^listening on ws://' "$srv_log" | sed -E 's#^listening on (ws://[^ ]+).*#\1#')
   log "server suite: kosoku -m fuzzingclient $addr ${kargs[*]} -p $PARALLELISM -o $out"
   t0=$(now)
   timeout -k 10 "$SUITE_TIMEOUT" "$KOSOKU" -m fuzzingclient "$addr" "${kargs[@]}" -p "$PARALLELISM" -o "$out" \
