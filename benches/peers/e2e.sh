@@ -197,7 +197,7 @@ cpu_table() {
   done
 }
 cpu_table "Server CPU time per message, microseconds (user + system, all threads; lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less CPU)" CPU
-cpu_table "Of that, in user space (the WebSocket library, its runtime and the allocator: what a library can change; the rest is the kernel's socket reads and writes, epoll and wake-ups), microseconds per message (lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less)" UCPU
+cpu_table "The user-space part of it (utime: the WebSocket library, its runtime and the allocator; the rest is the kernel's socket reads and writes, epoll and wake-ups), microseconds per message (lowest of $ROUNDS runs, taken on its own, so not always the round of the total above; 10 ms ticks, so a cell of one connection's rows is a count of about 10 ticks; it moves far more between rounds than the total; ratio above 1: rfc6455 uses less)" UCPU
 CLIENT_MAX=$(grep -o 'client_cpu_pct=[0-9]*' "$LOG" | cut -d= -f2 | sort -n | tail -n 1)
 echo
 echo "Cargo profile of the peers' servers and the load client: $PROFILE. rfc6455 server: $RFC_BIN. Load client (echo_load, $THREADS runtime thread(s)): at most ${CLIENT_MAX:--}% of one core in any run."

@@ -25,8 +25,8 @@ use crate::role::Role;
 /// that fills it switches to the connection's own buffer for the rest of the traffic.
 pub(super) const SMALL_READ: usize = 32 * 1024;
 
-/// An idle read at least this long hands the thread's buffer over to the connection
-/// (`poll_read_spare`), and makes the next idle read go to that buffer.
+/// An idle read at least this long into the thread's buffer is split off it and handed over
+/// to the connection (`poll_read_spare`), and makes the next idle read go to that buffer.
 const HAND_OVER: usize = SMALL_READ / 2;
 
 std::thread_local! {
@@ -691,6 +691,7 @@ mod tests {
         // reclaim that room while the message lives, and should reclaim it (no allocation)
         // once the message is dropped, as an echo server drops it after writing it.
         let rt = ::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
@@ -733,6 +734,25 @@ mod tests {
             assert_eq!(at[5], at[3], "{at:?}");
             // The thread kept its buffer after each of those reads (it used to hand it over).
             assert!(received[1..].iter().all(|r| r.1), "{received:?}");
+            // A frame longer than the read: its first 32 KiB are split off the thread's buffer
+            // and kept by the connection, which must move them out to grow (the thread's
+            // buffer shares their allocation), not write the rest of the frame in place.
+            let long = 3 * SMALL_READ / 2;
+            let payload: std::vec::Vec<u8> = (0..long).map(|i| (i % 251) as u8).collect();
+            let frame = RawFrame::new(OpCode::BINARY, &payload)
+                .mask(Some([7, 7, 7, 7]))
+                .to_vec();
+            peer.write_all(&frame).await.unwrap();
+            peer.write_all(&next(5)).await.unwrap();
+            let message = ws.recv().await.unwrap().unwrap();
+            assert_eq!(message.as_bytes(), &payload[..]);
+            let after = ws.recv().await.unwrap().unwrap();
+            assert_eq!(after.as_bytes(), &std::vec![5u8; size][..]);
+            assert_eq!(
+                message.as_bytes(),
+                &payload[..],
+                "overwritten by the next read"
+            );
         });
     }
 }
