@@ -402,12 +402,12 @@ impl Connection {
     /// and `last`), with no copy into a buffer of yours and no reference count. The same
     /// rules apply (UTF-8, limits, close codes, auto-pong). The close and any failure come
     /// as [`Event::Closed`] from [`poll_event`](Self::poll_event), after every piece before
-    /// them. Mixing with the
-    /// other inputs is allowed: a message keeps the delivery of the input it started in
-    /// (one that started here and continues through `commit` or `receive` comes as
-    /// [`Event::Fragment`]s; a whole message started there is still assembled). With
-    /// `lend_whole_messages`, every message is gathered whole, and the input that ends it
-    /// delivers it: lent by a borrowed input, as an [`Event::Message`] by the others.
+    /// them. Mixing with the other inputs is allowed: a message keeps the delivery of the
+    /// input it started in (one that started here and continues through `commit` or
+    /// `receive` comes as [`Event::Fragment`]s; a whole message started there is still
+    /// assembled). With `lend_whole_messages`, every message is gathered whole, and the
+    /// input that ends it delivers it: lent by a borrowed input, as an [`Event::Message`] by
+    /// the others.
     ///
     /// # Panics
     ///

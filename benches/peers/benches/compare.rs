@@ -26,8 +26,7 @@
 //!
 //! Every library talks to the same in-memory transport, [`Mem`]: a read copies at most 64 KiB
 //! out of a pre-encoded stream (like a socket read), writes append to one sink (the same buffer
-//! for every contender, see [`SINK`]) cleared before
-//! each iteration. Before it is timed, every contender runs its job once in check mode: each
+//! for every contender, see [`SINK`]) cleared before each iteration. Before it is timed, every contender runs its job once in check mode: each
 //! received message's kind and bytes are compared with what was encoded, and every sent
 //! stream is parsed here (a parser independent of all the libraries) and compared with what
 //! was sent, so no peer can win by skipping work.

@@ -323,11 +323,6 @@ impl CpuTimes {
     }
 }
 
-/// Total CPU time (user + system) of process `pid` so far ([`cpu_times`]).
-pub fn cpu_time(pid: u32) -> io::Result<Duration> {
-    cpu_times(pid).map(|t| t.total())
-}
-
 /// Resident set size of process `pid` in bytes (`VmRSS` of `/proc/PID/status`).
 pub fn rss_bytes(pid: u32) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -449,12 +449,12 @@ impl Decompressor {
         let begin = out.len();
         let tail: &[u8] = if last { &TRAILER } else { &[] };
         // Room (the spare capacity, written uninitialised: zeroing it first cost a tenth of
-        // inflating a 1 KiB message that does not compress, a fifth at 64 KiB) starts at what the input inflated
-        // to last time (the expansion of the previous chunk) plus a margin, so that zlib's
-        // fast loop, which needs 258 bytes of room, runs to the end, and grows to
-        // INFLATE_STEP; the tail (an empty stored block) starts with little. Both are
-        // reserved at once, so that the tail's pass does not move the message to a larger
-        // buffer.
+        // inflating a 1 KiB message that does not compress, a fifth at 64 KiB) starts at what
+        // the input inflated to last time (the expansion of the previous chunk) plus a
+        // margin, so that zlib's fast loop, which needs 258 bytes of room, runs to the end,
+        // and grows to INFLATE_STEP; the tail (an empty stored block) starts with little.
+        // Both are reserved at once, so that the tail's pass does not move the message to a
+        // larger buffer.
         const TAIL_ROOM: usize = 64;
         let first_room = input
             .len()

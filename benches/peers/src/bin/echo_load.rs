@@ -24,9 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rfc6455_peers::{
-    Args, BINARY, TEXT, client_frame, connect, cpu_time, cpu_times, mask_key, payload,
-};
+use rfc6455_peers::{Args, BINARY, TEXT, client_frame, connect, cpu_times, mask_key, payload};
 use tokio::io::AsyncWriteExt;
 
 /// One counter per connection, on its own cache line.
@@ -98,10 +96,10 @@ async fn run(args: Args) -> ExitCode {
 
     tokio::time::sleep(warmup).await;
     let (n0, t0) = (count(), Instant::now());
-    let (s0, c0) = (server_cpu(), cpu_time(own_pid).ok());
+    let (s0, c0) = (server_cpu(), cpu_times(own_pid).ok());
     tokio::time::sleep(secs).await;
     let (n1, t1) = (count(), Instant::now());
-    let (s1, c1) = (server_cpu(), cpu_time(own_pid).ok());
+    let (s1, c1) = (server_cpu(), cpu_times(own_pid).ok());
     stop.store(true, Ordering::Relaxed);
 
     let mut failed = 0;
@@ -136,7 +134,10 @@ async fn run(args: Args) -> ExitCode {
         _ => ("-".into(), "-".into()),
     };
     let client = match (c0, c1) {
-        (Some(a), Some(b)) => format!("{:.0}", (b - a).as_secs_f64() * 100.0 / elapsed),
+        (Some(a), Some(b)) => format!(
+            "{:.0}",
+            (b.total() - a.total()).as_secs_f64() * 100.0 / elapsed
+        ),
         _ => "-".into(),
     };
     println!(
