@@ -211,3 +211,70 @@ fn send_binary_with_writes_the_callers_bytes() {
     reference.send_binary(&data).unwrap();
     assert_eq!(wire, drain_output(&mut reference));
 }
+
+/// `send_with` hands an owned payload to the transport where it is, with no queue entry: no
+/// allocation per message, even with the two idle polls after each that give the queue's
+/// buffers back (an adapter's reading side polls between messages; `send` then allocates
+/// the queue's room again for the next message). What the transport does not take is queued
+/// by reference, and the bytes on the wire are `send`'s.
+#[test]
+fn send_with_writes_the_messages_own_bytes() {
+    let payload = Bytes::from(vec![0x42u8; 64 << 10]);
+    let mut s = server(Config::default());
+    let mut sink = Vec::with_capacity(300 * (70 << 10));
+    let per_message = |s: &mut Connection, sink: &mut Vec<u8>| {
+        s.send_with(Message::Binary(payload.clone()), |chunks| {
+            assert_eq!(chunks.len(), 2);
+            assert_eq!(
+                chunks[1].as_ptr(),
+                payload.as_ptr(),
+                "the payload where it is"
+            );
+            chunks
+                .iter()
+                .map(|c| {
+                    sink.extend_from_slice(c);
+                    c.len()
+                })
+                .sum()
+        })
+        .unwrap();
+        assert!(s.poll_transmit().is_none(), "all written by the closure");
+        assert!(
+            s.poll_transmit().is_none(),
+            "idle again: buffers would be given back"
+        );
+    };
+    for _ in 0..10 {
+        per_message(&mut s, &mut sink);
+    }
+    let before = allocations();
+    for _ in 0..200 {
+        per_message(&mut s, &mut sink);
+    }
+    assert_eq!(allocations() - before, 0);
+
+    // A transport that takes the header and 1000 bytes: the rest of the payload is queued by
+    // reference (the next chunk is the message's own memory), and the wire is `send`'s.
+    let mut s = server(Config::default());
+    let mut wire = Vec::new();
+    s.send_with(Message::Binary(payload.clone()), |chunks| {
+        wire.extend_from_slice(chunks[0]);
+        wire.extend_from_slice(&chunks[1][..1000]);
+        chunks[0].len() + 1000
+    })
+    .unwrap();
+    {
+        let mut out: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(s.poll_transmit_vectored(&mut out), 1);
+        assert_eq!(
+            out[0].as_ptr(),
+            payload[1000..].as_ptr(),
+            "queued by reference"
+        );
+    }
+    wire.extend(drain_output(&mut s));
+    let mut reference = server(Config::default());
+    reference.send(Message::Binary(payload.clone())).unwrap();
+    assert_eq!(wire, drain_output(&mut reference));
+}

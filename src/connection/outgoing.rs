@@ -28,7 +28,7 @@ use crate::opcode::OpCode;
 /// the two queue entries and the extra chunk. Chosen by measurement (send + vectored drain into
 /// a memory sink, ns per message, copied / by reference): 1 KiB 83 / 127, 4 KiB 138 / 158,
 /// 8 KiB 201 / 196, 16 KiB 377 / 255, 32 KiB 1895 / 1040.
-const BY_REFERENCE_FROM: usize = 8 * 1024;
+pub(super) const BY_REFERENCE_FROM: usize = 8 * 1024;
 
 /// A drained stage with at most this much capacity is always kept for the next message; a
 /// larger one is kept while traffic flows and given back at the first poll that finds the
@@ -588,14 +588,17 @@ impl Outgoing {
     }
 
     /// A whole unmasked data frame (FIN, no RSV bits) written through `write` with nothing
-    /// queued (see [`can_write_direct`](Self::can_write_direct) and
-    /// `Connection::send_binary_with`): the header from the stack and `payload` where it is,
-    /// in one call, with no queue bookkeeping; only what `write` does not take is staged.
+    /// queued (see [`can_write_direct`](Self::can_write_direct),
+    /// `Connection::send_binary_with` and `Connection::send_with`): the header from the stack
+    /// and `payload` where it is, in one call, with no queue bookkeeping. Only what `write`
+    /// does not take is queued: by reference when `payload` is `owned` and large enough to go
+    /// by reference in any case (see [`BY_REFERENCE_FROM`]), otherwise staged.
     #[inline(always)]
     pub(super) fn write_direct(
         &mut self,
         opcode: OpCode,
         payload: &[u8],
+        owned: Option<&Bytes>,
         write: impl FnOnce(&[&[u8]]) -> usize,
     ) {
         debug_assert!(self.can_write_direct());
@@ -609,8 +612,39 @@ impl Outgoing {
         self.flowing = true;
         let written = write(&[head, payload]);
         if written < head.len() + payload.len() {
-            self.stage_unwritten(head, payload, written);
+            match owned {
+                Some(bytes) if payload.len() >= BY_REFERENCE_FROM => {
+                    self.queue_unwritten(head, bytes, written);
+                }
+                _ => self.stage_unwritten(head, payload, written),
+            }
         }
+    }
+
+    /// What [`write_direct`](Self::write_direct)'s transport did not take of an owned payload,
+    /// queued as `push_frame` queues such a frame: the header's rest (if any) staged as a
+    /// segment of its own, then the payload's rest by reference. Nothing was queued before.
+    #[cold]
+    #[inline(never)]
+    fn queue_unwritten(&mut self, head: &[u8], bytes: &Bytes, written: usize) {
+        if written < head.len() {
+            let rest = &head[written..];
+            self.stage_extend(rest.len()).copy_from_slice(rest);
+            self.staged_in_segs += rest.len();
+            self.data_out.push_back(Seg::Staged {
+                len: rest.len(),
+                frame_end: false,
+            });
+        }
+        let rest = bytes.slice(written.saturating_sub(head.len())..);
+        self.queued += rest.len();
+        self.data_out.push_back(Seg::Owned {
+            bytes: rest,
+            frame_end: true,
+        });
+        // Partly written: nothing may go before the rest (a control frame could otherwise land
+        // inside this frame).
+        self.writing = (written > 0).then_some(Queue::Data);
     }
 
     /// What [`write_direct`](Self::write_direct)'s transport did not take, staged as
@@ -650,7 +684,7 @@ impl Outgoing {
             return self.push_message(opcode, 0, payload, None);
         }
         if self.head == self.tail {
-            self.write_direct(opcode, payload, write);
+            self.write_direct(opcode, payload, None, write);
             return Ok(());
         }
         let header = FrameHeader::new(opcode, payload.len() as u64);

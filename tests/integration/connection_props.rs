@@ -428,8 +428,10 @@ enum Step {
         owned: bool,
         data: Vec<u8>,
     },
-    /// `send_binary_with`, the transport taking at most `take` bytes of what it is offered.
+    /// `send_binary_with` (or `send_with` of an owned message), the transport taking at most
+    /// `take` bytes of what it is offered.
     SendWith {
+        owned: bool,
         data: Vec<u8>,
         take: usize,
     },
@@ -447,8 +449,8 @@ fn step() -> impl Strategy<Value = Step> {
     let data = sizes.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n));
     prop_oneof![
         4 => (any::<bool>(), data.clone()).prop_map(|(owned, data)| Step::Send { owned, data }),
-        2 => (data, prop_oneof![Just(0usize), 0usize..20, 0usize..9000, Just(usize::MAX)])
-            .prop_map(|(data, take)| Step::SendWith { data, take }),
+        2 => (any::<bool>(), data, prop_oneof![Just(0usize), 0usize..20, 0usize..9000, Just(usize::MAX)])
+            .prop_map(|(owned, data, take)| Step::SendWith { owned, data, take }),
         1 => (proptest::collection::vec(any::<u8>(), 0..50), proptest::collection::vec(any::<u8>(), 0..50))
             .prop_map(|(a, b)| Step::Fragments(a, b)),
         2 => proptest::collection::vec(any::<u8>(), 0..125).prop_map(Step::Ping),
@@ -458,19 +460,35 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Apply a command step to `conn` (write steps are the caller's; `send_binary_with` writes
-/// to `wire` directly).
+/// A transport that takes at most `take` bytes of the chunks it is offered, into `wire`;
+/// returns how many it took.
+fn take_into(chunks: &[&[u8]], take: usize, wire: &mut Vec<u8>) -> usize {
+    let mut written = 0;
+    for chunk in chunks {
+        let n = chunk.len().min(take - written);
+        wire.extend_from_slice(&chunk[..n]);
+        written += n;
+    }
+    written
+}
+
+/// Apply a command step to `conn` (write steps are the caller's; `send_binary_with` and
+/// `send_with` write to `wire` directly).
 fn command(conn: &mut Connection, step: &Step, wire: &mut Vec<u8>) {
     let _ = match step {
-        Step::SendWith { data, take } => conn.send_binary_with(data, |chunks| {
-            let mut written = 0;
-            for chunk in chunks {
-                let n = chunk.len().min(take - written);
-                wire.extend_from_slice(&chunk[..n]);
-                written += n;
-            }
-            written
-        }),
+        Step::SendWith {
+            owned: false,
+            data,
+            take,
+        } => conn.send_binary_with(data, |chunks| take_into(chunks, *take, wire)),
+        Step::SendWith {
+            owned: true,
+            data,
+            take,
+        } => conn.send_with(
+            rfc6455::Message::Binary(bytes::Bytes::from(data.clone())),
+            |chunks| take_into(chunks, *take, wire),
+        ),
         Step::Send { owned: false, data } => conn.send_binary(data),
         Step::Send { owned: true, data } => {
             conn.send(rfc6455::Message::Binary(bytes::Bytes::from(data.clone())))
@@ -583,14 +601,14 @@ proptest! {
     }
 }
 
-/// Apply `step` to `a` with `send_binary_with` and to `b` with `send_binary` followed by a
-/// write of what `a`'s transport took (if `a` called it): the two must stay the same
-/// connection. Returns the two results.
+/// Apply `step` to `a` with `send_binary_with` (`owned`: `send_with` of the message as
+/// `Bytes`) and to `b` with `send_binary` (`send`) followed by a write of what `a`'s
+/// transport took (if `a` called it): the two must stay the same connection. Returns the two
+/// results.
 fn send_with_or_queue(
     a: &mut Connection,
     b: &mut Connection,
-    data: &[u8],
-    take: usize,
+    (owned, data, take): (bool, &[u8], usize),
     wire_a: &mut Vec<u8>,
     wire_b: &mut Vec<u8>,
 ) -> (
@@ -598,17 +616,17 @@ fn send_with_or_queue(
     Result<(), rfc6455::SendError>,
 ) {
     let mut took = None;
-    let result_a = a.send_binary_with(data, |chunks| {
-        let mut written = 0;
-        for chunk in chunks {
-            let n = chunk.len().min(take - written);
-            wire_a.extend_from_slice(&chunk[..n]);
-            written += n;
-        }
+    let write = |chunks: &[&[u8]]| {
+        let written = take_into(chunks, take, wire_a);
         took = Some(written);
         written
-    });
-    let result_b = b.send_binary(data);
+    };
+    let message = || rfc6455::Message::Binary(bytes::Bytes::copy_from_slice(data));
+    let (result_a, result_b) = if owned {
+        (a.send_with(message(), write), b.send(message()))
+    } else {
+        (a.send_binary_with(data, write), b.send_binary(data))
+    };
     if let Some(n) = took {
         write_contiguous(b, n, wire_b);
     }
@@ -618,11 +636,12 @@ fn send_with_or_queue(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// `send_binary_with` is `send_binary` followed by writing what the transport took, in
-    /// both roles, whatever is queued before it (staged frames, pings, a partly written
-    /// frame, a fragmented message, a close) and however much the transport takes (nothing,
-    /// part of the header, part of the payload, everything): the same results, the same
-    /// pending bytes after every step, the same bytes on the wire.
+    /// `send_binary_with` is `send_binary` followed by writing what the transport took, and
+    /// `send_with` is `send` followed by that write, in both roles, whatever is queued before
+    /// it (staged frames, pings, a partly written frame, a fragmented message, a close) and
+    /// however much the transport takes (nothing, part of the header, part of the payload,
+    /// everything): the same results, the same pending bytes after every step, the same
+    /// bytes on the wire.
     #[test]
     fn send_binary_with_is_send_binary_then_a_write(
         steps in proptest::collection::vec(step(), 0..24),
@@ -639,8 +658,8 @@ proptest! {
                     write_contiguous(&mut a, *n, &mut wire_a);
                     write_contiguous(&mut b, *n, &mut wire_b);
                 }
-                Step::SendWith { data, take } => {
-                    let (ra, rb) = send_with_or_queue(&mut a, &mut b, data, *take, &mut wire_a, &mut wire_b);
+                Step::SendWith { owned, data, take } => {
+                    let (ra, rb) = send_with_or_queue(&mut a, &mut b, (*owned, data, *take), &mut wire_a, &mut wire_b);
                     prop_assert_eq!(ra, rb);
                 }
                 _ => {
@@ -660,11 +679,14 @@ proptest! {
 /// The same at the edges of the three length forms (7-bit, 16-bit, 64-bit: 2-, 4- and
 /// 10-byte headers), for every cut of the transport's write around the header and the
 /// payload's ends, in both roles, with nothing queued before (the frame goes straight to the
-/// transport), with a whole frame staged before it, and with a ping waiting.
+/// transport), with a whole frame staged before it, and with a ping waiting; for
+/// `send_binary_with` and for `send_with` (whose direct path starts at 8 KiB: below it, and
+/// at 8 KiB less one byte, it is `send`; what the transport leaves of a larger payload is
+/// queued by reference).
 #[test]
-fn send_binary_with_at_the_length_form_edges_and_every_cut() {
-    for client_side in [false, true] {
-        for len in [0usize, 1, 125, 126, 1024, 0xFFFF, 0x1_0000] {
+fn send_with_at_the_length_form_edges_and_every_cut() {
+    for (client_side, owned) in [(false, false), (true, false), (false, true), (true, true)] {
+        for len in [0usize, 1, 125, 126, 1024, 8191, 8192, 0xFFFF, 0x1_0000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             let head = if len < 126 {
                 2
@@ -701,14 +723,27 @@ fn send_binary_with_at_the_length_form_edges_and_every_cut() {
                     };
                     let (mut a, mut b) = (make(), make());
                     let (mut wire_a, mut wire_b) = (Vec::new(), Vec::new());
-                    let (ra, rb) =
-                        send_with_or_queue(&mut a, &mut b, &data, take, &mut wire_a, &mut wire_b);
-                    let case =
-                        format!("client {client_side} len {len} take {take} before {before}");
+                    let (ra, rb) = send_with_or_queue(
+                        &mut a,
+                        &mut b,
+                        (owned, &data, take),
+                        &mut wire_a,
+                        &mut wire_b,
+                    );
+                    let case = format!(
+                        "client {client_side} owned {owned} len {len} take {take} before {before}"
+                    );
                     assert_eq!((ra, rb), (Ok(()), Ok(())), "{case}");
                     assert_eq!(a.pending_transmit(), b.pending_transmit(), "{case}");
-                    if !client_side && before == 0 && take >= total {
+                    let direct = !owned || len >= 8192;
+                    if !client_side && before == 0 && take >= total && direct {
                         assert_eq!(a.pending_transmit(), 0, "{case}: all written, none queued");
+                    }
+                    if !direct {
+                        assert!(
+                            wire_a.is_empty(),
+                            "{case}: below 8 KiB, not written through"
+                        );
                     }
                     // A control frame after a partly written frame waits for its end.
                     a.pong(b"after").unwrap();
