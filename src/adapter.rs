@@ -128,6 +128,30 @@ pub(crate) fn is_end_of_transport(e: &io::Error) -> bool {
     )
 }
 
+/// A write of [`Connection::send_with`]'s chunks (the frame's header and the payload, no
+/// more) by `write_vectored`, which an adapter maps to its stream: returns what the
+/// connection is told was written, and keeps the stream's error (not `Interrupted`, which
+/// the flush that follows retries) for the adapter to return.
+pub(crate) fn write_chunks(
+    chunks: &[&[u8]],
+    error: &mut Option<io::Error>,
+    write_vectored: impl FnOnce(&[io::IoSlice<'_>]) -> Option<io::Result<usize>>,
+) -> usize {
+    let mut slices = [io::IoSlice::new(&[]); 2];
+    for (slice, chunk) in slices.iter_mut().zip(chunks) {
+        *slice = io::IoSlice::new(chunk);
+    }
+    match write_vectored(&slices[..chunks.len().min(2)]) {
+        Some(Ok(n)) => n,
+        Some(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
+            *error = Some(e);
+            0
+        }
+        // Would block, or interrupted: the flush that follows writes it.
+        _ => 0,
+    }
+}
+
 /// An I/O error on an open WebSocket's transport: after the close (the connection is
 /// [`State::Closed`]), an end of transport ([`is_end_of_transport`]) is the end of input, not an
 /// error; the connection is told and `Ok` comes back. Anything else is the error.

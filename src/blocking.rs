@@ -448,14 +448,33 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(())
     }
 
-    /// Send a message and write it out.
+    /// Send a message and write it out. A server's message of 8 KiB or more with nothing
+    /// queued before it goes straight to the stream: its header and payload in one vectored
+    /// write, with no queue entry and no copy (see
+    /// [`Connection::send_with`](crate::Connection::send_with)).
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         if self.conn.compresses() {
             // permessage-deflate times its engines' last use (the clock only moves).
             self.conn.advance_clock(self.now());
+            self.conn.send(message)?;
+            self.flush()?;
+            return Ok(());
         }
-        self.conn.send(message)?;
-        self.flush()?;
+        let stream = &mut self.stream;
+        let mut failed = None;
+        let mut wrote = 0;
+        self.conn.send_with(message, |chunks| {
+            wrote = crate::adapter::write_chunks(chunks, &mut failed, |slices| {
+                Some(stream.write_vectored(slices))
+            });
+            wrote
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if self.write_queued()? || wrote > 0 {
+            self.stream.flush()?;
+        }
         Ok(())
     }
 
@@ -479,6 +498,14 @@ impl<S: Read + Write> WebSocket<S> {
     /// an owned payload leave in one `writev` without being copied together (a stream without
     /// vectored writes gets the chunks one by one: `write_vectored`'s default).
     pub fn flush(&mut self) -> io::Result<()> {
+        if self.write_queued()? {
+            self.stream.flush()?;
+        }
+        Ok(())
+    }
+
+    /// [`flush`](Self::flush) without the stream's flush: returns whether it wrote anything.
+    fn write_queued(&mut self) -> io::Result<bool> {
         /// Chunks per vectored write (frames of 2 chunks each when payloads go by reference).
         const WRITE_SLICES: usize = 8;
         let mut wrote = false;
@@ -503,10 +530,7 @@ impl<S: Read + Write> WebSocket<S> {
             self.conn.advance_transmit(n);
             wrote = true;
         }
-        if wrote {
-            self.stream.flush()?;
-        }
-        Ok(())
+        Ok(wrote)
     }
 
     /// The sans-IO connection.

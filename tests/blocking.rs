@@ -503,3 +503,131 @@ fn a_close_after_a_silence_times_from_its_arrival() {
          (400 ms later): its close timeout did not count from the close's arrival"
     );
 }
+
+/// A vectored writer that takes a few bytes or a few thousand per write, across the slices
+/// it is given, is interrupted every fifth time, and counts its flushes.
+#[derive(Default)]
+struct Choppy {
+    written: Vec<u8>,
+    writes: usize,
+    flushes: usize,
+    /// Where each message's payload lies: writes that took one from there (no copy).
+    payload_at: Vec<usize>,
+    zero_copy_writes: usize,
+    /// Take everything, every time.
+    whole: bool,
+}
+
+impl Read for Choppy {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl Write for Choppy {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_vectored(&[std::io::IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.writes += 1;
+        if self.writes.is_multiple_of(5) && !self.whole {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        if bufs
+            .iter()
+            .any(|b| self.payload_at.contains(&(b.as_ptr() as usize)))
+        {
+            self.zero_copy_writes += 1;
+        }
+        let max = if self.whole {
+            usize::MAX
+        } else {
+            [3001, 1, 5, 20_000, 2, 9000, 11][self.writes % 7]
+        };
+        let mut n = 0;
+        for b in bufs {
+            let take = b.len().min(max - n);
+            self.written.extend_from_slice(&b[..take]);
+            n += take;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flushes += 1;
+        Ok(())
+    }
+}
+
+fn drain_into(conn: &mut rfc6455::Connection, wire: &mut Vec<u8>) {
+    while let Some(chunk) = conn.poll_transmit() {
+        wire.extend_from_slice(chunk);
+        let n = chunk.len();
+        conn.advance_transmit(n);
+    }
+}
+
+/// The blocking server's large messages go straight to a vectored stream
+/// (`Connection::send_with`): however the writes are cut (inside the header, inside the
+/// payload, interrupted), with pings between, the bytes are those of the queued path, the
+/// payloads were written from where they lie, and every send ends with the stream flushed.
+#[test]
+fn messages_written_straight_to_a_choppy_vectored_stream_are_the_queued_bytes() {
+    let sizes = [8192usize, 3, 9000, 70_000, 8191, 300_000];
+    let messages: Vec<Message> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            Message::Binary(
+                (0..n)
+                    .map(|j| (j * 7 + i) as u8)
+                    .collect::<Vec<u8>>()
+                    .into(),
+            )
+        })
+        .collect();
+    let server = || rfc6455::Connection::new(rfc6455::Role::Server, Config::default());
+    let mut ws = blocking::WebSocket::from_connection(Choppy::default(), server());
+    ws.get_mut().payload_at = messages
+        .iter()
+        .map(|m| m.as_bytes().as_ptr() as usize)
+        .collect();
+    let mut reference = server();
+    let mut want = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let flushes = ws.get_ref().flushes;
+        ws.send(m.clone()).unwrap();
+        assert!(
+            ws.get_ref().flushes > flushes,
+            "message {i}: the stream was flushed"
+        );
+        assert_eq!(ws.connection().pending_transmit(), 0);
+        ws.ping(&[i as u8]).unwrap();
+        reference.send(m.clone()).unwrap();
+        drain_into(&mut reference, &mut want);
+        reference.ping(&[i as u8]).unwrap();
+        drain_into(&mut reference, &mut want);
+    }
+    let written = &ws.get_ref().written;
+    assert!(
+        *written == want,
+        "{} bytes written, {} wanted, first difference at {:?}",
+        written.len(),
+        want.len(),
+        written.iter().zip(&want).position(|(a, b)| a != b)
+    );
+    // Four payloads of 8 KiB or more: each went out from its own memory.
+    assert!(
+        ws.get_ref().zero_copy_writes >= 4,
+        "{}",
+        ws.get_ref().zero_copy_writes
+    );
+
+    // A stream that takes the whole frame at once: nothing was left to the queue, and the
+    // stream is flushed all the same.
+    ws.get_mut().whole = true;
+    let flushes = ws.get_ref().flushes;
+    let before = ws.get_ref().written.len();
+    ws.send(vec![5u8; 10_000]).unwrap();
+    assert_eq!(ws.get_ref().written.len() - before, 4 + 10_000);
+    assert_eq!(ws.get_ref().flushes, flushes + 1, "flushed once");
+}

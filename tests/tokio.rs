@@ -786,3 +786,187 @@ async fn messages_either_side_of_half_the_read_buffer_arrive_intact_and_release_
 fn got_back(size: usize, i: usize) -> Vec<u8> {
     pattern(size, (i as u8).wrapping_add(100))
 }
+
+/// A vectored stream that takes a few bytes or a few thousand per write, across the slices it
+/// is given, and answers every third write `Pending` (waking the writer at once): every way a
+/// send written straight through can be cut short.
+struct Choppy {
+    inner: DuplexStream,
+    writes: usize,
+    /// Writes whose slices included the message's payload where it lies (no copy).
+    zero_copy_writes: Arc<std::sync::atomic::AtomicUsize>,
+    payload_at: Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl AsyncRead for Choppy {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Choppy {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.writes += 1;
+        if self.writes % 3 == 1 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let max = [3001, 1, 5, 20_000, 2, 9000, 11][self.writes % 7];
+        let starts = self.payload_at.lock().unwrap().clone();
+        if bufs.iter().any(|b| starts.contains(&(b.as_ptr() as usize))) {
+            self.zero_copy_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut gathered = Vec::new();
+        for b in bufs {
+            gathered.extend_from_slice(&b[..b.len().min(max - gathered.len())]);
+        }
+        Pin::new(&mut self.inner).poll_write(cx, &gathered)
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A server's large messages go straight to a vectored stream (`Connection::send_with`):
+/// through writes refused, cut inside the header and inside the payload, with pings queued
+/// between sends by the other half and text and small messages between, every message and
+/// every pong arrives whole and in order, and the payloads were written from where they lie.
+#[tokio::test]
+async fn messages_written_straight_to_a_choppy_vectored_stream_arrive_whole() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let zero_copy_writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let payload_at = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let choppy = Choppy {
+        inner: b,
+        writes: 0,
+        zero_copy_writes: zero_copy_writes.clone(),
+        payload_at: payload_at.clone(),
+    };
+    let server = tokio::spawn(async move { accept(choppy).await });
+    let (mut client, _) = client(a, URL, &direct()).await.expect("client handshake");
+    let mut server = server.await.unwrap().expect("server handshake");
+
+    let sizes = [8192usize, 3, 9000, 70_000, 8191, 300_000, 20_000];
+    let messages: Vec<Message> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let data = pattern(n, i as u8);
+            if i % 3 == 1 {
+                let text: String = data.iter().map(|b| char::from(b'a' + b % 26)).collect();
+                Message::Text(text.into())
+            } else {
+                Message::Binary(data.into())
+            }
+        })
+        .collect();
+    *payload_at.lock().unwrap() = messages
+        .iter()
+        .map(|m| m.as_bytes().as_ptr() as usize)
+        .collect();
+    let to_send = messages.clone();
+    let sender = tokio::spawn(async move {
+        for (i, m) in to_send.into_iter().enumerate() {
+            server.send(m).await.unwrap();
+            // A ping queued between messages, written before or after the next one.
+            server.ping(vec![i as u8]).await.unwrap();
+        }
+        server
+    });
+    let mut got = Vec::new();
+    let mut pings = 0;
+    while got.len() < messages.len() {
+        match timeout(Duration::from_secs(10), client.next_event())
+            .await
+            .expect("no stall")
+            .unwrap()
+        {
+            Some(Event::Message(m)) => got.push(m),
+            Some(Event::Ping(_)) => pings += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let _server = sender.await.unwrap();
+    assert_eq!(got, messages, "every message whole and in order");
+    assert!(
+        pings >= messages.len() - 1,
+        "pings between the messages: {pings}"
+    );
+    // Six of the seven payloads are 8 KiB or more: each went out from its own memory.
+    assert!(
+        zero_copy_writes.load(Ordering::Relaxed) >= 5,
+        "{} writes of a payload where it lies",
+        zero_copy_writes.load(Ordering::Relaxed)
+    );
+}
+
+/// A vectored stream that is never readable and fails every write.
+struct Broken;
+
+impl AsyncRead for Broken {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for Broken {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()))
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The stream's error on a send written straight through (10,000 bytes) is the send's error,
+/// as it is on a send queued first (100 bytes).
+#[tokio::test]
+async fn a_write_error_on_a_send_written_straight_through_is_returned() {
+    for size in [10_000usize, 100] {
+        let conn = rfc6455::Connection::new(rfc6455::Role::Server, Config::default());
+        let mut ws = rfc6455::tokio::WebSocket::from_connection(Broken, conn, &Options::default());
+        let err = ws.send(vec![7u8; size]).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::ConnectionReset),
+            "{size} bytes: {err:?}"
+        );
+    }
+}

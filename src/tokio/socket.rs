@@ -502,6 +502,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Ok(self.conn.send(message)?)
     }
 
+    /// `send`: once there is room, the message goes straight to the stream when nothing is
+    /// queued, then everything is written and flushed. `message` is taken when it is queued
+    /// or written (a `send` dropped before that loses nothing).
+    pub(super) fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        message: &mut Option<Message>,
+    ) -> Poll<Result<(), Error>> {
+        if message.is_some() {
+            ready!(self.poll_ready(cx))?;
+            if let Some(message) = message.take() {
+                self.send_now(message, cx)?;
+            }
+        }
+        self.poll_flush(cx)
+    }
+
+    /// [`start_send`](Self::start_send), writing the frame straight to a vectored stream
+    /// when the connection can (`Connection::send_with`: a server with nothing queued and no
+    /// compression): the header and the payload in one vectored write, with no queue entry
+    /// and no copy. What the stream does not take is queued and written by the next flush.
+    fn send_now(&mut self, message: Message, cx: &mut Context<'_>) -> Result<(), Error> {
+        // A stream that writes one buffer at a time would take the header alone; compression
+        // has its clock to move (`start_send`).
+        if self.transport_gone || !self.io.is_write_vectored() || self.conn.compresses() {
+            return self.start_send(message);
+        }
+        let io = &mut self.io;
+        let mut failed = None;
+        let mut wrote = 0;
+        self.conn.send_with(message, |chunks| {
+            wrote = crate::adapter::write_chunks(chunks, &mut failed, |slices| {
+                match Pin::new(io).poll_write_vectored(cx, slices) {
+                    Poll::Ready(result) => Some(result),
+                    Poll::Pending => None,
+                }
+            });
+            wrote
+        })?;
+        self.unflushed |= wrote > 0;
+        match failed {
+            Some(e) => self.transport_error(e),
+            None => Ok(()),
+        }
+    }
+
     pub(super) fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.tick();
         Ok(self.conn.ping(payload)?)
@@ -566,11 +612,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Send a message: wait while more than [`Options::write_buffer_limit`] bytes are
-    /// unwritten, queue it, and write until the queue is empty.
+    /// unwritten, then write it and everything queued until the queue is empty. A server's
+    /// message with nothing queued before it goes straight to a vectored stream (its header
+    /// and payload in one write, no queue entry and no copy; see
+    /// [`Connection::send_with`](crate::Connection::send_with)); otherwise it is queued first.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
-        self.inner.start_send(message.into())?;
-        poll_fn(|cx| self.inner.poll_flush(cx)).await
+        let mut message = Some(message.into());
+        poll_fn(|cx| self.inner.poll_send(cx, &mut message)).await
     }
 
     /// Queue a message after waiting for room, without waiting for it to be written: many

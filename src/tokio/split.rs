@@ -172,10 +172,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// Send a message; see [`WebSocket::send`].
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let message = message.into();
-        poll_fn(|cx| self.shared.poll(false, cx, Inner::poll_ready)).await?;
-        lock(&self.shared.inner).start_send(message)?;
-        self.flush().await
+        let mut message = Some(message.into());
+        poll_fn(|cx| {
+            self.shared
+                .poll(false, cx, |inner, cx| inner.poll_send(cx, &mut message))
+        })
+        .await
     }
 
     /// Queue a message after waiting for room; see [`WebSocket::feed`].
