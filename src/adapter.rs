@@ -142,6 +142,11 @@ pub(crate) fn write_chunks(
         *slice = io::IoSlice::new(chunk);
     }
     match write_vectored(&slices[..chunks.len().min(2)]) {
+        // A stream that takes nothing of a frame is broken, as the flush would find.
+        Some(Ok(0)) => {
+            *error = Some(io::ErrorKind::WriteZero.into());
+            0
+        }
         Some(Ok(n)) => n,
         Some(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
             *error = Some(e);

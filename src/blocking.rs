@@ -448,9 +448,9 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(())
     }
 
-    /// Send a message and write it out. A server's message of 8 KiB or more with nothing
-    /// queued before it goes straight to the stream: its header and payload in one vectored
-    /// write, with no queue entry and no copy (see
+    /// Send a message and write it out. A server's uncompressed message of 8 KiB or more, in
+    /// one frame, with nothing queued before it, goes straight to the stream: its header and
+    /// payload in one vectored write, with no queue entry and no copy (see
     /// [`Connection::send_with`](crate::Connection::send_with)).
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         if self.conn.compresses() {

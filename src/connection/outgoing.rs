@@ -622,7 +622,7 @@ impl Outgoing {
     }
 
     /// What [`write_direct`](Self::write_direct)'s transport did not take of an owned payload,
-    /// queued as `push_frame` queues such a frame: the header's rest (if any) staged as a
+    /// queued as `push_data` queues such a frame: the header's rest (if any) staged as a
     /// segment of its own, then the payload's rest by reference. Nothing was queued before.
     #[cold]
     #[inline(never)]

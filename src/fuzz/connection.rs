@@ -235,6 +235,27 @@ impl Side {
         }
     }
 
+    /// `send_with`, the transport taking at most `limit` bytes of what it is offered: they go
+    /// where `transmit` puts what it writes.
+    fn send_with(&mut self, message: Message, limit: usize) -> Result<(), crate::SendError> {
+        let Side {
+            conn,
+            wire,
+            in_flight,
+            ..
+        } = self;
+        conn.send_with(message, |chunks| {
+            let mut written = 0;
+            for chunk in chunks {
+                let n = chunk.len().min(limit - written);
+                wire.feed(&chunk[..n]);
+                in_flight.extend_from_slice(&chunk[..n]);
+                written += n;
+            }
+            written
+        })
+    }
+
     pub(super) fn receive(&mut self, bytes: &[u8]) {
         let Side {
             conn,
@@ -483,8 +504,14 @@ fn command(side: &mut Side, op: u8, input: &mut Input<'_>, now: &mut Duration) {
                 .max_send_frame_size
                 .is_none_or(|m| m >= 4096);
             if data.first() == Some(&0xFF) && whole_frames && input.take_big() {
-                // Large and owned: a server queues it by reference, in pieces.
-                side.conn.send(big(data))
+                // Large and owned: a server queues it by reference, in pieces, or writes it
+                // straight through with the transport taking part of it (`send_with`).
+                if data.get(2).is_some_and(|b| b & 1 == 1) {
+                    let limit = usize::from(input.u16()) * 2;
+                    side.send_with(big(data), limit)
+                } else {
+                    side.conn.send(big(data))
+                }
             } else {
                 side.conn.send_binary(data)
             }

@@ -502,9 +502,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Ok(self.conn.send(message)?)
     }
 
-    /// `send`: once there is room, the message goes straight to the stream when nothing is
-    /// queued, then everything is written and flushed. `message` is taken when it is queued
-    /// or written (a `send` dropped before that loses nothing).
+    /// `send`: once there is room, the message is written (see [`send_now`](Self::send_now)),
+    /// then everything queued is written and flushed. `message` is taken when it is queued
+    /// or written: a `send` dropped before that has sent nothing, not part of a frame.
     pub(super) fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
@@ -520,9 +520,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     /// [`start_send`](Self::start_send), writing the frame straight to a vectored stream
-    /// when the connection can (`Connection::send_with`: a server with nothing queued and no
-    /// compression): the header and the payload in one vectored write, with no queue entry
-    /// and no copy. What the stream does not take is queued and written by the next flush.
+    /// when the connection can (`Connection::send_with`: a server's uncompressed message of
+    /// 8 KiB or more, in one frame, with nothing queued): the header and the payload in one
+    /// vectored write, with no queue entry and no copy. What the stream does not take is
+    /// queued and written by the flush that follows.
     fn send_now(&mut self, message: Message, cx: &mut Context<'_>) -> Result<(), Error> {
         // A stream that writes one buffer at a time would take the header alone; compression
         // has its clock to move (`start_send`).
@@ -613,9 +614,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Send a message: wait while more than [`Options::write_buffer_limit`] bytes are
     /// unwritten, then write it and everything queued until the queue is empty. A server's
-    /// message with nothing queued before it goes straight to a vectored stream (its header
-    /// and payload in one write, no queue entry and no copy; see
-    /// [`Connection::send_with`](crate::Connection::send_with)); otherwise it is queued first.
+    /// uncompressed message of 8 KiB or more, in one frame, with nothing queued before it,
+    /// goes straight to a vectored stream (its header and payload in one write, no queue
+    /// entry and no copy; see [`Connection::send_with`](crate::Connection::send_with));
+    /// otherwise, and always with [`feed`](Self::feed) and the `Sink`, it is queued first.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let mut message = Some(message.into());
         poll_fn(|cx| self.inner.poll_send(cx, &mut message)).await

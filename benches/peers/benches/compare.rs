@@ -503,10 +503,10 @@ mod ours {
         })
     }
 
-    /// Send `n` messages from an owned `Bytes` (`send_with(Message)` with a refcount clone, as
-    /// the tokio and blocking adapters send: a server's payload of 8 KiB or more goes straight
-    /// to the sink, header then payload, like `send_borrowed`'s; anything else is queued and
-    /// drained).
+    /// Send `n` messages from an owned `Bytes` (`send_with(Message)` with a refcount clone, the
+    /// call the tokio and blocking adapters' `send` makes: a server's payload of 8 KiB or more
+    /// goes straight to the sink, header then payload, like `send_borrowed`'s; anything else
+    /// is queued and drained).
     pub fn send_owned(role: Role, kind: Kind, data: Arc<[u8]>, n: usize) -> Job {
         let out = sink();
         let mut mem = Mem::new(Arc::from(&[][..]), out.clone());
