@@ -193,6 +193,11 @@ pair = {
     "pair_big_server_message_partial_writes": bytes([0, 0, 0, 0, 0])
     + bytes([SERVER | BINARY]) + blob(b"\xff\x20xyz") + bytes([SERVER | TRANSMIT, 100, PINGOP]) + blob(b"p")
     + bytes([TRANSMIT, 255, SERVER | 0, 255, SERVER | POLL, SERVER | TRANSMIT, 255, SERVER | TRANSMIT, 255, 0, 255, POLL, POLL]),
+    # data[2] odd: written through (`send_with`), the transport taking 6 bytes (the 4-byte
+    # header and 2 of the payload); the rest by reference, a ping after it, all delivered.
+    "pair_big_server_message_written_through": bytes([0, 0, 0, 0, 0])
+    + bytes([SERVER | BINARY]) + blob(b"\xff\x20\x01yz") + b"\x00\x03" + bytes([SERVER | PINGOP]) + blob(b"p")
+    + bytes([SERVER | TRANSMIT, 255] * 4 + [0, 255] * 110 + [POLL, POLL, POLL]),
     "pair_eof": bytes([0, 0, 0, 0, 0]) + bytes([TEXT]) + blob(b"x") + bytes([SERVER | 16, POLL, SERVER | POLL]),
     "pair_corrupt": bytes([0, 0, 0, 0, 0]) + bytes([SERVER | 17]) + blob(b"\x81\x05hello") + bytes([SERVER | POLL, SERVER | TRANSMIT, 255]),
 }
