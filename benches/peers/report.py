@@ -189,7 +189,7 @@ def deflate_section(data, order):
         return md + ["(not run)"]
     md.append(
         "`cargo bench --profile peers -p rfc6455-peers --bench compare deflate`. MB/s (10^6 bytes) of "
-        "*uncompressed* data, best batch of the run. **compress**: a server sends 256 KiB of "
+        "*uncompressed* data, the 10th percentile of the run's 1 ms batches. **compress**: a server sends 256 KiB of "
         "distinct messages (JSON-like event records, or random bytes) with permessage-deflate, "
         "context takeover, output drained after each; every stream is parsed and inflated "
         "with C zlib and compared with what was sent. **decompress**: a server receives the "
@@ -449,8 +449,8 @@ def main():
     md.append(
         "All in-memory workloads run in one process against the same transport (64 KiB reads "
         "out of a pre-encoded stream, writes into one sink shared by every contender); GiB/s "
-        "of payload, best batch of "
-        "the run. Every contender's output is checked once before it is timed (each received "
+        "of payload, the 10th percentile of "
+        "the run's 1 ms batches (contenders taking turns batch by batch). Every contender's output is checked once before it is timed (each received "
         "message's kind and bytes; every sent stream parsed by an independent parser). "
         "**Validating** peers are the full-protocol crates (tungstenite, fastwebsockets, "
         "tokio-websockets, sockudo-ws, yawc with its UTF-8 check switched on); the **frame "
