@@ -40,13 +40,20 @@ fn steady_allocations(
 ) -> usize {
     // Room for every message, so that the sink itself does not allocate.
     let mut sink = Vec::with_capacity(300 * (70 << 10));
-    for _ in 0..10 {
+    allocations_over_200(|| {
         per_message(conn, &mut sink);
+        sink.clear();
+    })
+}
+
+/// Allocations made by `per_message` over 200 calls, after 10 to warm up.
+fn allocations_over_200(mut per_message: impl FnMut()) -> usize {
+    for _ in 0..10 {
+        per_message();
     }
     let before = allocations();
     for _ in 0..200 {
-        per_message(conn, &mut sink);
-        sink.clear();
+        per_message();
     }
     allocations() - before
 }
@@ -167,6 +174,24 @@ fn a_large_stage_is_kept_while_direct_sends_flow() {
     assert!(live() - start <= 256, "{} bytes kept", live() - start);
 }
 
+/// A transport that takes everything it is offered: a frame's header, then `payload` where it
+/// lies (checked: no copy); returns the bytes taken.
+fn take_all(chunks: &[&[u8]], payload: &[u8], sink: &mut Vec<u8>) -> usize {
+    assert_eq!(chunks.len(), 2);
+    assert_eq!(
+        chunks[1].as_ptr(),
+        payload.as_ptr(),
+        "the payload where it is"
+    );
+    chunks
+        .iter()
+        .map(|c| {
+            sink.extend_from_slice(c);
+            c.len()
+        })
+        .sum()
+}
+
 /// `send_binary_with` hands the caller's own bytes to the transport (no copy, no allocation
 /// per message) and stages only what the transport did not take.
 #[test]
@@ -175,28 +200,11 @@ fn send_binary_with_writes_the_callers_bytes() {
     let mut s = server(Config::default());
     let mut sink = Vec::with_capacity(300 * (70 << 10));
     let per_message = |s: &mut Connection, sink: &mut Vec<u8>| {
-        s.send_binary_with(&data, |chunks| {
-            assert_eq!(chunks.len(), 2);
-            assert_eq!(chunks[1].as_ptr(), data.as_ptr(), "the payload where it is");
-            chunks
-                .iter()
-                .map(|c| {
-                    sink.extend_from_slice(c);
-                    c.len()
-                })
-                .sum()
-        })
-        .unwrap();
+        s.send_binary_with(&data, |chunks| take_all(chunks, &data, sink))
+            .unwrap();
         assert_eq!(s.pending_transmit(), 0);
     };
-    for _ in 0..10 {
-        per_message(&mut s, &mut sink);
-    }
-    let before = allocations();
-    for _ in 0..200 {
-        per_message(&mut s, &mut sink);
-    }
-    assert_eq!(allocations() - before, 0);
+    assert_eq!(allocations_over_200(|| per_message(&mut s, &mut sink)), 0);
     // A transport that takes only part: the rest is staged and comes out next.
     let mut s = server(Config::default());
     let mut wire = Vec::new();
@@ -224,19 +232,7 @@ fn send_with_writes_the_messages_own_bytes() {
     let mut sink = Vec::with_capacity(300 * (70 << 10));
     let per_message = |s: &mut Connection, sink: &mut Vec<u8>| {
         s.send_with(Message::Binary(payload.clone()), |chunks| {
-            assert_eq!(chunks.len(), 2);
-            assert_eq!(
-                chunks[1].as_ptr(),
-                payload.as_ptr(),
-                "the payload where it is"
-            );
-            chunks
-                .iter()
-                .map(|c| {
-                    sink.extend_from_slice(c);
-                    c.len()
-                })
-                .sum()
+            take_all(chunks, &payload, sink)
         })
         .unwrap();
         assert!(s.poll_transmit().is_none(), "all written by the closure");
@@ -245,14 +241,7 @@ fn send_with_writes_the_messages_own_bytes() {
             "idle again: buffers would be given back"
         );
     };
-    for _ in 0..10 {
-        per_message(&mut s, &mut sink);
-    }
-    let before = allocations();
-    for _ in 0..200 {
-        per_message(&mut s, &mut sink);
-    }
-    assert_eq!(allocations() - before, 0);
+    assert_eq!(allocations_over_200(|| per_message(&mut s, &mut sink)), 0);
 
     // A transport that takes the header and 1000 bytes: the rest of the payload is queued by
     // reference (the next chunk is the message's own memory), and the wire is `send`'s.
@@ -373,14 +362,7 @@ fn the_blocking_adapters_send_allocates_nothing_per_large_message() {
         assert!(conn.poll_transmit().is_none());
         assert!(conn.poll_transmit().is_none());
     };
-    for _ in 0..10 {
-        per_message();
-    }
-    let before = allocations();
-    for _ in 0..200 {
-        per_message();
-    }
-    assert_eq!(allocations() - before, 0);
+    assert_eq!(allocations_over_200(&mut per_message), 0);
     assert_eq!(ws.get_ref().0.len(), 210 * (LARGE + 4));
 }
 
@@ -402,13 +384,6 @@ fn the_tokio_adapters_send_allocates_nothing_per_large_message() {
         assert!(conn.poll_transmit().is_none());
         assert!(conn.poll_transmit().is_none());
     };
-    for _ in 0..10 {
-        per_message();
-    }
-    let before = allocations();
-    for _ in 0..200 {
-        per_message();
-    }
-    assert_eq!(allocations() - before, 0);
+    assert_eq!(allocations_over_200(&mut per_message), 0);
     assert_eq!(ws.get_ref().0.len(), 210 * (LARGE + 4));
 }

@@ -115,6 +115,18 @@ impl Mem {
     fn write_out(&mut self, data: &[u8]) {
         self.out.borrow_mut().extend_from_slice(data);
     }
+
+    /// Every chunk appended to the sink, in order (a vectored write that takes it all):
+    /// rfc6455's `send_with` and `send_binary_with` transports. Returns the bytes written.
+    fn write_chunks(&mut self, chunks: &[&[u8]]) -> usize {
+        chunks
+            .iter()
+            .map(|chunk| {
+                self.write_out(chunk);
+                chunk.len()
+            })
+            .sum()
+    }
 }
 
 impl Read for Mem {
@@ -485,14 +497,7 @@ mod ours {
                     // `Mem::write_vectored`), as fastwebsockets' borrowed `Payload` and
                     // websocket-sans-io's server do; a client's is copied and masked once
                     // into the queue (`send_binary`), then drained.
-                    Kind::Binary => conn.send_binary_with(&data, |chunks| {
-                        let mut written = 0;
-                        for chunk in chunks {
-                            mem.write_out(chunk);
-                            written += chunk.len();
-                        }
-                        written
-                    }),
+                    Kind::Binary => conn.send_binary_with(&data, |chunks| mem.write_chunks(chunks)),
                 }
                 .expect("send");
                 drain(&mut conn, &mut mem);
@@ -520,15 +525,8 @@ mod ours {
         Box::new(move |check| {
             out.borrow_mut().clear();
             for _ in 0..n {
-                conn.send_with(message.clone(), |chunks| {
-                    let mut written = 0;
-                    for chunk in chunks {
-                        mem.write_out(chunk);
-                        written += chunk.len();
-                    }
-                    written
-                })
-                .expect("send");
+                conn.send_with(message.clone(), |chunks| mem.write_chunks(chunks))
+                    .expect("send");
                 drain(&mut conn, &mut mem);
             }
             if check {
