@@ -27,9 +27,15 @@
 # less CPU); and the user-space part of it (utime: the library, the runtime, the allocator),
 # which for small messages is a fraction of the kernel's share. Raw result lines go to $LOG.
 #
+# A control: the rfc6455 server runs twice, as two processes of the same binary ("rfc6455"
+# and "control"), and the control takes its turns like every peer. It is never a "best peer";
+# the column "control / rfc6455" is the ratio of two identical servers, i.e. how far this
+# machine moves a result on its own in this run. A ratio to the best peer within that
+# distance of 1.00x is a tie (CONTROL=0 leaves the control out).
+#
 # Environment: SECS (3), WARMUP (0.5), ROUNDS (5), KIND (binary | text), ROWS ("1:16 1:16384
 # 64:16 64:16384"), BASE_PORT (19300), THREADS (load client runtime threads, 1), LOG
-# (target/peers-e2e.log), PROFILE (peers). Bounded: every load run is under `timeout`, servers are killed on exit.
+# (target/peers-e2e.log), PROFILE (peers), CONTROL (1). Bounded: every load run is under `timeout`, servers are killed on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -70,6 +76,12 @@ BUILD_SECS=$((SECONDS - T0))
 NAMES=(rfc6455 tokio-tungstenite fastwebsockets tokio-websockets sockudo-ws yawc)
 BINS=("$RFC_BIN" "$OUT_DIR/tokio_tungstenite_echo" "$OUT_DIR/fastwebsockets_echo"
   "$OUT_DIR/tokio_websockets_echo" "$OUT_DIR/sockudo_ws_echo" "$OUT_DIR/yawc_echo")
+if [[ ${CONTROL:-1} == 1 ]]; then
+  NAMES+=(control)
+  BINS+=("$RFC_BIN")
+fi
+# Not a peer: rfc6455 itself, and its control.
+ours() { [[ $1 == rfc6455 || $1 == control ]]; }
 LOAD=$OUT_DIR/echo_load
 KIND_FLAG=()
 [[ $KIND == text ]] && KIND_FLAG=(--text)
@@ -142,10 +154,21 @@ RUN_SECS=$((SECONDS - T1))
 human_size() { if (($1 >= 1024)); then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi; }
 
 echo
-echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster; the last column compares the means of the $ROUNDS runs instead)"
+# "a / b" as a ratio (2 decimals and x), or - when either is missing.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
+# The mean of a row's runs for one server, or nothing.
+mean_of() { [[ -n ${RUNS[$1/$2]:-} ]] && echo $((SUM[$1/$2] / RUNS[$1/$2])); }
+
+CONTROL_NOTE=""
+CONTROL_HEAD=""
+[[ " ${NAMES[*]} " == *" control "* ]] && {
+  CONTROL_NOTE="; \"control\" is a second rfc6455 server, the same binary: control / rfc6455 (best, means) is how far two identical servers land apart in this run"
+  CONTROL_HEAD=" control / rfc6455 | same, means |"
+}
+echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster; \"same, means\" compares the means of the $ROUNDS runs instead$CONTROL_NOTE)"
 echo
-echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer | same, means |"
-echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|---:|"
+echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer | same, means |$CONTROL_HEAD"
+echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|---:|${CONTROL_HEAD:+---:|---:|}"
 for row in $ROWS; do
   c=${row%%:*}
   size=${row##*:}
@@ -154,22 +177,21 @@ for row in $ROWS; do
   for name in "${NAMES[@]}"; do
     v=${RATE[$row/$name]:-}
     cells+=" ${v:--} |"
-    if [[ $name != rfc6455 && -n $v ]] && ((v > best)); then best=$v; fi
+    if ! ours "$name" && [[ -n $v ]] && ((v > best)); then best=$v; fi
   done
   rfc=${RATE[$row/rfc6455]:-}
-  ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || b == 0) print "-"; else printf "%.2fx", a / b }')
   # The same with each server's mean over its rounds.
   mean_best=0
   for name in "${NAMES[@]}"; do
-    [[ $name == rfc6455 || -z ${RUNS[$row/$name]:-} ]] && continue
-    m=$((SUM[$row/$name] / RUNS[$row/$name]))
-    ((m > mean_best)) && mean_best=$m
+    ours "$name" && continue
+    m=$(mean_of "$row" "$name")
+    [[ -n $m ]] && ((m > mean_best)) && mean_best=$m
   done
-  mean_ratio=-
-  if [[ -n ${RUNS[$row/rfc6455]:-} ]] && ((mean_best > 0)); then
-    mean_ratio=$(awk -v a="$((SUM[$row/rfc6455] / RUNS[$row/rfc6455]))" -v b="$mean_best" 'BEGIN { printf "%.2fx", a / b }')
+  line="| $c | $(human_size "$size") |$cells $(ratio "$rfc" "$best") | $(ratio "$(mean_of "$row" rfc6455)" "$mean_best") |"
+  if [[ -n $CONTROL_HEAD ]]; then
+    line+=" $(ratio "${RATE[$row/control]:-}" "$rfc") | $(ratio "$(mean_of "$row" control)" "$(mean_of "$row" rfc6455)") |"
   fi
-  echo "| $c | $(human_size "$size") |$cells $ratio | $mean_ratio |"
+  echo "$line"
 done
 
 # A table of server CPU times per message: $1 the title, $2 the name of the array (row/name ->
@@ -189,7 +211,7 @@ cpu_table() {
     for name in "${NAMES[@]}"; do
       v=${times[$row/$name]:-}
       cells+=" ${v:--} |"
-      if [[ $name != rfc6455 ]] && lower "$v" "$best"; then best=$v; fi
+      if ! ours "$name" && lower "$v" "$best"; then best=$v; fi
     done
     rfc=${times[$row/rfc6455]:-}
     ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || a == 0 || b == "") print "-"; else printf "%.2fx", b / a }')
