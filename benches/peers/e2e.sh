@@ -157,7 +157,7 @@ echo
 # "a / b" as a ratio (2 decimals and x), or - when either is missing.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
 # The mean of a row's runs for one server, or nothing.
-mean_of() { [[ -n ${RUNS[$1/$2]:-} ]] && echo $((SUM[$1/$2] / RUNS[$1/$2])); }
+mean_of() { if [[ -n ${RUNS[$1/$2]:-} ]]; then echo $((SUM[$1/$2] / RUNS[$1/$2])); fi; }
 
 CONTROL_NOTE=""
 CONTROL_HEAD=""
