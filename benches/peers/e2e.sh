@@ -76,7 +76,8 @@ BUILD_SECS=$((SECONDS - T0))
 NAMES=(rfc6455 tokio-tungstenite fastwebsockets tokio-websockets sockudo-ws yawc)
 BINS=("$RFC_BIN" "$OUT_DIR/tokio_tungstenite_echo" "$OUT_DIR/fastwebsockets_echo"
   "$OUT_DIR/tokio_websockets_echo" "$OUT_DIR/sockudo_ws_echo" "$OUT_DIR/yawc_echo")
-if [[ ${CONTROL:-1} == 1 ]]; then
+CONTROL=${CONTROL:-1}
+if [[ $CONTROL == 1 ]]; then
   NAMES+=(control)
   BINS+=("$RFC_BIN")
 fi
@@ -161,10 +162,10 @@ mean_of() { if [[ -n ${RUNS[$1/$2]:-} ]]; then echo $((SUM[$1/$2] / RUNS[$1/$2])
 
 CONTROL_NOTE=""
 CONTROL_HEAD=""
-[[ " ${NAMES[*]} " == *" control "* ]] && {
+if [[ $CONTROL == 1 ]]; then
   CONTROL_NOTE="; \"control\" is a second rfc6455 server, the same binary: control / rfc6455 (best, means) is how far two identical servers land apart in this run"
   CONTROL_HEAD=" control / rfc6455 | same, means |"
-}
+fi
 echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster; \"same, means\" compares the means of the $ROUNDS runs instead$CONTROL_NOTE)"
 echo
 echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer | same, means |$CONTROL_HEAD"
@@ -188,7 +189,7 @@ for row in $ROWS; do
     [[ -n $m ]] && ((m > mean_best)) && mean_best=$m
   done
   line="| $c | $(human_size "$size") |$cells $(ratio "$rfc" "$best") | $(ratio "$(mean_of "$row" rfc6455)" "$mean_best") |"
-  if [[ -n $CONTROL_HEAD ]]; then
+  if [[ $CONTROL == 1 ]]; then
     line+=" $(ratio "${RATE[$row/control]:-}" "$rfc") | $(ratio "$(mean_of "$row" control)" "$(mean_of "$row" rfc6455)") |"
   fi
   echo "$line"
@@ -214,8 +215,7 @@ cpu_table() {
       if ! ours "$name" && lower "$v" "$best"; then best=$v; fi
     done
     rfc=${times[$row/rfc6455]:-}
-    ratio=$(awk -v a="$rfc" -v b="$best" 'BEGIN { if (a == "" || a == 0 || b == "") print "-"; else printf "%.2fx", b / a }')
-    echo "| $c | $(human_size "$size") |$cells $ratio |"
+    echo "| $c | $(human_size "$size") |$cells $(ratio "$best" "$rfc") |"
   done
 }
 cpu_table "Server CPU time per message, microseconds (user + system, all threads; lowest of $ROUNDS runs; ratio above 1: rfc6455 uses less CPU)" CPU
