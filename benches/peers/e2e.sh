@@ -19,13 +19,18 @@
 # row (connections C, message size) every server gets ROUNDS runs of WARMUP + SECS seconds,
 # the servers taking turns (the order rotates each round) so that all contenders of a row run
 # back to back under the same machine load; a cell is the best of its rounds (a shared machine
-# only ever slows a run down). Prints three markdown tables: messages/s (round trips: one
+# only ever slows a run down). Prints four markdown tables: messages/s (round trips: one
 # message and its echo) with the ratio rfc6455 / best peer, of the best runs and of the means
 # of all runs (the rounds spread by a few percent on a shared machine: the two ratios show how
-# far a result is from a tie); the server's CPU time per message (utime+stime from /proc over
-# the measured window, 10 ms ticks) with the ratio best peer / rfc6455 (above 1: rfc6455 uses
-# less CPU); and the user-space part of it (utime: the library, the runtime, the allocator),
-# which for small messages is a fraction of the kernel's share. Raw result lines go to $LOG.
+# far a result is from a tie); the same rates paired round by round (e2e_paired.awk: each cell
+# the geometric mean over the rounds of rfc6455's rate / that server's in the same round, with
+# its standard error, and whether rfc6455 is ahead of the strongest peer, behind it, or tied
+# with it by two standard errors: pairing cancels what the machine does between rounds, and
+# no maximum over five peers is taken, which favours the peers when all are equally fast); the
+# server's CPU time per message (utime+stime from /proc over the measured window, 10 ms ticks)
+# with the ratio best peer / rfc6455 (above 1: rfc6455 uses less CPU); and the user-space part
+# of it (utime: the library, the runtime, the allocator), which for small messages is a
+# fraction of the kernel's share. Raw result lines go to $LOG.
 #
 # A control: the rfc6455 server runs twice, as two processes of the same binary ("rfc6455"
 # and "control"), and the control takes its turns like every peer. It is never a "best peer";
@@ -194,6 +199,11 @@ for row in $ROWS; do
   fi
   echo "$line"
 done
+
+echo
+echo "The same rates round by round: rfc6455 / each server in the same round (the servers of a round run back to back), the geometric mean over the $ROUNDS rounds ± its standard error; the last column compares rfc6455 with the strongest peer (the lowest ratio): ahead or behind when more than two standard errors from 1.00x, a tie otherwise. Unlike \"best peer\" above, no maximum over the peers is taken: if all were equally fast, the best of five would still come out a few percent ahead by chance."
+echo
+awk -v names="${NAMES[*]}" -f "$ROOT/benches/peers/e2e_paired.awk" "$LOG"
 
 # A table of server CPU times per message: $1 the title, $2 the name of the array (row/name ->
 # the lowest of the rounds).
