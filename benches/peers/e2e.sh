@@ -24,8 +24,8 @@
 # of all runs (the rounds spread by a few percent on a shared machine: the two ratios show how
 # far a result is from a tie); the same rates paired round by round (e2e_paired.awk: each cell
 # the geometric mean over the rounds of rfc6455's rate / that server's in the same round, with
-# its standard error, and whether rfc6455 is ahead of the strongest peer, behind it, or tied
-# with it by two standard errors: pairing cancels what the machine does between rounds, and
+# its standard error, and whether rfc6455 is behind some peer, ahead of every peer, or tied,
+# by two standard errors: pairing cancels what the machine does between rounds, and
 # no maximum over five peers is taken, which favours the peers when all are equally fast); the
 # server's CPU time per message (utime+stime from /proc over the measured window, 10 ms ticks)
 # with the ratio best peer / rfc6455 (above 1: rfc6455 uses less CPU); and the user-space part
@@ -201,7 +201,7 @@ for row in $ROWS; do
 done
 
 echo
-echo "The same rates round by round: rfc6455 / each server in the same round (the servers of a round run back to back), the geometric mean over the $ROUNDS rounds ± its standard error; the last column compares rfc6455 with the strongest peer (the lowest ratio): ahead or behind when more than two standard errors from 1.00x, a tie otherwise. Unlike \"best peer\" above, no maximum over the peers is taken: if all were equally fast, the best of five would still come out a few percent ahead by chance."
+echo "The same rates round by round: rfc6455 / each server in the same round (the servers of a round run back to back), the geometric mean over the $ROUNDS rounds ± its standard error; the last column compares rfc6455 with the peers, a ratio counting as above or below 1.00x when more than two standard errors from it: behind the peer with the lowest ratio among any it is behind, ahead of every peer, or else tied (naming the lowest ratio among the peers it is not ahead of). Unlike \"best peer\" above, no maximum over the peers is taken: if all were equally fast, the best of five would still come out a few percent ahead by chance."
 echo
 awk -v names="${NAMES[*]}" -f "$ROOT/benches/peers/e2e_paired.awk" "$LOG"
 
