@@ -73,7 +73,9 @@ END {
         }
       }
       if (c < 2) {
+        # Too few rounds with both servers: no ratio, and no claim to be ahead of every peer.
         line = line " - |"
+        if (peer != "control") ahead_all = 0
         continue
       }
       ratio = exp(m)
