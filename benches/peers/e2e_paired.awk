@@ -11,7 +11,8 @@
 # rfc6455 itself), a ratio counting as above or below 1 when more than two standard errors
 # from it: "behind P" when some peer is ahead (P the one with the lowest ratio among them),
 # "ahead of every peer" when rfc6455 is ahead of all of them (naming the closest), and
-# otherwise "tie with P", P the lowest ratio among the peers it is not ahead of. Five peers
+# otherwise "tie with P", P the lowest ratio among the peers it is not ahead of ("ahead of
+# every peer measured" when the only peers left had too few rounds to compare). Five peers
 # tested at two standard errors make a false "behind" more likely than a false "ahead": the
 # verdict leans against rfc6455.
 
@@ -95,7 +96,8 @@ END {
     if (closest == "") verdict = "-"
     else if (behind != "") verdict = "behind " behind
     else if (ahead_all) verdict = "ahead of every peer (closest: " closest ")"
-    else verdict = "tie with " tie
+    else if (tie != "") verdict = "tie with " tie
+    else verdict = "ahead of every peer measured (some had too few rounds)"
     print line " " verdict " |"
   }
 }
