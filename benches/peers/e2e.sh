@@ -200,10 +200,13 @@ for row in $ROWS; do
   echo "$line"
 done
 
-echo
-echo "The same rates round by round: rfc6455 / each server in the same round (the servers of a round run back to back), the geometric mean over the $ROUNDS rounds ± its standard error; the last column compares rfc6455 with the peers, a ratio counting as above or below 1.00x when more than two standard errors from it: behind the peer with the lowest ratio among any it is behind, ahead of every peer, or else tied (naming the lowest ratio among the peers it is not ahead of). Unlike \"best peer\" above, no maximum over the peers is taken: if all were equally fast, the best of five would still come out a few percent ahead by chance."
-echo
-awk -v names="${NAMES[*]}" -f "$ROOT/benches/peers/e2e_paired.awk" "$LOG"
+# Paired rounds need two rounds at least for a standard error (a quick run has one).
+if ((ROUNDS >= 2)); then
+  echo
+  echo "The same rates round by round: rfc6455 / each server in the same round (the servers of a round run back to back), the geometric mean over the $ROUNDS rounds ± its standard error; the last column compares rfc6455 with the peers, a ratio counting as above or below 1.00x when more than two standard errors from it: behind the peer with the lowest ratio among any it is behind, ahead of every peer, or else tied (naming the lowest ratio among the peers it is not ahead of). Unlike \"best peer\" above, no maximum over the peers is taken: if all were equally fast, the best of five would still come out a few percent ahead by chance."
+  echo
+  awk -v names="${NAMES[*]}" -f "$ROOT/benches/peers/e2e_paired.awk" "$LOG"
+fi
 
 # A table of server CPU times per message: $1 the title, $2 the name of the array (row/name ->
 # the lowest of the rounds).
