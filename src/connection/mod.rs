@@ -788,16 +788,26 @@ impl Connection {
     }
 
     /// The common case of [`send_binary_with`](Self::send_binary_with) and
-    /// [`send_with`](Self::send_with), checked in one go: a server (first: a client leaves
-    /// after one test) with nothing queued, open (a connection that may still send while
-    /// closed goes the long way), one uncompressed frame of `len` bytes. Header and payload
-    /// then go to `write` with no queue bookkeeping.
+    /// [`send_with`](Self::send_with), checked in one go: a server without compression whose
+    /// `len` bytes go out as one frame (one comparison, first: a client leaves after it, see
+    /// `Core::direct_below`), nothing queued, open (a connection that may still send while
+    /// closed goes the long way), no fragmented message in progress. Header and payload then
+    /// go to `write` with no queue bookkeeping.
     #[inline(always)]
     fn can_write_direct(&self, len: usize) -> bool {
-        self.out.can_write_direct()
+        let direct = len < self.core.direct_below as usize
+            && self.out.nothing_queued()
             && self.core.lifecycle.is_open()
-            && self.one_frame(len)
-            && !self.compresses()
+            && self.core.sending_fragmented.is_none();
+        debug_assert_eq!(
+            direct,
+            self.out.can_write_direct()
+                && self.core.lifecycle.is_open()
+                && self.one_frame(len)
+                && !self.compresses()
+                && u32::try_from(len).is_ok_and(|len| len < u32::MAX),
+        );
+        direct
     }
 
     /// [`send_binary_with`](Self::send_binary_with) beyond the common case: every check, and
@@ -1540,5 +1550,87 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Which sends go straight to `write` (`Core::direct_below` folds the role, compression
+    /// and `max_send_frame_size` into one bound): a server's frame up to the frame size
+    /// limit (0 counts as 1), never a client's (it masks, RFC 6455 §5.3) or a compressing
+    /// connection's. Whatever the path, the bytes on the wire are `send_binary`'s.
+    #[test]
+    fn direct_writes_stop_at_the_frame_size_limit() {
+        let server = |max| Config::default().with_max_send_frame_size(max);
+        /// Payload lengths, and whether each goes straight to `write`.
+        type Sends = &'static [(usize, bool)];
+        let cases: [(Role, Config, Sends); 5] = [
+            (
+                Role::Server,
+                Config::default(),
+                &[(0, true), (16, true), (70_000, true)],
+            ),
+            (
+                Role::Server,
+                server(Some(4)),
+                &[(0, true), (4, true), (5, false)],
+            ),
+            (
+                Role::Server,
+                server(Some(0)),
+                &[(0, true), (1, true), (2, false)],
+            ),
+            (
+                Role::Server,
+                server(Some(usize::MAX)),
+                &[(0, true), (70_000, true)],
+            ),
+            (Role::Client, Config::default(), &[(0, false), (16, false)]),
+        ];
+        for (role, config, sends) in cases {
+            assert_eq!(
+                Connection::new(role, config).core.direct_below,
+                direct_below_of(role, &config)
+            );
+            for &(len, direct) in sends {
+                let data = alloc::vec![7u8; len];
+                let mut a = Connection::with_mask_source(role, config, || [1, 2, 3, 4]);
+                let mut b = Connection::with_mask_source(role, config, || [1, 2, 3, 4]);
+                let mut wire = Vec::new();
+                let mut called = false;
+                a.send_binary_with(&data, |chunks| {
+                    called = true;
+                    chunks.iter().for_each(|c| wire.extend_from_slice(c));
+                    chunks.iter().map(|c| c.len()).sum()
+                })
+                .unwrap();
+                wire.extend(drain(&mut a));
+                b.send_binary(&data).unwrap();
+                assert_eq!(called, direct, "{role:?} {config:?}: {len} bytes");
+                assert_eq!(wire, drain(&mut b), "{role:?} {config:?}: {len} bytes");
+            }
+        }
+        #[cfg(feature = "deflate")]
+        {
+            use crate::extension::deflate::{DeflateConfig, PerMessageDeflate};
+            let deflate = PerMessageDeflate {
+                params: Default::default(),
+                config: DeflateConfig::default(),
+            };
+            let config = Config::default().with_deflate(Some(deflate));
+            let mut c = Connection::new(Role::Server, config);
+            assert_eq!(c.core.direct_below, 0);
+            c.send_binary_with(b"abc", |_| {
+                panic!("a compressed message is not written direct")
+            })
+            .unwrap();
+            assert!(!drain(&mut c).is_empty());
+        }
+    }
+
+    /// `Core::direct_below` worked out from its definition.
+    fn direct_below_of(role: Role, config: &Config) -> u32 {
+        if role == Role::Client {
+            return 0;
+        }
+        let max = config.max_send_frame_size.unwrap_or(usize::MAX).max(1);
+        u32::try_from(max).map_or(u32::MAX, |max| max.saturating_add(1))
     }
 }

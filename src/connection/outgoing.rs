@@ -584,7 +584,13 @@ impl Outgoing {
     /// written (no queue, no stage, no chunk started).
     #[inline(always)]
     pub(super) fn can_write_direct(&self) -> bool {
-        !self.masks && self.queued == 0 && self.head == self.tail
+        !self.masks && self.nothing_queued()
+    }
+
+    /// Nothing is queued or partly written: no queue, no stage, no chunk started.
+    #[inline(always)]
+    pub(super) fn nothing_queued(&self) -> bool {
+        self.queued == 0 && self.head == self.tail
     }
 
     /// A whole unmasked data frame (FIN, no RSV bits) written through `write` with nothing

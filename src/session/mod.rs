@@ -93,10 +93,36 @@ pub(crate) struct Core {
     pub(crate) decoder: FrameDecoder,
     /// The kind of the fragmented message being sent with `send_fragment`, if any.
     pub(crate) sending_fragmented: Option<MessageKind>,
+    /// Payloads shorter than this may go out as one frame written straight to the transport
+    /// (`Connection::send_binary_with`, `Connection::send_with`): 0 for a client (it masks)
+    /// and with permessage-deflate (it compresses), otherwise one more than
+    /// `max_send_frame_size` (0 counts as 1), capped at `u32::MAX`. What it folds together
+    /// never changes after construction, so the common case of a send asks one question
+    /// instead of three; a `u32`, it fits in what was padding (the idle `Connection` keeps
+    /// its size). A payload at or above the cap takes the queued path, which writes it
+    /// through all the same. (Only `Connection`, with `alloc`, writes straight through.)
+    #[cfg(feature = "alloc")]
+    pub(crate) direct_below: u32,
     pub(crate) now: Duration,
     close_deadline: Option<Duration>,
     last_activity: Duration,
     ping_sent_at: Option<Duration>,
+}
+
+/// [`Core::direct_below`] for a connection of `role` with `config`.
+#[cfg(feature = "alloc")]
+fn direct_below(role: Role, config: &Config) -> u32 {
+    #[cfg(feature = "deflate")]
+    if config.deflate.is_some() {
+        return 0;
+    }
+    if role.masks_outgoing() {
+        return 0;
+    }
+    match config.max_send_frame_size {
+        Some(max) => u32::try_from(max.max(1)).map_or(u32::MAX, |max| max.saturating_add(1)),
+        None => u32::MAX,
+    }
 }
 
 impl Core {
@@ -113,6 +139,8 @@ impl Core {
             lifecycle: Lifecycle::Open,
             decoder: FrameDecoder::with_config(role, decoder_config),
             sending_fragmented: None,
+            #[cfg(feature = "alloc")]
+            direct_below: direct_below(role, &config),
             now: Duration::ZERO,
             close_deadline: None,
             last_activity: Duration::ZERO,
