@@ -9,7 +9,8 @@
 //! # environment: QUICK (short samples), ROUNDS, SAMPLE_MS, ONLY (workload name prefix),
 //! #              ROW (only rows whose name contains it), DEFLATE_LEVEL (rfc6455's level in
 //! #              the deflate rows, default its default),
-//! #              OUT (JSON lines, default target/peers-compare.jsonl)
+//! #              OUT (JSON lines, default target/peers-compare.jsonl), BATCHES (a file
+//! #              for every batch's time: `batches.py` pairs them pass by pass)
 //! ```
 //!
 //! Peers: five full-protocol crates (tungstenite, fastwebsockets, tokio-websockets, sockudo-ws,
@@ -494,18 +495,28 @@ mod ours {
         let mut conn = Connection::new(role, Config::default());
         Box::new(move |check| {
             out.borrow_mut().clear();
-            for _ in 0..n {
-                match kind {
-                    Kind::Text => conn.send_text(std::str::from_utf8(&data).expect("text payload")),
-                    // A server's payload goes straight to the sink (header, then the caller's
-                    // bytes, each appended: the sink work of websocket-sans-io's job and of
-                    // `Mem::write_vectored`), as fastwebsockets' borrowed `Payload` and
-                    // websocket-sans-io's server do; a client's is copied and masked once
-                    // into the queue (`send_binary`), then drained.
-                    Kind::Binary => conn.send_binary_with(&data, |chunks| mem.write_chunks(chunks)),
+            // The kind is matched once, outside the loop, as the codecs' jobs pick their
+            // opcode once.
+            match kind {
+                Kind::Text => {
+                    let text = std::str::from_utf8(&data).expect("text payload");
+                    for _ in 0..n {
+                        conn.send_text(text).expect("send");
+                        drain(&mut conn, &mut mem);
+                    }
                 }
-                .expect("send");
-                drain(&mut conn, &mut mem);
+                // A server's payload goes straight to the sink (header, then the caller's
+                // bytes, each appended: the sink work of websocket-sans-io's job and of
+                // `Mem::write_vectored`), as fastwebsockets' borrowed `Payload` and
+                // websocket-sans-io's server do; a client's is copied and masked once into
+                // the queue (`send_binary`), then drained.
+                Kind::Binary => {
+                    for _ in 0..n {
+                        conn.send_binary_with(&data, |chunks| mem.write_chunks(chunks))
+                            .expect("send");
+                        drain(&mut conn, &mut mem);
+                    }
+                }
             }
             if check {
                 let masked = role == Role::Client;
@@ -1802,6 +1813,8 @@ struct Settings {
     rounds: usize,
     sample: Duration,
     out: Option<std::fs::File>,
+    /// `BATCHES`: each batch's time per iteration, for `batches.py`.
+    batches: Option<std::fs::File>,
 }
 
 /// Run one row: check every contender once, then time them in turns; print and record.
@@ -1863,6 +1876,14 @@ fn run_row(s: &mut Settings, workload: &str, row: &str, bytes: usize, mut conten
             batches[idx].push(ns);
         }
         pass += 1;
+    }
+    if let Some(f) = s.batches.as_mut() {
+        // BATCHES: every batch, in the order they ran (index j of each contender is pass j,
+        // so the contenders' batches of a pass ran back to back).
+        for (i, (peer, _)) in contenders.iter().enumerate() {
+            let ns: Vec<String> = batches[i].iter().map(|ns| format!("{ns:.1}")).collect();
+            let _ = writeln!(f, "{workload}\t{row}\t{peer}\t{}", ns.join(" "));
+        }
     }
     let cells: Vec<f64> = batches.iter_mut().map(|b| low_percentile(b)).collect();
     let mut line = format!("{workload:<14} {row:<24}");
@@ -1944,10 +1965,13 @@ fn main() {
         if quick { "quick" } else { "full" },
         sample.as_millis()
     );
+    let batches = std::env::var_os("BATCHES")
+        .map(|path| std::fs::File::create(path).expect("create the BATCHES file"));
     let mut s = Settings {
         rounds,
         sample,
         out: Some(out),
+        batches,
     };
     let wanted = |w: &str| filter.as_deref().is_none_or(|f| w.starts_with(f));
     let sizes = [16, 125, 1 << 10, 64 << 10, 1 << 20];
