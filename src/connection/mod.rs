@@ -721,16 +721,16 @@ impl Connection {
     /// uses, as [`send_binary_with`](Self::send_binary_with) is of
     /// [`send_binary`](Self::send_binary).
     ///
-    /// When we are the server, the payload is 8 KiB or more, nothing is queued, the message
-    /// goes out as one frame and permessage-deflate is not negotiated, `write` is called once
-    /// with the chunks to write (the frame's header, built on the stack, then the payload
-    /// where it is) and returns how many bytes it wrote (0 if the transport would block).
-    /// Whatever it did not write is queued by reference, as `send` queues such a payload.
-    /// Otherwise `write` is not called and this is `send`: a smaller payload is copied into
-    /// the queue, because one contiguous chunk costs a socket less than a vectored write of
-    /// two (an echo server of 16-byte messages used 4 % more CPU per message writing them
-    /// straight through). Either way, drain [`poll_transmit`](Self::poll_transmit) afterwards
-    /// as after every command.
+    /// When we are the server, the payload is 8 KiB or more (and under 4 GiB), nothing is
+    /// queued, the message goes out as one frame and permessage-deflate is not negotiated,
+    /// `write` is called once with the chunks to write (the frame's header, built on the
+    /// stack, then the payload where it is) and returns how many bytes it wrote (0 if the
+    /// transport would block). Whatever it did not write is queued by reference, as `send`
+    /// queues such a payload. Otherwise `write` is not called and this is `send`: a smaller
+    /// payload is copied into the queue, because one contiguous chunk costs a socket less
+    /// than a vectored write of two (an echo server of 16-byte messages used 4 % more CPU per
+    /// message writing them straight through). Either way, drain
+    /// [`poll_transmit`](Self::poll_transmit) afterwards as after every command.
     #[inline]
     pub fn send_with(
         &mut self,
