@@ -398,6 +398,7 @@ def main():
     ap.add_argument("--e2e")
     ap.add_argument("--command", default="benches/peers/bench.sh")
     ap.add_argument("--mode", default="full")
+    ap.add_argument("--memcpy", default="", help="GLIBC_TUNABLES of the in-memory run")
     ap.add_argument("--load", default="")
     ap.add_argument("--versions", default="")
     ap.add_argument("--profile", default="", help="the cargo profile of every contender")
@@ -435,6 +436,12 @@ def main():
     md.append("")
     md.append(f"- Date: {now}; commit `{commit}`; {a.mode} mode")
     md.append(f"- Command: `{a.command}`")
+    if a.memcpy:
+        md.append(
+            f"- The in-memory run's memcpy: `GLIBC_TUNABLES={a.memcpy}` (set by bench.sh: glibc's "
+            "`rep movsb` runs about ten times slower when a destination lies a few bytes after "
+            "its source modulo 64, which the heap layout decides per reader)"
+        )
     md.append(f"- Machine: {model}, {cores} cores ({flags}), {mem} GiB, Linux {kernel}; {rustc}")
     if a.profile:
         md.append(
