@@ -571,6 +571,44 @@ fn large_messages_in_fixed_reads_stay_where_they_landed() {
     }
 }
 
+/// The same steady stream, each message dropped as it comes (as an echo server does): the
+/// reads take turns between the fronts of two buffers of about one read each, so the bytes
+/// written per message stay in the cache (buffers of several reads walked through up to
+/// 384 KiB of memory: binary 64 KiB owned receive 22 -> 25 GiB/s in `BENCHMARKS.md`'s
+/// harness), and the connection keeps about two reads of memory.
+#[test]
+fn large_messages_in_fixed_reads_reuse_two_buffers_of_one_read() {
+    const SIZE: usize = 64 * 1024;
+    let payload: Vec<u8> = (0..SIZE).map(|i| (i * 7 % 251) as u8).collect();
+    let one = frame(OpCode::BINARY, &payload, true);
+    let stream = one.repeat(300);
+    let mut s = server(Config::default());
+    let mut landed = Vec::new();
+    let mut got = 0;
+    for chunk in stream.chunks(SIZE) {
+        s.receive_into(SIZE, |buf| {
+            assert!(buf.chunk_mut().len() >= chunk.len());
+            landed.push(buf.chunk_mut().as_mut_ptr() as usize);
+            buf.put_slice(chunk);
+        });
+        while let Some(event) = s.poll_event() {
+            let Event::Message(Message::Binary(data)) = event else {
+                panic!("{event:?}");
+            };
+            assert_eq!(&data[..], &payload[..], "message {got}");
+            got += 1;
+        }
+    }
+    assert_eq!(got, 300);
+    // After the first buffers are replaced by ones of the right size.
+    let mut places: Vec<usize> = landed[8..].to_vec();
+    places.sort_unstable();
+    places.dedup();
+    assert_eq!(places.len(), 2, "reads landed at {places:x?}");
+    let kept = s.receive_capacity();
+    assert!(kept <= 2 * (SIZE + 1024), "{kept} bytes kept");
+}
+
 /// The carried input is the same input: any mix of message sizes, fragments, pings, text and
 /// a failure in the carried bytes gives the events of `receive` with the whole stream.
 #[test]

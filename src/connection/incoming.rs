@@ -149,14 +149,21 @@ impl Incoming {
             && spare < min
     }
 
-    /// The second buffer (`assembly`), empty, with room for a read of `min` bytes that starts with the
-    /// `rest` of a frame of `frame_len` bytes (header included): reclaimed when every message
-    /// split from it is dropped, else new. The caller appends the read to it.
+    /// The second buffer (`assembly`), empty, with room for a read of `min` bytes that starts
+    /// with the `rest` of a frame of `frame_len` bytes (header included): the read lands at
+    /// its front. It is reclaimed when every message split from it is dropped and it has
+    /// room for this rest, the read and the next rest (see below), else it is new.
     ///
-    /// A new one holds the carried rest, then whole frames of the same length for at least two
-    /// reads, then a little slack: when frames keep that length (steady streaming), the
-    /// frame in progress when it runs out ends exactly at its end, so that rest fits after
-    /// it and is carried too, and nothing is ever moved. Other lengths only carry less often.
+    /// A new one has room for the largest rest a frame of that length can carry (less than
+    /// half of it: the rest is less than what is gathered), then whole frames of the same
+    /// length for at least one read, then a little slack: when frames keep that length
+    /// (steady streaming), the read that lands in it ends inside the next frame with that
+    /// frame's rest still fitting after it, so every such read is carried and nothing is
+    /// ever moved; and since the read lands at the front every time and the buffer is about
+    /// a read long, the two buffers' fronts are all the memory the reads write to, which
+    /// stays in the cache (buffers of several reads walked through hundreds of KiB: 64 KiB
+    /// frames in 64 KiB reads, 12 % slower). One that is more than twice that size (the read
+    /// buffer of an earlier, larger message) is given back rather than walked through.
     pub(super) fn carry_room(
         &mut self,
         min: usize,
@@ -168,11 +175,20 @@ impl Incoming {
         self.read_buf.truncate(self.filled);
         self.lent = false;
         self.assembly.clear();
-        if !self.assembly.try_reclaim(min) {
-            let frames = min.saturating_mul(2).div_ceil(frame_len.max(1)).max(1);
-            let room = frame_len.saturating_mul(frames).max(min);
-            self.assembly =
-                BytesMut::with_capacity(rest.saturating_add(room).saturating_add(SLACK));
+        let frames = min.div_ceil(frame_len.max(1)).max(1);
+        let room = frame_len.saturating_mul(frames).max(min);
+        let size = (frame_len / 2).saturating_add(room).saturating_add(SLACK);
+        let need = rest.saturating_add(room).saturating_add(SLACK);
+        // To its front (no bytes move: it is empty), if no message split from it is alive:
+        // asking for more than the room after the current start moves the start back.
+        let spare = self.assembly.capacity();
+        if spare > 0 {
+            let _ = self.assembly.try_reclaim(spare + 1);
+        }
+        let reuse =
+            self.assembly.try_reclaim(need) && self.assembly.capacity() <= size.saturating_mul(2);
+        if !reuse {
+            self.assembly = BytesMut::with_capacity(size.max(need));
         }
         &mut self.assembly
     }
