@@ -609,6 +609,52 @@ fn large_messages_in_fixed_reads_reuse_two_buffers_of_one_read() {
     assert!(kept <= 2 * (SIZE + 1024), "{kept} bytes kept");
 }
 
+/// Buffers reclaimed and reused while messages are dropped as they come: frames around a
+/// read's size and across two (so that the rest of a frame carried over drifts with every
+/// message and buffers of every size are reused, replaced or outgrown), in reads of 64 KiB
+/// and of odd sizes, deliver every message as sent.
+#[test]
+fn reused_buffers_deliver_every_message_as_sent() {
+    let sizes = [
+        60_000usize,
+        65_536,
+        70_000,
+        100_000,
+        33_000,
+        65_537,
+        131_000,
+        16_000,
+    ];
+    let payloads: Vec<Vec<u8>> = (0..120)
+        .map(|i| {
+            let size = sizes[i % sizes.len()] + i;
+            (0..size).map(|j| (i * 13 + j * 7) as u8).collect()
+        })
+        .collect();
+    let stream: Vec<u8> = payloads
+        .iter()
+        .flat_map(|p| frame(OpCode::BINARY, p, true))
+        .collect();
+    for read in [65_536, 40_000, 65_550, 99_999] {
+        let mut s = server(Config::default());
+        let mut got = 0;
+        for chunk in stream.chunks(read) {
+            s.receive_into(read, |buf| buf.put_slice(chunk));
+            while let Some(event) = s.poll_event() {
+                let Event::Message(Message::Binary(data)) = event else {
+                    panic!("reads of {read}: {event:?}");
+                };
+                assert!(
+                    data[..] == payloads[got][..],
+                    "reads of {read}: message {got}"
+                );
+                got += 1;
+            }
+        }
+        assert_eq!(got, payloads.len(), "reads of {read}");
+    }
+}
+
 /// The carried input is the same input: any mix of message sizes, fragments, pings, text and
 /// a failure in the carried bytes gives the events of `receive` with the whole stream.
 #[test]
