@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 
 # FUZZ_TARGETS="a b" limits the run to some targets.
-read -r -a TARGETS <<< "${FUZZ_TARGETS:-frame_header frame_decoder handshake_server handshake_client connection fixed round_trip deflate}"
+read -r -a TARGETS <<< "${FUZZ_TARGETS:-frame_header frame_decoder handshake_server handshake_client connection fixed round_trip deflate utf8}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz" >&2

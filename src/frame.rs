@@ -987,9 +987,6 @@ impl FrameDecoder {
     ) -> Result<Decoded<'a>, ProtocolError> {
         let n = clamp(self.remaining, input.len() - pos);
         let data = &mut input[pos..pos + n];
-        if let Some(key) = self.header.mask {
-            self.mask_offset = apply_mask(data, key, usize::from(self.mask_offset)) as u8;
-        }
         self.remaining -= n as u64;
         let frame_end = self.remaining == 0;
         let message_end = frame_end && self.header.fin;
@@ -999,13 +996,24 @@ impl FrameDecoder {
         };
         let message_start = core::mem::replace(&mut message.unstarted, false);
         let (opcode, rsv) = (message.opcode, message.rsv);
+        let mask = self.header.mask;
         if opcode == OpCode::TEXT && rsv == 0 && self.config.validate_utf8 {
-            let valid =
-                self.utf8.feed(data).is_ok() && (!message_end || self.utf8.finish().is_ok());
+            // Masked text is unmasked and validated in one pass where the CPU allows.
+            let fed = match mask {
+                Some(key) => {
+                    let (next, fed) = self.utf8.feed_masked(data, key, self.mask_offset.into());
+                    self.mask_offset = next as u8;
+                    fed
+                }
+                None => self.utf8.feed(data),
+            };
+            let valid = fed.is_ok() && (!message_end || self.utf8.finish().is_ok());
             if !valid {
                 self.utf8.reset();
                 return Err(self.fail(ProtocolError::InvalidUtf8));
             }
+        } else if let Some(key) = mask {
+            self.mask_offset = apply_mask(data, key, usize::from(self.mask_offset)) as u8;
         }
         if message_end {
             self.message = None;

@@ -289,8 +289,10 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     offset.wrapping_add(buf.len()) % 4
 }
 
+/// `key` rotated to start at key byte `offset % 4`: the key for a buffer that starts
+/// `offset` bytes into a masked payload, lined up with its first byte.
 #[inline]
-fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     // One rotate instruction; `<[u8]>::rotate_left` with a run-time amount is a library call.
     let shift = 8 * (offset % 4) as u32;
     u32::from_le_bytes(key).rotate_right(shift).to_le_bytes()

@@ -35,12 +35,14 @@ mod fixed;
 mod frame;
 mod handshake;
 mod round_trip;
+mod utf8;
 
 pub use connection::connection;
 pub use fixed::fixed_connection;
 pub use frame::{frame_decoder, frame_header};
 pub use handshake::{handshake_client, handshake_server};
 pub use round_trip::{deflate, round_trip};
+pub use utf8::utf8;
 
 /// A target body.
 pub type Target = fn(&[u8]);
@@ -55,6 +57,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("fixed", fixed_connection),
     ("round_trip", round_trip),
     ("deflate", deflate),
+    ("utf8", utf8),
 ];
 
 // ------------------------------------------------------------------------------------------
