@@ -5,11 +5,12 @@ use super::*;
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
-/// Masked text validated as one chunk and as two (each long enough for the one-pass path
-/// where the CPU has it, or not, as the cut falls): the verdict is std's on the unmasked
-/// bytes, and every byte comes out unmasked. The input is a key (4 bytes), where to cut, how
-/// much ASCII comes first (so that the fuzzed bytes meet the kernel's block boundaries at
-/// every offset), then the bytes; ASCII pads the message to at least 1 KiB.
+/// Masked text validated as one chunk and as two (the one-pass path where the CPU has it for
+/// chunks of 64 bytes and more, the two-pass one for shorter ones, a cut character carried
+/// between them): the verdict is std's on the unmasked bytes, and every byte comes out
+/// unmasked. The input is a key (4 bytes), where to cut, how much ASCII comes first (so that
+/// the fuzzed bytes meet the kernel's block boundaries at every offset), then the bytes;
+/// ASCII pads the message to at least 70 bytes.
 pub fn utf8(data: &[u8]) {
     let [k0, k1, k2, k3, cut, lead, ref bytes @ ..] = *data else {
         return;
@@ -19,7 +20,7 @@ pub fn utf8(data: &[u8]) {
         .map(|i| b'a' + (i % 26) as u8)
         .collect();
     plain.extend_from_slice(bytes);
-    while plain.len() < 1100 {
+    while plain.len() < 70 {
         plain.push(b'.');
     }
     let whole = core::str::from_utf8(&plain).is_ok();

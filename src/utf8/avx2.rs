@@ -263,11 +263,7 @@ impl Check {
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) fn unmask_validate(buf: &mut [u8], key: [u8; 4]) -> Option<usize> {
-    let mut pattern = [0u8; 32];
-    for word in pattern.chunks_exact_mut(4) {
-        word.copy_from_slice(&key);
-    }
-    let pattern = load(&pattern);
+    let pattern = _mm256_set1_epi32(i32::from_ne_bytes(key));
     let mut check = Check::new();
     let body = buf.len() / 64 * 64;
     let (blocks, rest) = buf.split_at_mut(body);
@@ -290,10 +286,13 @@ pub(super) fn unmask_validate(buf: &mut [u8], key: [u8; 4]) -> Option<usize> {
     // checked up to the cut character, in blocks padded with zeros (ASCII).
     crate::mask::apply_mask(rest, key, 0);
     let split = unfinished_tail_start(buf);
-    if split >= body {
-        // Everything before the split must end complete: at least one zero follows it in the
-        // blocks checked (the rest is under 64 bytes), and a character cut by it breaks a rule
-        // with that zero.
+    if split == body {
+        // Everything before the split must end complete: a character cut by it breaks a rule
+        // with the zero after it.
+        check.block(_mm256_setzero_si256());
+    } else if split > body {
+        // The same with the bytes up to the split first: at least one zero follows them in
+        // the blocks checked (the rest is under 64 bytes).
         let mut tail = [0u8; 64];
         tail[..split - body].copy_from_slice(&buf[body..split]);
         let (a, b) = tail.split_at(32);
