@@ -25,6 +25,9 @@ pub struct Utf8Error {
     incomplete: bool,
 }
 
+/// An invalid byte was seen (not a message cut short).
+const INVALID: Utf8Error = Utf8Error { incomplete: false };
+
 impl Utf8Error {
     /// `true` when the input was a valid prefix that ended in the middle of a character (seen by
     /// [`Utf8Validator::finish`]); `false` when an invalid byte was seen.
@@ -48,7 +51,7 @@ impl core::error::Error for Utf8Error {}
 /// Validate a complete buffer.
 #[inline]
 pub fn validate(bytes: &[u8]) -> Result<&str, Utf8Error> {
-    simdutf8::basic::from_utf8(bytes).map_err(|_| Utf8Error { incomplete: false })
+    simdutf8::basic::from_utf8(bytes).map_err(|_| INVALID)
 }
 
 /// An incremental UTF-8 validator.
@@ -103,7 +106,7 @@ pub(crate) fn validate_complete(bytes: &[u8]) -> Result<(), Utf8Error> {
     }
     match simdutf8::basic::from_utf8(bytes) {
         Ok(_) => Ok(()),
-        Err(_) => Err(Utf8Error { incomplete: false }),
+        Err(_) => Err(INVALID),
     }
 }
 
@@ -145,7 +148,6 @@ impl Utf8Validator {
     /// Validate the next chunk. Fails as soon as an invalid byte is seen, even if the chunk
     /// ends mid-character.
     pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), Utf8Error> {
-        const INVALID: Utf8Error = Utf8Error { incomplete: false };
         if self.carry_len > 0 {
             let have = usize::from(self.carry_len);
             let need = sequence_len(self.carry[0]) - have;
@@ -171,9 +173,15 @@ impl Utf8Validator {
             return validate_complete(chunk);
         }
         // Everything before the unfinished character goes through the bulk check, then the
-        // character's first bytes (1 to 3) are checked to be a valid prefix and carried over.
+        // character's first bytes are carried over.
         let (body, tail) = chunk.split_at(split);
         validate_complete(body)?;
+        self.carry_tail(tail)
+    }
+
+    /// Carry `tail`, the first bytes (1 to 3) of a character cut by the end of a chunk, after
+    /// checking that they are a valid prefix.
+    fn carry_tail(&mut self, tail: &[u8]) -> Result<(), Utf8Error> {
         if !is_valid_prefix(tail) {
             return Err(INVALID);
         }
@@ -215,7 +223,6 @@ impl Utf8Validator {
         key: [u8; 4],
         offset: usize,
     ) -> (usize, Result<(), Utf8Error>) {
-        const INVALID: Utf8Error = Utf8Error { incomplete: false };
         let next = offset.wrapping_add(chunk.len()) % 4;
         let mut start = 0;
         if self.carry_len > 0 {
@@ -242,12 +249,7 @@ impl Utf8Validator {
         if tail.is_empty() {
             return (next, Ok(()));
         }
-        if !is_valid_prefix(tail) {
-            return (next, Err(INVALID));
-        }
-        self.carry[..tail.len()].copy_from_slice(tail);
-        self.carry_len = tail.len() as u8;
-        (next, Ok(()))
+        (next, self.carry_tail(tail))
     }
 
     /// Whether the input so far ended in the middle of a character.
