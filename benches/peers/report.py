@@ -35,6 +35,9 @@ OURS = "rfc6455"
 VALIDATING = ["tungstenite", "fastwebsockets", "tokio-websockets", "sockudo-ws", "yawc"]
 CODECS = ["embedded-websocket", "websocket-sans-io"]
 PEERS = [OURS] + VALIDATING + CODECS
+# rfc6455 again, its own instance (compare.rs `CONTROL`): never a best peer; control / rfc6455
+# is how far the process and machine move a result on their own in that row.
+CONTROL = "control"
 KERNELS = ["memcpy", "stream-copy", "xor-u64", "simdutf8", "rfc6455-apply_mask"]
 
 WORKLOADS = [
@@ -137,6 +140,9 @@ def table(data, order, workload, kernels):
     head = ["row"] + peers + ["best validating", "rfc6455 / it", "best codec", "rfc6455 / it"]
     if with_bound:
         head += ["copy+XOR(+UTF-8) bound", "rfc6455 / bound", "rfc6455 / bound with memcpy"]
+    with_control = any(CONTROL in data[(workload, r)] for r in rows)
+    if with_control:
+        head += ["control / rfc6455"]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for r in rows:
         cells = data[(workload, r)]
@@ -152,6 +158,8 @@ def table(data, order, workload, kernels):
             b = bound(kernels, size_of(r), r.startswith("text"))
             hot = bound(kernels, size_of(r), r.startswith("text"), "memcpy")
             line += [rate(b), ratio(ours, b), ratio(ours, hot)]
+        if with_control:
+            line += [ratio(cells.get(CONTROL), ours)]
         out.append("| " + " | ".join(line) + " |")
     notes = [(r, p, why) for (w, r, p), why in FAILED.items() if w == workload]
     if notes:
@@ -465,7 +473,11 @@ def main():
         "add, reassembly into one buffer and a simdutf8 check of text, and nothing more: no "
         "size limits, no RSV or mask-bit checks, no control-frame rules, so they do less work "
         "in every row. Ratios above 1: rfc6455 is faster. The machine is shared: compare "
-        "within a table, not across runs."
+        "within a table, not across runs. **Control**: rfc6455 a second time, its own "
+        "instance of the same job (its own connection, buffers and memory pages), taking its "
+        "turns like every peer and never a row's best peer; the last column, control / "
+        "rfc6455, is how far this process moves two identical contenders apart in that row. "
+        "A ratio to a peer that is within that distance of 1.00x is a tie, not a result."
     )
     md.append("")
     md.append("## 0. The machine's limits (same run)")

@@ -398,6 +398,18 @@ const SOCKUDO: &str = "sockudo-ws";
 const YAWC: &str = "yawc";
 const EMBEDDED: &str = "embedded-websocket";
 const SANSIO: &str = "websocket-sans-io";
+/// rfc6455 a second time, its own instance of the same job (its own connection, buffers and
+/// memory pages), taking its turns like every peer and never a row's best peer: `control /
+/// rfc6455` is how far this process moves two identical contenders apart in that row (the
+/// end-to-end benchmark's control, in memory). The masked 64 KiB client send showed why it is
+/// needed: run alone in fresh processes, each of the two instances made 15-22 GiB/s, steady
+/// within a process and independently of the other, with address randomisation off
+/// (`setarch -R`), so where the heap's pages land decides, not the code. With every
+/// allocation of 32 KiB or more mapped fresh (`glibc.malloc.mmap_threshold=32768`) the two
+/// agreed within 1 % at 19.6-22.2 in eight processes, but that setting is no fair harness:
+/// it made yawc's 1 MiB owned send and fastwebsockets' 64 KiB masked send, which allocate a
+/// buffer per message, ten times slower.
+const CONTROL: &str = "control";
 
 /// The rfc6455 side of every workload: one function each, so new APIs slot in here.
 mod ours {
@@ -660,11 +672,13 @@ fn receive_contenders(
             (TWS, tws_receive(s(), kind, w(), n)),
             (SOCKUDO, sockudo_receive(s(), kind, w(), n)),
             (YAWC, yawc_receive(s(), kind, w(), n)),
+            (CONTROL, ours::receive(s(), kind, w(), n)),
         ],
         Api::Borrowed => vec![
             (OURS, ours::receive_borrowed(s(), kind, w(), n)),
             (EMBEDDED, embedded_receive(s(), kind, w(), n)),
             (SANSIO, sansio_receive(s(), kind, w(), n)),
+            (CONTROL, ours::receive_borrowed(s(), kind, w(), n)),
         ],
     }
 }
@@ -852,6 +866,7 @@ fn send_contenders(
             (FWS, fws_send(client, kind, d(), n)),
             (EMBEDDED, embedded_send(client, kind, d(), n)),
             (SANSIO, sansio_send(client, kind, d(), n)),
+            (CONTROL, ours::send_borrowed(role, kind, d(), n)),
         ],
         Api::Owned => vec![
             (OURS, ours::send_owned(role, kind, d(), n)),
@@ -859,6 +874,7 @@ fn send_contenders(
             (TWS, tws_send(client, kind, d(), n)),
             (SOCKUDO, sockudo_send(client, kind, d(), n)),
             (YAWC, yawc_send(client, kind, d(), n)),
+            (CONTROL, ours::send_owned(role, kind, d(), n)),
         ],
     }
 }
