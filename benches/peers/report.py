@@ -386,11 +386,38 @@ PROFILES = {
 }
 
 
+def caches():
+    """Core 0's unified caches as "L2 512 KiB 8-way per core, L3 32 MiB 16-way shared by 2"
+    (sysfs; lscpu's "1 MiB (2 instances)" is the sum over cores, easily read as per core)."""
+    out = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size, ways, shared = (
+                (index / f).read_text().strip()
+                for f in ("level", "type", "size", "ways_of_associativity", "shared_cpu_list")
+            )
+        except OSError:
+            continue
+        if kind != "Unified":
+            continue
+        size = size.replace("K", " KiB").replace("M", " MiB")
+        if size.endswith(" KiB") and int(size.split()[0]) % 1024 == 0:
+            size = f"{int(size.split()[0]) // 1024} MiB"
+        cpus = sum(
+            int(b) - int(a) + 1 if "-" in r else 1
+            for r in shared.split(",")
+            for a, _, b in [r.partition("-")]
+        )
+        who = "per core" if cpus == 1 else f"shared by {cpus} cores"
+        out.append(f"L{level} {size} {ways}-way {who}")
+    return ", ".join(out)
+
+
 def machine():
     model = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
-    caches = sh("lscpu | sed -n 's/^L\\([23]\\) cache: *\\(.*\\)/L\\1 \\2/p' | paste -sd ';'")
-    if caches:
-        model = f"{model} ({caches.replace(';', ', ')})"
+    cache = caches()
+    if cache:
+        model = f"{model} ({cache})"
     cores = sh("nproc")
     flags = sh("grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\\n' ' '")
     mem = sh("free -g | awk '/^Mem:/ {print $2}'")
