@@ -400,14 +400,17 @@ def caches():
             continue
         if kind != "Unified":
             continue
-        size = size.replace("K", " KiB").replace("M", " MiB")
-        if size.endswith(" KiB") and int(size.split()[0]) % 1024 == 0:
-            size = f"{int(size.split()[0]) // 1024} MiB"
-        cpus = sum(
-            int(b) - int(a) + 1 if "-" in r else 1
-            for r in shared.split(",")
-            for a, _, b in [r.partition("-")]
-        )
+        try:
+            size = size.replace("K", " KiB").replace("M", " MiB")
+            if size.endswith(" KiB") and int(size.split()[0]) % 1024 == 0:
+                size = f"{int(size.split()[0]) // 1024} MiB"
+            cpus = sum(
+                int(b) - int(a) + 1 if "-" in r else 1
+                for r in shared.split(",")
+                for a, _, b in [r.partition("-")]
+            )
+        except ValueError:  # a format this does not know: leave the cache out
+            continue
         who = "per core" if cpus == 1 else f"shared by {cpus} cores"
         out.append(f"L{level} {size} {ways}-way {who}")
     return ", ".join(out)
