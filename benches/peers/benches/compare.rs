@@ -403,12 +403,13 @@ const SANSIO: &str = "websocket-sans-io";
 /// rfc6455` is how far this process moves two identical contenders apart in that row (the
 /// end-to-end benchmark's control, in memory). The masked 64 KiB client send showed why it is
 /// needed: run alone in fresh processes, each of the two instances made 15-22 GiB/s, steady
-/// within a process and independently of the other, with address randomisation off
-/// (`setarch -R`), so where the heap's pages land decides, not the code. With every
-/// allocation of 32 KiB or more mapped fresh (`glibc.malloc.mmap_threshold=32768`) the two
-/// agreed within 1 % at 19.6-22.2 in eight processes, but that setting is no fair harness:
-/// it made yawc's 1 MiB owned send and fastwebsockets' 64 KiB masked send, which allocate a
-/// buffer per message, ten times slower.
+/// within a process and independently of the other (rfc6455 alone swung as much with
+/// address randomisation off, `setarch -R`), so where the heap's pages land decides, not the
+/// code. With every allocation of 32 KiB or more mapped fresh
+/// (`glibc.malloc.mmap_threshold=32768`) the two made 19.6-22.2 in eight processes, within
+/// 1 % of each other in seven, but that setting is no fair harness: it made yawc's 1 MiB
+/// owned send and fastwebsockets' 64 KiB masked send, which allocate a buffer per message,
+/// ten times slower.
 const CONTROL: &str = "control";
 
 /// The rfc6455 side of every workload: one function each, so new APIs slot in here.
