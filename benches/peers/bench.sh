@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole comparison in one run, written to BENCHMARKS.md at the repository root:
 # the in-memory workloads and the machine's limits (benches/compare.rs, seven peers), then the
-# end-to-end echo over loopback (e2e.sh, the five peers with servers), then report.py.
+# end-to-end echo over loopback (e2e.sh, the five peers with servers, a control and the
+# minimal server), then report.py.
 #
-#   benches/peers/bench.sh           # full: about 13 min plus the builds (5 in memory, 8 e2e)
+#   benches/peers/bench.sh           # full: about 15 min plus the builds (5 in memory, 9 e2e)
 #   benches/peers/bench.sh --quick   # short samples: about 2 min plus the builds
 #
 # Every contender is built with the cargo profile PROFILE: `peers` unless set (the root's

@@ -38,9 +38,17 @@
 # machine moves a result on its own in this run. A ratio to the best peer within that
 # distance of 1.00x is a tie (CONTROL=0 leaves the control out).
 #
+# A ceiling: "minimal" (src/bin/bound_echo.rs) is not a WebSocket server but the least work an
+# echo of echo_load's frames can do on the same runtime (one read, the length from the header,
+# the payload unmasked in place, one write of it behind a server header; no copy, no
+# allocation, no checks). It is never a "best peer"; the column "rfc6455 / minimal" is how
+# much of the room between the kernel and runtime's cost and a real server rfc6455 leaves: a
+# library can be ahead of another by at most the distance between that one and the minimal
+# server (MINIMAL=0 leaves it out).
+#
 # Environment: SECS (3), WARMUP (0.5), ROUNDS (5), KIND (binary | text), ROWS ("1:16 1:16384
 # 64:16 64:16384"), BASE_PORT (19300), THREADS (load client runtime threads, 1), LOG
-# (target/peers-e2e.log), PROFILE (peers), CONTROL (1). Bounded: every load run is under `timeout`, servers are killed on exit.
+# (target/peers-e2e.log), PROFILE (peers), CONTROL (1), MINIMAL (1). Bounded: every load run is under `timeout`, servers are killed on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -86,8 +94,13 @@ if [[ $CONTROL == 1 ]]; then
   NAMES+=(control)
   BINS+=("$RFC_BIN")
 fi
-# Not a peer: rfc6455 itself, and its control.
-ours() { [[ $1 == rfc6455 || $1 == control ]]; }
+MINIMAL=${MINIMAL:-1}
+if [[ $MINIMAL == 1 ]]; then
+  NAMES+=(minimal)
+  BINS+=("$OUT_DIR/bound_echo")
+fi
+# Not a peer: rfc6455 itself, its control and the minimal server.
+ours() { [[ $1 == rfc6455 || $1 == control || $1 == minimal ]]; }
 LOAD=$OUT_DIR/echo_load
 KIND_FLAG=()
 [[ $KIND == text ]] && KIND_FLAG=(--text)
@@ -171,10 +184,15 @@ if [[ $CONTROL == 1 ]]; then
   CONTROL_NOTE="; \"control\" is a second rfc6455 server, the same binary: control / rfc6455 (best, means) is how far two identical servers land apart in this run"
   CONTROL_HEAD=" control / rfc6455 | same, means |"
 fi
+MINIMAL_HEAD=""
+if [[ $MINIMAL == 1 ]]; then
+  CONTROL_NOTE+="; \"minimal\" is the least work an echo can do on the same runtime, no WebSocket library (src/bin/bound_echo.rs): rfc6455 / minimal (best, means) is how close rfc6455 comes to it, and no server can be further ahead of another than the minimal one is"
+  MINIMAL_HEAD=" rfc6455 / minimal | same, means |"
+fi
 echo "Messages per second ($KIND, round trips; best of $ROUNDS runs of ${SECS} s after ${WARMUP} s warm-up; ratio above 1: rfc6455 faster; \"same, means\" compares the means of the $ROUNDS runs instead$CONTROL_NOTE)"
 echo
-echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer | same, means |$CONTROL_HEAD"
-echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|---:|${CONTROL_HEAD:+---:|---:|}"
+echo "| C | size |$(printf ' %s |' "${NAMES[@]}") rfc6455 / best peer | same, means |$CONTROL_HEAD$MINIMAL_HEAD"
+echo "|---|---|$(printf -- '---:|%.0s' "${NAMES[@]}")---:|---:|${CONTROL_HEAD:+---:|---:|}${MINIMAL_HEAD:+---:|---:|}"
 for row in $ROWS; do
   c=${row%%:*}
   size=${row##*:}
@@ -196,6 +214,9 @@ for row in $ROWS; do
   line="| $c | $(human_size "$size") |$cells $(ratio "$rfc" "$best") | $(ratio "$(mean_of "$row" rfc6455)" "$mean_best") |"
   if [[ $CONTROL == 1 ]]; then
     line+=" $(ratio "${RATE[$row/control]:-}" "$rfc") | $(ratio "$(mean_of "$row" control)" "$(mean_of "$row" rfc6455)") |"
+  fi
+  if [[ $MINIMAL == 1 ]]; then
+    line+=" $(ratio "$rfc" "${RATE[$row/minimal]:-}") | $(ratio "$(mean_of "$row" rfc6455)" "$(mean_of "$row" minimal)") |"
   fi
   echo "$line"
 done

@@ -1,14 +1,14 @@
 # rfc6455 against every other server of e2e.sh, round by round: a markdown table from e2e.sh's
 # raw log (lines "NAME round=R RESULT conns=C size=S ... msgs_per_s=N ...").
 #
-#   awk -v names="rfc6455 tokio-tungstenite ... control" -f e2e_paired.awk target/peers-e2e.log
+#   awk -v names="rfc6455 tokio-tungstenite ... control minimal" -f e2e_paired.awk target/peers-e2e.log
 #
 # Every round runs each server once, back to back, so a round's ratio rfc6455 / server
 # compares two runs under the same machine load; what the machine does between rounds cancels.
 # A cell is the geometric mean of those ratios over the rounds, with its standard error
 # (the standard deviation of the log ratios over the square root of the rounds, scaled to the
 # ratio). The last column compares rfc6455 with the peers (never the control, which is
-# rfc6455 itself), a ratio counting as above or below 1 when more than two standard errors
+# rfc6455 itself, nor the minimal server, which is no WebSocket library), a ratio counting as above or below 1 when more than two standard errors
 # from it: "behind P" when some peer is ahead (P the one with the lowest ratio among them),
 # "ahead of every peer" when rfc6455 is ahead of all of them (naming the closest), and
 # otherwise "tie with P", P the lowest ratio among the peers it is not ahead of ("ahead of
@@ -76,13 +76,13 @@ END {
       if (c < 2) {
         # Too few rounds with both servers: no ratio, and no claim to be ahead of every peer.
         line = line " - |"
-        if (peer != "control") ahead_all = 0
+        if (peer != "control" && peer != "minimal") ahead_all = 0
         continue
       }
       ratio = exp(m)
       se = ratio * sqrt(s / (c - 1) / c)
       line = line sprintf(" %.2fx ±%.2f |", ratio, se)
-      if (peer == "control") continue
+      if (peer == "control" || peer == "minimal") continue
       if (closest == "" || ratio < closest_ratio) { closest = peer; closest_ratio = ratio }
       if (ratio + 2 * se < 1 && (behind == "" || ratio < behind_ratio)) {
         behind = peer
