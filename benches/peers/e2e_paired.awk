@@ -8,13 +8,13 @@
 # A cell is the geometric mean of those ratios over the rounds, with its standard error
 # (the standard deviation of the log ratios over the square root of the rounds, scaled to the
 # ratio). The last column compares rfc6455 with the peers (never the control, which is
-# rfc6455 itself, nor the minimal server, which is no WebSocket library), a ratio counting as above or below 1 when more than two standard errors
-# from it: "behind P" when some peer is ahead (P the one with the lowest ratio among them),
-# "ahead of every peer" when rfc6455 is ahead of all of them (naming the closest), and
-# otherwise "tie with P", P the lowest ratio among the peers it is not ahead of ("ahead of
-# every peer measured" when the only peers left had too few rounds to compare). Five peers
-# tested at two standard errors make a false "behind" more likely than a false "ahead": the
-# verdict leans against rfc6455.
+# rfc6455 itself, nor the minimal server, which is no WebSocket library), a ratio counting as
+# above or below 1 when more than two standard errors from it: "behind P" when some peer is
+# ahead (P the one with the lowest ratio among them), "ahead of every peer" when rfc6455 is
+# ahead of all of them (naming the closest), and otherwise "tie with P", P the lowest ratio
+# among the peers it is not ahead of ("ahead of every peer measured" when the only peers left
+# had too few rounds to compare). Five peers tested at two standard errors make a false
+# "behind" more likely than a false "ahead": the verdict leans against rfc6455.
 
 BEGIN {
   n = split(names, NAME, " ")

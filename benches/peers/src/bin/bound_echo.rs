@@ -81,9 +81,8 @@ async fn echo(stream: TcpStream) -> Result<(), Box<dyn std::error::Error>> {
             let payload = pos + header..pos + header + len;
             apply_mask(&mut buf[payload.clone()], key, 0);
             // The server's header (2 + ext bytes, FIN and the opcode, no mask bit) ends where the
-            // client's did: the reply is one contiguous slice.
-            // The extended length first: for 8 bytes of it, the new first two bytes overwrite
-            // part of the old.
+            // client's did, so the reply is one contiguous slice. The extended length moves
+            // first: when it is 8 bytes, the new first two bytes land on part of the old.
             let start = payload.start - 2 - ext;
             let b1 = buf[pos + 1] & 0x7f;
             buf.copy_within(pos + 2..pos + 2 + ext, start + 2);
