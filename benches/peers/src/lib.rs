@@ -31,6 +31,31 @@ pub async fn listen_from_args() -> io::Result<TcpListener> {
     Ok(listener)
 }
 
+/// The echo servers' accept loop: [`listen_from_args`], then one task per connection running
+/// `serve`; a connection's error is printed with the peer's address, an accept error is printed
+/// and the loop goes on.
+pub async fn serve_each<F, Fut, E>(serve: F) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let listener = listen_from_args().await?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let connection = serve(stream);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        eprintln!("{peer}: {e}");
+                    }
+                });
+            }
+            Err(e) => eprintln!("accept failed: {e}"),
+        }
+    }
+}
+
 /// Opcode of a text frame.
 pub const TEXT: u8 = 0x1;
 /// Opcode of a binary frame.

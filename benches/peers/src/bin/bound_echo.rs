@@ -26,19 +26,7 @@ const BUF: usize = 1 << 20;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let listener = rfc6455_peers::listen_from_args().await?;
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tokio::spawn(async move {
-                    if let Err(e) = echo(stream).await {
-                        eprintln!("{peer}: {e}");
-                    }
-                });
-            }
-            Err(e) => eprintln!("accept failed: {e}"),
-        }
-    }
+    rfc6455_peers::serve_each(echo).await
 }
 
 /// A complete client frame at the start of `input`: (opcode, header length, payload length).

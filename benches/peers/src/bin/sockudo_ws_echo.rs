@@ -14,19 +14,7 @@ use tokio::net::TcpStream;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let listener = rfc6455_peers::listen_from_args().await?;
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tokio::spawn(async move {
-                    if let Err(e) = serve(stream).await {
-                        eprintln!("{peer}: {e}");
-                    }
-                });
-            }
-            Err(e) => eprintln!("accept failed: {e}"),
-        }
-    }
+    rfc6455_peers::serve_each(serve).await
 }
 
 async fn serve(stream: TcpStream) -> sockudo_ws::Result<()> {

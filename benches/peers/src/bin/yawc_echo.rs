@@ -14,30 +14,23 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use yawc::{HttpResponse, OpCode, Options, UpgradeFut, WebSocket};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let listener = rfc6455_peers::listen_from_args().await?;
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tokio::spawn(async move {
-                    if let Err(e) = stream.set_nodelay(true) {
-                        eprintln!("{peer}: {e}");
-                        return;
-                    }
-                    let conn = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service_fn(upgrade_request))
-                        .with_upgrades();
-                    if let Err(e) = conn.await {
-                        eprintln!("{peer}: {e}");
-                    }
-                });
-            }
-            Err(e) => eprintln!("accept failed: {e}"),
-        }
-    }
+    rfc6455_peers::serve_each(serve).await
+}
+
+/// One connection: hyper's HTTP/1 server with upgrades, the upgrade answered by
+/// `upgrade_request`.
+async fn serve(stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    stream.set_nodelay(true)?;
+    http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service_fn(upgrade_request))
+        .with_upgrades()
+        .await?;
+    Ok(())
 }
 
 async fn upgrade_request(mut request: Request<Incoming>) -> yawc::Result<HttpResponse> {
