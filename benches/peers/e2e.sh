@@ -31,7 +31,7 @@
 # with the ratio best peer / rfc6455 (above 1: rfc6455 uses less CPU); and the user-space part
 # of it (utime: the library, the runtime, the allocator), which for small messages is a
 # fraction of the kernel's share. With ROUNDS of 2 * BLOCK or more, a fifth (e2e_chance.awk):
-# the rounds cut into blocks of BLOCK, and how often each server's best round beat every peer's,
+# the rounds cut into blocks of BLOCK, and how often each server's best round reached every peer's,
 # i.e. how often the best-rounds test passes by chance. Raw result lines go to $LOG.
 #
 # A control: the rfc6455 server runs twice, as two processes of the same binary ("rfc6455"
@@ -229,7 +229,7 @@ if ((ROUNDS >= 2)); then
   echo
   echo "The same rates round by round: rfc6455 / each server in the same round (the servers of a round run back to back), the geometric mean over the $ROUNDS rounds ± its standard error; the last column compares rfc6455 with the peers, a ratio counting as above or below 1.00x when more than two standard errors from it: behind the peer with the lowest ratio among any it is behind, ahead of every peer, or else tied (naming the lowest ratio among the peers it is not ahead of). Unlike \"best peer\" above, no maximum over the peers is taken: if all were equally fast, the best of five would still come out a few percent ahead by chance."
   echo
-  awk -v names="${NAMES[*]}" -f "$ROOT/benches/peers/e2e_paired.awk" "$LOG"
+  awk -v names="${NAMES[*]}" -f "$ROOT/benches/peers/e2e_log.awk" -f "$ROOT/benches/peers/e2e_paired.awk" "$LOG"
 fi
 
 # With many rounds: how often the best-rounds test passes by chance (e2e_chance.awk).
@@ -238,7 +238,8 @@ if ((ROUNDS >= 2 * BLOCK)); then
   echo
   echo "How much of the best-rounds ratio is chance: the $ROUNDS rounds cut into blocks of $BLOCK, and for each server the number of blocks in which its best round reached the best round of every peer (for a peer: of rfc6455 and the other peers; the control and the minimal server are tested against the peers only). Servers that all did the same work would each pass in about one block of every $((${#NAMES[@]} - CONTROL - MINIMAL))."
   echo
-  awk -v names="${NAMES[*]}" -v block="$BLOCK" -f "$ROOT/benches/peers/e2e_chance.awk" "$LOG"
+  awk -v names="${NAMES[*]}" -v block="$BLOCK" -f "$ROOT/benches/peers/e2e_log.awk" \
+    -f "$ROOT/benches/peers/e2e_chance.awk" "$LOG"
 fi
 
 # A table of server CPU times per message: $1 the title, $2 the name of the array (row/name ->

@@ -4,7 +4,7 @@
 # log (lines "NAME round=R RESULT conns=C size=S ... msgs_per_s=N ..."):
 #
 #   awk -v names="rfc6455 tokio-tungstenite ... control minimal" -v block=5 \
-#       -f e2e_chance.awk target/peers-e2e.log
+#       -f e2e_log.awk -f e2e_chance.awk target/peers-e2e.log
 #
 # The peers are the names other than rfc6455, control and minimal. rfc6455's cell is the test
 # of the end-to-end target ("at least the best peer"); a peer's cell is the same test with
@@ -18,31 +18,6 @@
 BEGIN {
   n = split(names, NAME, " ")
   if (block < 1) block = 5
-}
-
-$3 == "RESULT" {
-  name = $1
-  round = $2
-  sub(/^round=/, "", round)
-  conns = size = rate = ""
-  for (f = 4; f <= NF; f++) {
-    split($f, kv, "=")
-    if (kv[1] == "conns") conns = kv[2]
-    else if (kv[1] == "size") size = kv[2]
-    else if (kv[1] == "msgs_per_s") rate = kv[2]
-  }
-  if (conns == "" || rate == "" || rate + 0 <= 0) next # a failed run
-  row = conns ":" size
-  if (!(row in SEEN)) {
-    SEEN[row] = 1
-    ROWS[++rows] = row
-  }
-  RATE[row, name, round] = rate
-  if (round + 1 > MAXR[row]) MAXR[row] = round + 1
-}
-
-function human(bytes) {
-  return bytes >= 1024 ? int(bytes / 1024) " KiB" : bytes " B"
 }
 
 function is_peer(name) {

@@ -1,7 +1,8 @@
 # rfc6455 against every other server of e2e.sh, round by round: a markdown table from e2e.sh's
 # raw log (lines "NAME round=R RESULT conns=C size=S ... msgs_per_s=N ...").
 #
-#   awk -v names="rfc6455 tokio-tungstenite ... control minimal" -f e2e_paired.awk target/peers-e2e.log
+#   awk -v names="rfc6455 tokio-tungstenite ... control minimal" -f e2e_log.awk \
+#       -f e2e_paired.awk target/peers-e2e.log
 #
 # Every round runs each server once, back to back, so a round's ratio rfc6455 / server
 # compares two runs under the same machine load; what the machine does between rounds cancels.
@@ -18,31 +19,6 @@
 
 BEGIN {
   n = split(names, NAME, " ")
-}
-
-$3 == "RESULT" {
-  name = $1
-  round = $2
-  sub(/^round=/, "", round)
-  conns = size = rate = ""
-  for (f = 4; f <= NF; f++) {
-    split($f, kv, "=")
-    if (kv[1] == "conns") conns = kv[2]
-    else if (kv[1] == "size") size = kv[2]
-    else if (kv[1] == "msgs_per_s") rate = kv[2]
-  }
-  if (conns == "" || rate == "" || rate + 0 <= 0) next # a failed run
-  row = conns ":" size
-  if (!(row in SEEN)) {
-    SEEN[row] = 1
-    ROWS[++rows] = row
-  }
-  RATE[row, name, round] = rate
-  if (round + 1 > MAXR[row]) MAXR[row] = round + 1
-}
-
-function human(bytes) {
-  return bytes >= 1024 ? int(bytes / 1024) " KiB" : bytes " B"
 }
 
 END {
