@@ -56,6 +56,32 @@ where
     }
 }
 
+/// The accept loop of the echo servers built on hyper (fastwebsockets', yawc's): each
+/// connection, `TCP_NODELAY` set, served by hyper's HTTP/1 server with upgrades enabled, every
+/// request handed to `handle` (which answers the upgrade and spawns the echo).
+pub async fn serve_each_http1<H, Fut, B, E>(handle: H) -> io::Result<()>
+where
+    H: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<hyper::Response<B>, E>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_each(move |stream: TcpStream| async move {
+        stream.set_nodelay(true)?;
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper::service::service_fn(handle),
+            )
+            .with_upgrades()
+            .await?;
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    })
+    .await
+}
+
 /// Opcode of a text frame.
 pub const TEXT: u8 = 0x1;
 /// Opcode of a binary frame.

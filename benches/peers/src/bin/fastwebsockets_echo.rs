@@ -13,26 +13,11 @@
 use fastwebsockets::{FragmentCollector, OpCode, WebSocketError, upgrade};
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    rfc6455_peers::serve_each(serve).await
-}
-
-/// One connection: hyper's HTTP/1 server with upgrades, the upgrade answered by
-/// `upgrade_request`.
-async fn serve(stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    stream.set_nodelay(true)?;
-    http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service_fn(upgrade_request))
-        .with_upgrades()
-        .await?;
-    Ok(())
+    rfc6455_peers::serve_each_http1(upgrade_request).await
 }
 
 async fn upgrade_request(

@@ -11,26 +11,11 @@
 use futures_util::{SinkExt, StreamExt};
 use hyper::Request;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use yawc::{HttpResponse, OpCode, Options, UpgradeFut, WebSocket};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    rfc6455_peers::serve_each(serve).await
-}
-
-/// One connection: hyper's HTTP/1 server with upgrades, the upgrade answered by
-/// `upgrade_request`.
-async fn serve(stream: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    stream.set_nodelay(true)?;
-    http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service_fn(upgrade_request))
-        .with_upgrades()
-        .await?;
-    Ok(())
+    rfc6455_peers::serve_each_http1(upgrade_request).await
 }
 
 async fn upgrade_request(mut request: Request<Incoming>) -> yawc::Result<HttpResponse> {
